@@ -1,0 +1,145 @@
+#include "build/go_toolchain.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/process.h"
+#include "util/strings.h"
+
+namespace gocrate {
+
+std::string GoPackage::binary_name() const {
+  auto parts = split(import_path, '/');
+  std::string name = parts.back();
+  bool major_version = name.size() > 1 && name[0] == 'v' &&
+                       name.find_first_not_of("0123456789", 1) == std::string::npos;
+  if (major_version && parts.size() > 1) name = parts[parts.size() - 2];
+  return name;
+}
+
+std::string find_go() {
+  if (auto go = find_executable("go")) return *go;
+  for (const char* candidate : {"/usr/lib/go/bin/go", "/usr/local/go/bin/go"}) {
+    if (is_executable_file(candidate)) return candidate;
+  }
+  fail("the go command was not found in PATH: install Debian's golang-go package (apt-get install golang-go)");
+}
+
+namespace {
+
+// go needs a build cache; when HOME is unset (some CI runners), give it one.
+std::map<std::string, std::string> go_environment_defaults() {
+  std::map<std::string, std::string> env;
+  if (!std::getenv("GOCACHE") && !std::getenv("HOME") && !std::getenv("XDG_CACHE_HOME")) {
+    env["GOCACHE"] = "/tmp/gocrate-go-cache";
+  }
+  return env;
+}
+
+std::string strip_scheme(std::string target) {
+  for (std::string_view scheme : {"gocrate://", "ko://"}) {
+    if (target.starts_with(scheme)) return target.substr(scheme.size());
+  }
+  return target;
+}
+
+bool looks_like_directory(const std::string& target) {
+  return target == "." || target == ".." || target.starts_with("./") || target.starts_with("../") ||
+         target.starts_with("/") || is_directory(target);
+}
+
+std::string first_line(std::string_view text) {
+  text = trim(text);
+  return std::string(text.substr(0, text.find('\n')));
+}
+
+}  // namespace
+
+GoPackage go_list(const std::string& raw_target, const std::string& working_dir) {
+  std::string go = find_go();
+  std::string target = strip_scheme(raw_target);
+  ProcessOptions options;
+  options.env_overrides = go_environment_defaults();
+  std::string pattern = target;
+  if (looks_like_directory(target) && !raw_target.starts_with("ko://") && !raw_target.starts_with("gocrate://")) {
+    std::string dir = target.starts_with("/") ? target : working_dir + "/" + target;
+    if (!is_directory(dir)) fail("{} is not a directory", target);
+    options.working_dir = dir;
+    pattern = ".";
+  } else {
+    options.working_dir = working_dir;
+  }
+  auto result = run_process({go, "list", "-json=ImportPath,Name,Dir,Module", pattern}, options);
+  if (result.exit_code != 0) {
+    std::string message = first_line(result.err);
+    if (message.find("go.mod file not found") != std::string::npos ||
+        message.find("cannot find main module") != std::string::npos) {
+      fail("{} is not in a Go module (no go.mod found): run `go mod init <module path>` in the project's root",
+           raw_target);
+    }
+    if (message.empty()) message = fmt::format("go list exited with code {}", result.exit_code);
+    fail("cannot find Go package {}: {}", raw_target, message);
+  }
+  auto info = nlohmann::json::parse(result.out, nullptr, false);
+  if (!info.is_object()) fail("cannot find Go package {}: go list printed something unexpected", raw_target);
+  GoPackage package;
+  package.import_path = info.value("ImportPath", "");
+  package.dir = info.value("Dir", "");
+  if (auto module = info.find("Module"); module != info.end() && module->is_object()) {
+    package.module_path = module->value("Path", "");
+    package.module_dir = module->value("Dir", "");
+  }
+  std::string name = info.value("Name", "");
+  if (package.module_path.empty()) {
+    fail("{} is not in a Go module (no go.mod found): run `go mod init <module path>` in the project's root",
+         raw_target);
+  }
+  if (name.empty()) fail("{} has no Go files: point gocrate at a directory with package main", raw_target);
+  if (name != "main") {
+    fail("{} is package {}, not a main package: point gocrate at a directory with package main", raw_target, name);
+  }
+  return package;
+}
+
+void go_build(const GoPackage& package, const Platform& platform, const GoBuildOptions& options,
+              const std::string& output) {
+  std::string go = find_go();
+  std::string ldflags = options.strip ? "-s -w" : "";
+  if (!options.ldflags.empty()) ldflags += (ldflags.empty() ? "" : " ") + options.ldflags;
+  std::vector<std::string> argv{go, "build", "-trimpath", "-o", output};
+  if (!ldflags.empty()) argv.push_back("-ldflags=" + ldflags);
+  argv.insert(argv.end(), options.flags.begin(), options.flags.end());
+  argv.push_back(package.import_path);
+
+  ProcessOptions process;
+  process.working_dir = package.dir;
+  process.env_overrides = go_environment_defaults();
+  for (const auto& [key, value] : platform.go_environment()) process.env_overrides[key] = value;
+  process.env_overrides["CGO_ENABLED"] = options.cgo ? "1" : "0";
+  auto result = run_process(argv, process);
+  if (result.exit_code != 0) {
+    // Compiler output goes out as it came, in one piece even when builds of
+    // several platforms fail at once.
+    static std::mutex stderr_mutex;
+    {
+      std::lock_guard lock(stderr_mutex);
+      fputs(result.err.c_str(), stderr);
+      fputs(result.out.c_str(), stderr);
+      fflush(stderr);
+    }
+    fail("go build of {} for {} failed (the compiler's output is above)", package.import_path, platform.str());
+  }
+}
+
+std::string go_version() {
+  auto result = run_process({find_go(), "env", "GOVERSION"});
+  return std::string(trim(result.out));
+}
+
+}  // namespace gocrate

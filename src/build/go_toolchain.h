@@ -1,0 +1,46 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "image/platform.h"
+
+namespace gocrate {
+
+// A Go main package, as `go list` describes it.
+struct GoPackage {
+  std::string import_path;  // "example.com/hello/cmd/server"
+  std::string dir;          // its source directory
+  std::string module_path;
+  std::string module_dir;
+  // The executable's name, as `go build` would choose it: the last element
+  // of the import path, skipping a trailing major version ("v2").
+  std::string binary_name() const;
+};
+
+struct GoBuildOptions {
+  bool cgo = false;
+  bool strip = true;  // -ldflags=-s -w
+  std::string ldflags;
+  std::vector<std::string> flags;  // passed to go build as they are
+};
+
+// The go command, or an Error saying how to install it.
+std::string find_go();
+
+// Resolves a build target: a directory, an import path, or either with the
+// ko:// or gocrate:// prefix. `working_dir` is where import paths resolve.
+// Fails with advice when there is no go.mod or the package is not main.
+GoPackage go_list(const std::string& target, const std::string& working_dir);
+
+// Builds one package for one platform into `output`: CGO_ENABLED=0 unless
+// asked, -trimpath, GOOS/GOARCH/GOARM/GOAMD64 from the platform. A compiler
+// error is printed to stderr as the compiler wrote it and then thrown.
+void go_build(const GoPackage& package, const Platform& platform, const GoBuildOptions& options,
+              const std::string& output);
+
+// "go1.19.8"
+std::string go_version();
+
+}  // namespace gocrate

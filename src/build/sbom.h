@@ -1,0 +1,16 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "build/go_buildinfo.h"
+
+namespace gocrate {
+
+// An SPDX 2.3 JSON document describing a Go executable: its main module,
+// every dependency module with a purl, and the Go standard library. The
+// document depends only on its inputs (no clock, no random namespace), so
+// reproducible images get reproducible SBOMs.
+std::string spdx_sbom(const GoBuildInfo& info, const std::string& binary_digest_hex, int64_t created_epoch);
+
+}  // namespace gocrate

@@ -1,0 +1,115 @@
+#include "cli/commands.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace gocrate::cli {
+
+namespace {
+
+struct CommandEntry {
+  std::string_view name;
+  std::string_view summary;
+  int (*run)(Globals&, int, char**);
+};
+
+constexpr CommandEntry kCommands[] = {
+    {"build", "Build Go packages into images", build_command},
+    {"pack", "Pack static executables into an image", pack_command},
+    {"images", "List images in the store", images_command},
+    {"inspect", "Show an image's index, manifests and configs as JSON", inspect_command},
+    {"tag", "Give an image another name", tag_command},
+    {"rmi", "Remove image names", rmi_command},
+    {"prune", "Delete blobs no image uses", prune_command},
+    {"save", "Write images to a tar that docker load and podman load accept", save_command},
+    {"load", "Read images from a tar made by docker save, podman save or gocrate save", load_command},
+};
+
+void print_usage(FILE* out) {
+  fmt::print(out,
+             "gocrate {} — Go programs to minimal OCI images, without a daemon\n\n"
+             "Usage: gocrate [--root DIR] COMMAND [OPTIONS]\n\nCommands:\n",
+             GOCRATE_VERSION);
+  for (const auto& c : kCommands) fmt::print(out, "  {:<10} {}\n", c.name, c.summary);
+  fmt::print(out, "\nRun `gocrate COMMAND --help` for a command's options.\n");
+}
+
+}  // namespace
+
+void add_global_options(CLI::App& app, Globals& globals) {
+  app.add_option("--root", globals.root, "State directory (default: /var/lib/gocrate for root, "
+                                         "$XDG_DATA_HOME/gocrate otherwise; or $GOCRATE_ROOT)");
+}
+
+void parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    fmt::print("{}", app.help());
+    throw ExitRequest{0};
+  } catch (const CLI::ParseError& e) {
+    std::string message = e.what();
+    fmt::print(stderr, "gocrate {}: {} (see `gocrate {} --help`)\n", app.get_name(), message, app.get_name());
+    throw ExitRequest{2};
+  }
+}
+
+Store open_store(const Globals& globals) {
+  return Store(globals.root.empty() ? default_store_root() : absolute_path(globals.root));
+}
+
+int main(int argc, char** argv) {
+  Globals globals;
+  int verb = 1;
+  // Global options may come before the command.
+  while (verb < argc && std::string_view(argv[verb]).starts_with("--root")) {
+    std::string_view arg = argv[verb];
+    if (arg.starts_with("--root=")) {
+      globals.root = std::string(arg.substr(7));
+      verb += 1;
+    } else if (verb + 1 < argc) {
+      globals.root = argv[verb + 1];
+      verb += 2;
+    } else {
+      fmt::print(stderr, "gocrate: --root needs a directory\n");
+      return 2;
+    }
+  }
+  if (verb >= argc) {
+    print_usage(stderr);
+    return 2;
+  }
+  std::string_view name = argv[verb];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(stdout);
+    return 0;
+  }
+  if (name == "--version" || name == "version") {
+    fmt::print("gocrate {}\n", GOCRATE_VERSION);
+    return 0;
+  }
+  for (const auto& command : kCommands) {
+    if (command.name != name) continue;
+    try {
+      return command.run(globals, argc - verb, argv + verb);
+    } catch (const ExitRequest& exit) {
+      return exit.code;
+    } catch (const Error& e) {
+      fmt::print(stderr, "gocrate: {}\n", e.what());
+      return e.exit_code();
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "gocrate: internal error: {}\n", e.what());
+      return 1;
+    }
+  }
+  fmt::print(stderr, "gocrate: unknown command \"{}\": run `gocrate --help` for the list\n", name);
+  return 2;
+}
+
+}  // namespace gocrate::cli

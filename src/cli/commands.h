@@ -1,0 +1,42 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+
+#include "store/store.h"
+
+namespace gocrate::cli {
+
+// Options every command accepts, before or after its name.
+struct Globals {
+  std::string root;  // empty: default_store_root()
+};
+
+int main(int argc, char** argv);
+
+// Adds --root to a command's parser.
+void add_global_options(CLI::App& app, Globals& globals);
+// Parses argv (argv[0] is the command's name); --help prints and exits 0,
+// a usage error exits 2 with a one-line message.
+void parse_command_line(CLI::App& app, int argc, char** argv);
+Store open_store(const Globals& globals);
+
+// Thrown to end a command early with an exit code and nothing more to say.
+struct ExitRequest {
+  int code;
+};
+
+// One function per command; each builds its own parser.
+int build_command(Globals& globals, int argc, char** argv);
+int pack_command(Globals& globals, int argc, char** argv);
+int images_command(Globals& globals, int argc, char** argv);
+int inspect_command(Globals& globals, int argc, char** argv);
+int tag_command(Globals& globals, int argc, char** argv);
+int rmi_command(Globals& globals, int argc, char** argv);
+int prune_command(Globals& globals, int argc, char** argv);
+int save_command(Globals& globals, int argc, char** argv);
+int load_command(Globals& globals, int argc, char** argv);
+
+}  // namespace gocrate::cli

@@ -1,0 +1,265 @@
+#include <fmt/format.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cli/commands.h"
+#include "image/media_types.h"
+#include "image/reference.h"
+#include "transport/archive.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/strings.h"
+
+namespace gocrate::cli {
+
+using nlohmann::json;
+
+namespace {
+
+struct ImageSummary {
+  std::vector<std::string> platforms;
+  uint64_t size = 0;  // compressed: every distinct blob once
+  std::string created;
+};
+
+ImageSummary summarize(Store& store, const NamedImage& image) {
+  ImageSummary s;
+  std::set<Digest> counted{image.descriptor.digest};
+  s.size = image.descriptor.size;
+  for (const auto& p : load_all_platform_images(store, image.descriptor, image.name)) {
+    s.platforms.push_back(p.descriptor.platform ? p.descriptor.platform->str() : p.config.platform().str());
+    s.created = p.config.created;
+    for (const Descriptor* d : {&p.descriptor, &p.manifest.config}) {
+      if (counted.insert(d->digest).second) s.size += d->size;
+    }
+    for (const auto& layer : p.manifest.layers) {
+      if (counted.insert(layer.digest).second) s.size += layer.size;
+    }
+  }
+  return s;
+}
+
+// Artifacts in the store whose subject is the image or one of its manifests.
+std::vector<Descriptor> referrers_of(Store& store, const Descriptor& root) {
+  std::set<Digest> subjects{root.digest};
+  if (media_type::is_index(root.media_type)) {
+    for (const auto& m : Index::parse(store.read_blob(root), root.digest.str()).manifests) subjects.insert(m.digest);
+  }
+  std::vector<Descriptor> out;
+  for (const auto& d : store.read_index().manifests) {
+    if (d.annotations.contains(std::string(annotation::ref_name)) || !media_type::is_manifest(d.media_type)) continue;
+    if (!store.has_blob(d.digest)) continue;
+    Manifest m = Manifest::parse(store.read_blob(d), d.digest.str());
+    if (m.subject && subjects.contains(m.subject->digest)) out.push_back(d);
+  }
+  return out;
+}
+
+std::pair<std::string, std::string> split_name_tag(const std::string& name) {
+  Reference ref = Reference::parse(name);
+  return {ref.name(), ref.tag.empty() ? "<none>" : ref.tag};
+}
+
+}  // namespace
+
+int images_command(Globals& globals, int argc, char** argv) {
+  CLI::App app{"List the images in the store", "images"};
+  bool as_json = false, quiet = false;
+  add_global_options(app, globals);
+  app.add_flag("--json", as_json, "Print as JSON");
+  app.add_flag("-q,--quiet", quiet, "Print digests only");
+  parse_command_line(app, argc, argv);
+
+  Store store = open_store(globals);
+  json list = json::array();
+  std::vector<std::vector<std::string>> rows{{"REPOSITORY", "TAG", "DIGEST", "PLATFORMS", "SIZE"}};
+  for (const auto& image : store.images()) {
+    if (quiet) {
+      fmt::print("{}\n", image.descriptor.digest.str());
+      continue;
+    }
+    ImageSummary s = summarize(store, image);
+    auto [repository, tag] = split_name_tag(image.name);
+    list.push_back({{"name", image.name},
+                    {"repository", repository},
+                    {"tag", tag},
+                    {"digest", image.descriptor.digest.str()},
+                    {"mediaType", image.descriptor.media_type},
+                    {"platforms", s.platforms},
+                    {"size", s.size},
+                    {"created", s.created}});
+    rows.push_back({repository, tag, image.descriptor.digest.short_hex(), join(s.platforms, ","), human_size(s.size)});
+  }
+  if (quiet) return 0;
+  if (as_json) {
+    fmt::print("{}\n", list.dump(2));
+    return 0;
+  }
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += i + 1 == row.size() ? row[i] : fmt::format("{:<{}}   ", row[i], widths[i]);
+    }
+    fmt::print("{}\n", line);
+  }
+  return 0;
+}
+
+int inspect_command(Globals& globals, int argc, char** argv) {
+  CLI::App app{"Show an image's index, manifests, configs and attached artifacts as JSON", "inspect"};
+  std::vector<std::string> refs;
+  add_global_options(app, globals);
+  app.add_option("images", refs, "Image names or digests")->required();
+  parse_command_line(app, argc, argv);
+
+  Store store = open_store(globals);
+  json out = json::array();
+  for (const auto& ref : refs) {
+    NamedImage image = store.resolve(ref);
+    json entry = {{"name", image.name}, {"digest", image.descriptor.digest.str()},
+                  {"mediaType", image.descriptor.media_type}, {"size", image.descriptor.size}};
+    if (media_type::is_index(image.descriptor.media_type)) {
+      entry["index"] = json::parse(store.read_blob(image.descriptor));
+    }
+    json manifests = json::array();
+    for (const auto& p : load_all_platform_images(store, image.descriptor, image.name)) {
+      for (const auto& layer : p.manifest.layers) {
+        if (!store.has_blob(layer.digest)) {
+          fail("image {} is incomplete: layer {} is missing from the store; build or pull it again", image.name,
+               layer.digest.str());
+        }
+      }
+      manifests.push_back({{"platform", p.descriptor.platform ? p.descriptor.platform->str() : ""},
+                           {"digest", p.descriptor.digest.str()},
+                           {"manifest", json::parse(store.read_blob(p.descriptor))},
+                           {"config", json::parse(store.read_blob(p.manifest.config))}});
+    }
+    entry["manifests"] = manifests;
+    json referrers = json::array();
+    for (const auto& r : referrers_of(store, image.descriptor)) {
+      referrers.push_back({{"digest", r.digest.str()}, {"artifactType", r.artifact_type},
+                           {"manifest", json::parse(store.read_blob(r))}});
+    }
+    entry["referrers"] = referrers;
+    out.push_back(entry);
+  }
+  fmt::print("{}\n", out.dump(2));
+  return 0;
+}
+
+int tag_command(Globals& globals, int argc, char** argv) {
+  CLI::App app{"Give an image another name", "tag"};
+  std::string source, target;
+  add_global_options(app, globals);
+  app.add_option("source", source, "Existing image")->required();
+  app.add_option("target", target, "New name, NAME[:TAG]")->required();
+  parse_command_line(app, argc, argv);
+  Store store = open_store(globals);
+  NamedImage image = store.resolve(source);
+  std::string name = Store::canonical_name(target);
+  if (Reference::parse(name).digest) fail("invalid name \"{}\": a name cannot contain a digest", target);
+  store.set_name(name, image.descriptor);
+  return 0;
+}
+
+int rmi_command(Globals& globals, int argc, char** argv) {
+  CLI::App app{"Remove image names; blobs no other image uses are deleted", "rmi"};
+  std::vector<std::string> refs;
+  add_global_options(app, globals);
+  app.add_option("images", refs, "Image names or digests")->required();
+  parse_command_line(app, argc, argv);
+  Store store = open_store(globals);
+  for (const auto& ref : refs) {
+    NamedImage image = store.resolve(ref);
+    std::vector<std::string> names;
+    if (Reference::try_parse(ref) && !Digest::try_parse(ref)) {
+      names.push_back(image.name);
+    } else {
+      for (const auto& other : store.images()) {
+        if (other.descriptor.digest == image.descriptor.digest) names.push_back(other.name);
+      }
+    }
+    for (const auto& name : names) {
+      store.remove_name(name);
+      fmt::print("Untagged: {}\n", name);
+    }
+  }
+  PruneReport report = store.prune(false);
+  if (report.blobs_removed) fmt::print("Deleted {} blobs ({})\n", report.blobs_removed, human_size(report.bytes_freed));
+  return 0;
+}
+
+int prune_command(Globals& globals, int argc, char** argv) {
+  CLI::App app{"Delete blobs that no image uses, build cache entries whose blobs are gone, and leftovers of "
+               "interrupted writes",
+               "prune"};
+  add_global_options(app, globals);
+  parse_command_line(app, argc, argv);
+  Store store = open_store(globals);
+  PruneReport report = store.prune(true);
+  fmt::print("Deleted {} blobs, freed {}; removed {} cache entries\n", report.blobs_removed,
+             human_size(report.bytes_freed), report.cache_entries_removed);
+  return 0;
+}
+
+int save_command(Globals& globals, int argc, char** argv) {
+  CLI::App app{"Write images to one tar that docker load, podman load and gocrate load accept", "save"};
+  std::vector<std::string> refs;
+  std::string output, platform;
+  add_global_options(app, globals);
+  app.add_option("images", refs, "Images to save")->required();
+  app.add_option("-o,--output", output, "The tar file to write")->required();
+  app.add_option("--platform", platform, "The variant Docker's part of the tar holds (default: this machine's)");
+  parse_command_line(app, argc, argv);
+  Store store = open_store(globals);
+  std::optional<Platform> docker_platform;
+  if (!platform.empty()) docker_platform = Platform::parse(platform);
+  ArchiveWriter archive(absolute_path(output), docker_platform);
+  for (const auto& ref : refs) {
+    NamedImage image = store.resolve(ref);
+    copy_image(store, image.descriptor, archive);
+    for (const auto& referrer : referrers_of(store, image.descriptor)) {
+      copy_image(store, referrer, archive);
+      archive.add_referrer(referrer);
+    }
+    archive.add_name(image.name, image.descriptor);
+  }
+  archive.commit();
+  return 0;
+}
+
+int load_command(Globals& globals, int argc, char** argv) {
+  CLI::App app{"Read images from a tar made by docker save, podman save or gocrate save (gzip or zstd "
+               "compressed too)",
+               "load"};
+  std::string input;
+  bool quiet = false;
+  add_global_options(app, globals);
+  app.add_option("-i,--input", input, "The tar file to read")->required();
+  app.add_flag("-q,--quiet", quiet, "Print nothing");
+  parse_command_line(app, argc, argv);
+  Store store = open_store(globals);
+  ArchiveReader archive(absolute_path(input));
+  FileLock lease = store.lease();
+  for (const auto& image : archive.images()) {
+    copy_image(archive, image.root, store);
+    for (const auto& name : image.names) store.add_name(name, image.root);
+    if (image.names.empty()) store.add_referrer(image.root);
+  }
+  store.commit();
+  if (!quiet) {
+    for (const auto& image : archive.images()) {
+      if (image.names.empty()) fmt::print("Loaded image: {}\n", image.root.digest.str());
+      for (const auto& name : image.names) fmt::print("Loaded image: {}\n", name);
+    }
+  }
+  return 0;
+}
+
+}  // namespace gocrate::cli

@@ -1,0 +1,298 @@
+#include "store/oci_layout.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <random>
+
+#include "image/media_types.h"
+#include "util/error.h"
+
+namespace gocrate {
+
+namespace {
+
+constexpr std::string_view kLayoutMarker = R"({"imageLayoutVersion":"1.0.0"})";
+constexpr size_t kWriteBuffer = 1 << 20;
+
+std::string private_dir(const std::string& dir) { return dir + "/.gocrate"; }
+std::string ingest_dir(const std::string& dir) { return dir + "/.gocrate/ingest"; }
+std::string lock_path(const std::string& dir) { return dir + "/.gocrate/lock"; }
+
+bool directory_is_empty(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return true;
+  bool empty = true;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(d);
+  return empty;
+}
+
+// Reads a blob file and checks it against its descriptor.
+class VerifyingFileReader : public ByteReader {
+ public:
+  VerifyingFileReader(UniqueFd fd, Descriptor descriptor, std::function<void(std::string_view)> on_corrupt)
+      : fd_(std::move(fd)),
+        file_(fd_.get(), descriptor.digest.str()),
+        descriptor_(std::move(descriptor)),
+        on_corrupt_(std::move(on_corrupt)) {}
+
+  size_t read(void* buffer, size_t size) override {
+    if (verified_) return 0;
+    size_t n = file_.read(buffer, size);
+    hash_.update(buffer, n);
+    count_ += n;
+    if (n == 0) {
+      verified_ = true;
+      if (count_ != descriptor_.size) {
+        on_corrupt_(fmt::format("it has {} bytes, its descriptor says {}", count_, descriptor_.size));
+      }
+      if (hash_.finish_hex() != descriptor_.digest.hex) on_corrupt_("its content does not match its digest");
+    }
+    return n;
+  }
+
+ private:
+  UniqueFd fd_;
+  FdReader file_;
+  Descriptor descriptor_;
+  std::function<void(std::string_view)> on_corrupt_;
+  Sha256 hash_;
+  int64_t count_ = 0;
+  bool verified_ = false;
+};
+
+}  // namespace
+
+BlobWriter::BlobWriter(std::string blobs_dir, std::string temp_path, UniqueFd fd, std::string where)
+    : blobs_dir_(std::move(blobs_dir)), temp_path_(std::move(temp_path)), fd_(std::move(fd)), where_(std::move(where)) {
+  buffer_.reserve(kWriteBuffer);
+}
+
+BlobWriter::~BlobWriter() {
+  if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+}
+
+void BlobWriter::flush() {
+  write_all(fd_.get(), buffer_, where_);
+  buffer_.clear();
+}
+
+void BlobWriter::write(std::string_view data) {
+  hash_.update(data);
+  size_ += data.size();
+  if (buffer_.size() + data.size() > kWriteBuffer) flush();
+  if (data.size() >= kWriteBuffer) {
+    write_all(fd_.get(), data, where_);
+  } else {
+    buffer_.append(data);
+  }
+}
+
+Descriptor BlobWriter::commit(std::string media_type, const std::optional<Digest>& expected_digest,
+                              std::optional<int64_t> expected_size) {
+  flush();
+  Descriptor d;
+  d.media_type = std::move(media_type);
+  d.digest = Digest::from_hex(hash_.finish_hex());
+  d.size = size_;
+  if (expected_size && *expected_size != size_) {
+    fail("blob {} was refused: it has {} bytes, its descriptor says {}", expected_digest ? expected_digest->str() : "",
+         size_, *expected_size);
+  }
+  if (expected_digest && *expected_digest != d.digest) {
+    fail("blob {} was refused: its content has digest {}", expected_digest->str(), d.digest.str());
+  }
+  std::string final_path = blobs_dir_ + "/" + d.digest.hex;
+  struct stat st;
+  if (::stat(final_path.c_str(), &st) == 0 && st.st_size == size_) {
+    ::unlink(temp_path_.c_str());
+  } else {
+    if (::fsync(fd_.get()) != 0) fail_errno(fmt::format("cannot sync {}", where_));
+    if (::rename(temp_path_.c_str(), final_path.c_str()) != 0) {
+      fail_errno(fmt::format("cannot store blob {} in {}", d.digest.str(), where_));
+    }
+    fsync_directory(blobs_dir_);
+  }
+  committed_ = true;
+  return d;
+}
+
+OciLayout::OciLayout(std::string dir, bool create) : dir_(std::move(dir)) {
+  label_ = dir_;
+  std::string marker = dir_ + "/oci-layout";
+  if (!path_exists(marker)) {
+    if (!create) fail("{} is not an OCI image layout (it has no oci-layout file)", dir_);
+    if (is_directory(dir_) && !directory_is_empty(dir_)) {
+      fail("{} exists and is not an OCI image layout: give an empty or new directory", dir_);
+    }
+    make_directories(dir_ + "/blobs/sha256");
+    make_directories(ingest_dir(dir_));
+    if (!path_exists(dir_ + "/index.json")) {
+      Index empty;
+      empty.media_type = media_type::oci_index;
+      write_file_atomic(dir_ + "/index.json", empty.to_json_text());
+    }
+    write_file_atomic(marker, kLayoutMarker);
+  }
+}
+
+std::string OciLayout::blob_path(const Digest& digest) const { return dir_ + "/blobs/sha256/" + digest.hex; }
+
+bool OciLayout::has_blob(const Digest& digest) const { return path_exists(blob_path(digest)); }
+
+BlobWriter OciLayout::begin_blob() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  std::string ingest = ingest_dir(dir_);
+  std::string temp = fmt::format("{}/{}-{:016x}", ingest, getpid(), random());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == ENOENT) {
+    make_directories(ingest);
+    make_directories(dir_ + "/blobs/sha256");
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  }
+  if (fd < 0) fail_errno(fmt::format("cannot write to {}", label_));
+  return BlobWriter(dir_ + "/blobs/sha256", temp, UniqueFd(fd), label_);
+}
+
+Descriptor OciLayout::write_blob(std::string_view data, std::string media_type) {
+  Digest digest = Digest::of(data);
+  if (has_blob(digest)) return Descriptor{std::move(media_type), digest, static_cast<int64_t>(data.size())};
+  BlobWriter writer = begin_blob();
+  writer.write(data);
+  return writer.commit(std::move(media_type));
+}
+
+void OciLayout::corrupt_blob(const Digest& digest, std::string_view why) const {
+  // Move the bad copy aside so that the next build or pull writes a good one.
+  std::string quarantine = private_dir(dir_) + "/corrupt";
+  std::string moved;
+  try {
+    make_directories(quarantine);
+    moved = quarantine + "/" + digest.hex;
+    if (::rename(blob_path(digest).c_str(), moved.c_str()) != 0) moved.clear();
+  } catch (const Error&) {
+    moved.clear();
+  }
+  fail("blob {} in {} is corrupt ({}){}: build or pull the image again", digest.str(), label_, why,
+       moved.empty() ? "" : fmt::format("; it was moved to {}", moved));
+}
+
+std::string OciLayout::read_blob(const Descriptor& descriptor) {
+  auto content = read_file_if_exists(blob_path(descriptor.digest));
+  if (!content) {
+    fail("blob {} is missing from {}: build or pull the image again", descriptor.digest.str(), label_);
+  }
+  if (static_cast<int64_t>(content->size()) != descriptor.size) {
+    corrupt_blob(descriptor.digest, fmt::format("it has {} bytes, its descriptor says {}", content->size(),
+                                                descriptor.size));
+  }
+  if (Digest::of(*content) != descriptor.digest) {
+    corrupt_blob(descriptor.digest, "its content does not match its digest");
+  }
+  return std::move(*content);
+}
+
+std::unique_ptr<ByteReader> OciLayout::open_blob(const Descriptor& descriptor) {
+  int fd = ::open(blob_path(descriptor.digest).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      fail("blob {} is missing from {}: build or pull the image again", descriptor.digest.str(), label_);
+    }
+    fail_errno(fmt::format("cannot open blob {} in {}", descriptor.digest.str(), label_));
+  }
+  Digest digest = descriptor.digest;
+  return std::make_unique<VerifyingFileReader>(UniqueFd(fd), descriptor,
+                                               [this, digest](std::string_view why) { corrupt_blob(digest, why); });
+}
+
+std::string OciLayout::describe() const { return "OCI layout " + label_; }
+
+Index OciLayout::read_index() const {
+  std::string path = dir_ + "/index.json";
+  auto text = read_file_if_exists(path);
+  if (!text) {
+    Index empty;
+    empty.media_type = media_type::oci_index;
+    return empty;
+  }
+  return Index::parse(*text, path);
+}
+
+void OciLayout::update_index(const std::function<void(Index&)>& change) {
+  make_directories(private_dir(dir_));
+  FileLock lock(lock_path(dir_), FileLock::Mode::exclusive);
+  Index index = read_index();
+  if (index.media_type.empty()) index.media_type = media_type::oci_index;
+  change(index);
+  write_file_atomic(dir_ + "/index.json", index.to_json_text());
+}
+
+void OciLayout::put_blob(const Descriptor& descriptor, ByteReader& content) {
+  if (has_blob(descriptor.digest)) {
+    drain(content);
+    return;
+  }
+  BlobWriter writer = begin_blob();
+  char buffer[1 << 16];
+  while (size_t n = content.read(buffer, sizeof buffer)) writer.write(std::string_view(buffer, n));
+  writer.commit(descriptor.media_type, descriptor.digest, descriptor.size);
+}
+
+void OciLayout::add_name(const std::string& name, const Descriptor& root) { pending_names_.emplace_back(name, root); }
+
+void OciLayout::add_referrer(const Descriptor& referrer) { pending_referrers_.push_back(referrer); }
+
+void OciLayout::commit() {
+  if (pending_names_.empty() && pending_referrers_.empty()) return;
+  update_index([&](Index& index) {
+    for (const auto& [name, root] : pending_names_) {
+      std::erase_if(index.manifests, [&](const Descriptor& d) {
+        auto it = d.annotations.find(std::string(annotation::ref_name));
+        return it != d.annotations.end() && it->second == name;
+      });
+      Descriptor entry = root;
+      entry.platform.reset();
+      entry.annotations[std::string(annotation::ref_name)] = name;
+      index.manifests.push_back(entry);
+    }
+    for (const auto& referrer : pending_referrers_) {
+      bool present = false;
+      for (const auto& d : index.manifests) present |= d.digest == referrer.digest;
+      if (!present) index.manifests.push_back(referrer);
+    }
+  });
+  pending_names_.clear();
+  pending_referrers_.clear();
+}
+
+void OciLayout::remove_stale_ingests() const {
+  std::string ingest = ingest_dir(dir_);
+  DIR* d = ::opendir(ingest.c_str());
+  if (!d) return;
+  time_t day_ago = ::time(nullptr) - 86400;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string path = ingest + "/" + name;
+    pid_t pid = static_cast<pid_t>(std::atol(name.c_str()));
+    struct stat st;
+    bool writer_gone = pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH);
+    bool old = ::stat(path.c_str(), &st) == 0 && st.st_mtime < day_ago;
+    if (writer_gone || old) ::unlink(path.c_str());
+  }
+  ::closedir(d);
+}
+
+}  // namespace gocrate

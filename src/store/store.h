@@ -1,0 +1,69 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/oci_layout.h"
+
+namespace gocrate {
+
+// The directory gocrate keeps its state in: --root, else $GOCRATE_ROOT, else
+// /var/lib/gocrate for root and $XDG_DATA_HOME/gocrate for other users.
+std::string default_store_root();
+
+struct NamedImage {
+  std::string name;  // "hello:latest", "localhost:5000/app:v1"
+  Descriptor descriptor;
+};
+
+struct PruneReport {
+  int blobs_removed = 0;
+  uint64_t bytes_freed = 0;
+  int cache_entries_removed = 0;
+};
+
+// The local image store: an OCI image layout (so skopeo and umoci read it
+// as oci:ROOT:NAME) whose index.json holds the image names, plus a build
+// cache. Two kinds of writers coordinate through locks: everything that adds
+// blobs holds a shared lease until its names are recorded, and prune takes it
+// exclusively, so it never collects the blobs of a build in progress.
+class Store : public OciLayout {
+ public:
+  explicit Store(std::string root);
+
+  // Holds the store's shared lease for the object's lifetime.
+  FileLock lease() const;
+
+  // Finds an image by name[:tag], name@digest, full digest or unique digest
+  // prefix (at least 4 hex digits). A bare name means name:latest; a short
+  // Docker Hub name also matches its docker.io/library/ form.
+  std::optional<NamedImage> find(std::string_view ref);
+  // As find(), but fails with advice when there is no such image.
+  NamedImage resolve(std::string_view ref);
+  std::vector<NamedImage> images() const;
+
+  // Records name -> root at once (under the index lock).
+  void set_name(const std::string& name, const Descriptor& root);
+  // Removes a name; returns the descriptor it pointed at. Artifacts whose
+  // subject no remaining name reaches are dropped from the index as well.
+  Descriptor remove_name(const std::string& name);
+
+  // Deletes every blob that no name or referrer reaches, leftovers of killed
+  // writers and cache entries whose blobs are gone. With wait false it does
+  // nothing while a writer holds its lease, instead of waiting for it.
+  PruneReport prune(bool wait = true);
+
+  // The build cache: small JSON values under cache/<kind>/<key>.
+  std::optional<std::string> cache_get(std::string_view kind, std::string_view key) const;
+  void cache_put(std::string_view kind, std::string_view key, std::string_view value) const;
+
+  // The canonical name for a reference written by a user: "hello" is stored
+  // as "hello:latest".
+  static std::string canonical_name(std::string_view ref);
+
+  std::string describe() const override { return "the store " + dir_; }
+};
+
+}  // namespace gocrate

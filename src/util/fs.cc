@@ -1,0 +1,286 @@
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <random>
+
+#include "util/error.h"
+
+namespace gocrate {
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) reset(other.release());
+  return *this;
+}
+
+void UniqueFd::reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+UniqueFd open_or_fail(const std::string& path, int flags, mode_t mode) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) fail_errno(fmt::format("cannot open {}", path));
+  return UniqueFd(fd);
+}
+
+UniqueFd openat_or_fail(int dir_fd, const std::string& name, int flags, mode_t mode) {
+  int fd = ::openat(dir_fd, name.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) fail_errno(fmt::format("cannot open {}", name));
+  return UniqueFd(fd);
+}
+
+std::string read_fd(int fd) {
+  std::string out;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) out.reserve(st.st_size);
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_errno("read failed");
+    }
+    if (n == 0) break;
+    out.append(buffer, n);
+  }
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  UniqueFd fd = open_or_fail(path, O_RDONLY);
+  try {
+    return read_fd(fd.get());
+  } catch (const Error& e) {
+    fail("cannot read {}: {}", path, e.what());
+  }
+}
+
+std::optional<std::string> read_file_if_exists(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    fail_errno(fmt::format("cannot open {}", path));
+  }
+  UniqueFd owned(fd);
+  return read_fd(fd);
+}
+
+void write_all(int fd, std::string_view data, std::string_view what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_errno(fmt::format("cannot write {}", what));
+    }
+    data.remove_prefix(n);
+  }
+}
+
+void read_exact_at(int fd, void* buffer, size_t size, off_t offset, std::string_view what) {
+  auto* out = static_cast<char*>(buffer);
+  while (size > 0) {
+    ssize_t n = ::pread(fd, out, size, offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_errno(fmt::format("cannot read {}", what));
+    }
+    if (n == 0) fail("cannot read {}: the file ends early", what);
+    out += n;
+    size -= n;
+    offset += n;
+  }
+}
+
+void fsync_directory(const std::string& dir) {
+  UniqueFd fd = open_or_fail(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+  if (::fsync(fd.get()) != 0 && errno != EINVAL) fail_errno(fmt::format("cannot sync {}", dir));
+}
+
+namespace {
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 generator{std::random_device{}()};
+  return fmt::format("{:016x}", generator());
+}
+
+}  // namespace
+
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  std::string dir = dir_name(path);
+  std::string temp = fmt::format("{}/.{}.tmp-{}-{}", dir, base_name(path), getpid(), random_suffix());
+  {
+    UniqueFd fd = open_or_fail(temp, O_WRONLY | O_CREAT | O_EXCL, mode);
+    try {
+      write_all(fd.get(), data, path);
+      if (::fsync(fd.get()) != 0) fail_errno(fmt::format("cannot sync {}", path));
+    } catch (...) {
+      ::unlink(temp.c_str());
+      throw;
+    }
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(temp.c_str());
+    fail_errno(fmt::format("cannot replace {}", path), err);
+  }
+  fsync_directory(dir);
+}
+
+void make_directories(const std::string& path, mode_t mode) {
+  if (path.empty()) return;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) fail("{} exists and is not a directory", path);
+    return;
+  }
+  std::string parent = dir_name(path);
+  if (parent != path && !parent.empty()) make_directories(parent, mode);
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    fail_errno(fmt::format("cannot create directory {}", path));
+  }
+}
+
+namespace {
+
+void remove_tree_at(int parent_fd, const char* name) {
+  if (::unlinkat(parent_fd, name, 0) == 0 || errno == ENOENT) return;
+  if (errno != EISDIR && errno != EPERM) fail_errno(fmt::format("cannot remove {}", name));
+  int fd = ::openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return;
+    fail_errno(fmt::format("cannot open {}", name));
+  }
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    fail_errno(fmt::format("cannot list {}", name));
+  }
+  while (dirent* entry = ::readdir(dir)) {
+    std::string_view child = entry->d_name;
+    if (child == "." || child == "..") continue;
+    remove_tree_at(fd, entry->d_name);
+  }
+  ::closedir(dir);
+  if (::unlinkat(parent_fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+    fail_errno(fmt::format("cannot remove directory {}", name));
+  }
+}
+
+}  // namespace
+
+void remove_tree(const std::string& path) {
+  std::string parent = dir_name(path);
+  UniqueFd parent_fd = open_or_fail(parent.empty() ? "." : parent, O_RDONLY | O_DIRECTORY);
+  std::string name = base_name(path);
+  try {
+    remove_tree_at(parent_fd.get(), name.c_str());
+  } catch (const Error& e) {
+    fail("cannot remove {}: {}", path, e.what());
+  }
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool is_executable_file(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+std::string absolute_path(const std::string& path) {
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
+
+std::string base_name(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  auto slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+std::string dir_name(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  auto slash = path.rfind('/');
+  if (slash == std::string_view::npos) return ".";
+  if (slash == 0) return "/";
+  return std::string(path.substr(0, slash));
+}
+
+FileLock::FileLock(const std::string& path, Mode mode) {
+  fd_ = open_or_fail(path, O_RDWR | O_CREAT, 0644);
+  int operation = mode == Mode::shared ? LOCK_SH : LOCK_EX;
+  while (::flock(fd_.get(), operation) != 0) {
+    if (errno != EINTR) fail_errno(fmt::format("cannot lock {}", path));
+  }
+}
+
+std::optional<FileLock> FileLock::acquire(const std::string& path, Mode mode, bool wait) {
+  if (wait) return FileLock(path, mode);
+  FileLock lock;
+  lock.fd_ = open_or_fail(path, O_RDWR | O_CREAT, 0644);
+  int operation = (mode == Mode::shared ? LOCK_SH : LOCK_EX) | LOCK_NB;
+  while (::flock(lock.fd_.get(), operation) != 0) {
+    if (errno == EWOULDBLOCK) return std::nullopt;
+    if (errno != EINTR) fail_errno(fmt::format("cannot lock {}", path));
+  }
+  return lock;
+}
+
+TempDir::TempDir(const std::string& parent, std::string_view prefix) {
+  std::string base = parent;
+  if (base.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    base = tmp && *tmp ? tmp : "/tmp";
+  }
+  std::string pattern = fmt::format("{}/{}XXXXXX", base, prefix);
+  if (!::mkdtemp(pattern.data())) fail_errno(fmt::format("cannot create a temporary directory in {}", base));
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  if (path_.empty()) return;
+  try {
+    remove_tree(path_);
+  } catch (...) {
+  }
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  UniqueFd fd = open_or_fail(path, O_RDONLY);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) fail_errno(fmt::format("cannot stat {}", path));
+  if (!S_ISREG(st.st_mode)) fail("{} is not a regular file", path);
+  size_ = st.st_size;
+  mode_ = st.st_mode;
+  if (size_ == 0) return;
+  address_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (address_ == MAP_FAILED) {
+    address_ = nullptr;
+    fail_errno(fmt::format("cannot map {}", path));
+  }
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : address_(std::exchange(other.address_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      mode_(other.mode_) {}
+
+MappedFile::~MappedFile() {
+  if (address_) ::munmap(address_, size_);
+}
+
+}  // namespace gocrate

@@ -1,0 +1,156 @@
+#include "util/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "util/error.h"
+#include "util/fs.h"
+
+extern char** environ;
+
+namespace gocrate {
+
+std::optional<std::string> find_executable(const std::string& name) {
+  if (name.find('/') != std::string::npos) {
+    if (is_executable_file(name)) return name;
+    return std::nullopt;
+  }
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    auto colon = dirs.find(':');
+    std::string dir(dirs.substr(0, colon));
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (is_executable_file(candidate)) return candidate;
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+std::vector<std::string> merged_environment(const std::map<std::string, std::string>& overrides) {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry; ++entry) {
+    std::string_view item = *entry;
+    auto key = item.substr(0, item.find('='));
+    if (!overrides.contains(std::string(key))) env.emplace_back(item);
+  }
+  for (const auto& [key, value] : overrides) env.push_back(key + "=" + value);
+  return env;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (auto& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+void make_pipe(UniqueFd& read_end, UniqueFd& write_end) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) fail_errno("cannot create a pipe");
+  read_end.reset(fds[0]);
+  write_end.reset(fds[1]);
+}
+
+// Feeds stdin and drains stdout/stderr together, so that no pipe fills up
+// while the child waits on another.
+void pump(UniqueFd& in, std::string_view input, UniqueFd& out, std::string& out_text, UniqueFd& err,
+          std::string& err_text) {
+  char buffer[65536];
+  while (in || out || err) {
+    pollfd fds[3];
+    int count = 0;
+    auto add = [&](UniqueFd& fd, short events) {
+      if (fd) fds[count++] = {fd.get(), events, 0};
+    };
+    add(in, POLLOUT);
+    add(out, POLLIN);
+    add(err, POLLIN);
+    if (::poll(fds, count, -1) < 0) {
+      if (errno == EINTR) continue;
+      fail_errno("poll failed");
+    }
+    for (int i = 0; i < count; ++i) {
+      if (!fds[i].revents) continue;
+      if (in && fds[i].fd == in.get()) {
+        ssize_t n = ::write(in.get(), input.data(), input.size());
+        if (n > 0) input.remove_prefix(n);
+        if (n < 0 && errno != EINTR && errno != EAGAIN) input = {};
+        if (input.empty()) in.reset();
+        continue;
+      }
+      UniqueFd& fd = (out && fds[i].fd == out.get()) ? out : err;
+      std::string& text = (&fd == &out) ? out_text : err_text;
+      ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+      if (n > 0) {
+        text.append(buffer, n);
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        fd.reset();
+      }
+    }
+  }
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
+  auto program = find_executable(argv.at(0));
+  if (!program) fail("{} not found in PATH", argv[0]);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  UniqueFd in_read, in_write, out_read, out_write, err_read, err_write;
+  if (options.stdin_data) {
+    make_pipe(in_read, in_write);
+    posix_spawn_file_actions_adddup2(&actions, in_read.get(), 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  }
+  if (options.capture_stdout) {
+    make_pipe(out_read, out_write);
+    posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
+  }
+  if (options.capture_stderr) {
+    make_pipe(err_read, err_write);
+    posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
+  }
+  if (!options.working_dir.empty()) {
+    posix_spawn_file_actions_addchdir_np(&actions, options.working_dir.c_str());
+  }
+
+  std::vector<std::string> args = argv;
+  std::vector<std::string> env = merged_environment(options.env_overrides);
+  auto arg_pointers = pointers(args);
+  auto env_pointers = pointers(env);
+  pid_t pid;
+  int rc = ::posix_spawn(&pid, program->c_str(), &actions, nullptr, arg_pointers.data(), env_pointers.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) fail_errno(fmt::format("cannot start {}", argv[0]), rc);
+  in_read.reset();
+  out_write.reset();
+  err_write.reset();
+
+  ProcessResult result;
+  std::string_view input = options.stdin_data ? std::string_view(*options.stdin_data) : std::string_view();
+  pump(in_write, input, out_read, result.out, err_read, result.err);
+
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) fail_errno(fmt::format("cannot wait for {}", argv[0]));
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+}  // namespace gocrate

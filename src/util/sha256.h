@@ -1,0 +1,29 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace gocrate {
+
+// Incremental SHA-256. Uses OpenSSL's block functions directly, which need no
+// provider initialisation: hashing a small blob costs microseconds, not the
+// milliseconds an EVP fetch costs on first use.
+class Sha256 {
+ public:
+  Sha256();
+  void update(const void* data, size_t size);
+  void update(std::string_view data) { update(data.data(), data.size()); }
+  std::array<uint8_t, 32> finish();
+  std::string finish_hex();
+
+ private:
+  alignas(16) unsigned char state_[112];
+};
+
+std::string sha256_hex(std::string_view data);
+std::string to_hex(const uint8_t* data, size_t size);
+
+}  // namespace gocrate
