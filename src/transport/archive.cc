@@ -262,7 +262,7 @@ ArchiveReader::~ArchiveReader() = default;
 
 void ArchiveReader::scan() {
   CountingFdReader counter(fd_.get(), path_);
-  TarReader tar(counter, path_);
+  TarReader tar(counter, "it");
   TarHeader header;
   try {
     while (tar.next(header)) {
