@@ -55,7 +55,7 @@ std::string platform_dir_name(const Platform& p) {
 
 std::vector<GoImage> build_go_images(Store& store, const GoImageRequest& request, Progress& progress) {
   std::vector<Platform> platforms = resolve_platforms(request);
-  TempDir scratch;
+  TempDir scratch = store.make_temp_dir();
 
   std::vector<std::future<GoPackage>> listing;
   for (const auto& target : request.targets) {

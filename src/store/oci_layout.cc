@@ -23,20 +23,25 @@ constexpr size_t kWriteBuffer = 1 << 20;
 std::string private_dir(const std::string& dir) { return dir + "/.gocrate"; }
 std::string ingest_dir(const std::string& dir) { return dir + "/.gocrate/ingest"; }
 std::string lock_path(const std::string& dir) { return dir + "/.gocrate/lock"; }
+std::string temp_root(const std::string& dir) { return dir + "/.gocrate/tmp"; }
 
-bool directory_is_empty(const std::string& dir) {
+// Whether a directory holds nothing but what creating a layout makes, so
+// that a creation interrupted or under way elsewhere can be completed.
+bool holds_only_layout_parts(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return true;
-  bool empty = true;
+  bool unused = true;
   while (dirent* e = ::readdir(d)) {
     std::string_view name = e->d_name;
-    if (name != "." && name != "..") {
-      empty = false;
+    bool part = name == "." || name == ".." || name == ".gocrate" || name == "blobs" || name == "index.json" ||
+                name.starts_with(".index.json.tmp-") || name.starts_with(".oci-layout.tmp-");
+    if (!part) {
+      unused = false;
       break;
     }
   }
   ::closedir(d);
-  return empty;
+  return unused;
 }
 
 // Reads a blob file and checks it against its descriptor.
@@ -132,20 +137,25 @@ Descriptor BlobWriter::commit(std::string media_type, const std::optional<Digest
 OciLayout::OciLayout(std::string dir, bool create) : dir_(std::move(dir)) {
   label_ = dir_;
   std::string marker = dir_ + "/oci-layout";
-  if (!path_exists(marker)) {
-    if (!create) fail("{} is not an OCI image layout (it has no oci-layout file)", dir_);
-    if (is_directory(dir_) && !directory_is_empty(dir_)) {
-      fail("{} exists and is not an OCI image layout: give an empty or new directory", dir_);
-    }
-    make_directories(dir_ + "/blobs/sha256");
-    make_directories(ingest_dir(dir_));
-    if (!path_exists(dir_ + "/index.json")) {
-      Index empty;
-      empty.media_type = media_type::oci_index;
-      write_file_atomic(dir_ + "/index.json", empty.to_json_text());
-    }
-    write_file_atomic(marker, kLayoutMarker);
-  }
+  if (path_exists(marker)) return;
+  if (!create) fail("{} is not an OCI image layout (it has no oci-layout file)", dir_);
+  // Checked before the marker test: a layout finished meanwhile elsewhere
+  // may already hold more than the parts of a layout.
+  auto is_foreign = [&] { return !holds_only_layout_parts(dir_) && !path_exists(marker); };
+  auto refuse = [&] { fail("{} exists and is not an OCI image layout: give an empty or new directory", dir_); };
+  if (is_directory(dir_) && is_foreign()) refuse();
+  // Several processes may create the same layout at once: the first to hold
+  // the lock makes it, the others find it made.
+  make_directories(private_dir(dir_));
+  FileLock lock(lock_path(dir_), FileLock::Mode::exclusive);
+  if (path_exists(marker)) return;
+  if (is_foreign()) refuse();
+  make_directories(dir_ + "/blobs/sha256");
+  make_directories(ingest_dir(dir_));
+  Index empty;
+  empty.media_type = media_type::oci_index;
+  write_file_atomic(dir_ + "/index.json", empty.to_json_text());
+  write_file_atomic(marker, kLayoutMarker);
 }
 
 std::string OciLayout::blob_path(const Digest& digest) const { return dir_ + "/blobs/sha256/" + digest.hex; }
@@ -277,22 +287,35 @@ void OciLayout::commit() {
   pending_referrers_.clear();
 }
 
+TempDir OciLayout::make_temp_dir() const {
+  make_directories(temp_root(dir_));
+  return TempDir(temp_root(dir_), fmt::format("{}-", getpid()));
+}
+
 void OciLayout::remove_stale_ingests() const {
-  std::string ingest = ingest_dir(dir_);
-  DIR* d = ::opendir(ingest.c_str());
-  if (!d) return;
   time_t day_ago = ::time(nullptr) - 86400;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    std::string path = ingest + "/" + name;
-    pid_t pid = static_cast<pid_t>(std::atol(name.c_str()));
-    struct stat st;
-    bool writer_gone = pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH);
-    bool old = ::stat(path.c_str(), &st) == 0 && st.st_mtime < day_ago;
-    if (writer_gone || old) ::unlink(path.c_str());
+  for (const std::string& parent : {ingest_dir(dir_), temp_root(dir_)}) {
+    DIR* d = ::opendir(parent.c_str());
+    if (!d) continue;
+    std::vector<std::string> stale;
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      std::string path = parent + "/" + name;
+      pid_t pid = static_cast<pid_t>(std::atol(name.c_str()));
+      struct stat st;
+      bool writer_gone = pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH);
+      bool old = ::lstat(path.c_str(), &st) == 0 && st.st_mtime < day_ago;
+      if (writer_gone || old) stale.push_back(path);
+    }
+    ::closedir(d);
+    for (const auto& path : stale) {
+      try {
+        remove_tree(path);
+      } catch (const Error&) {
+      }
+    }
   }
-  ::closedir(d);
 }
 
 }  // namespace gocrate

@@ -72,7 +72,12 @@ class OciLayout : public BlobSource, public ImageSink {
   void add_referrer(const Descriptor& referrer) override;
   void commit() override;
 
-  // Removes temporary files left by writers that were killed.
+  // A scratch directory inside the layout (same file system, removed with
+  // the object), named after this process so that remove_stale_ingests()
+  // can clear it should the process be killed.
+  TempDir make_temp_dir() const;
+
+  // Removes temporary files and directories left by writers that were killed.
   void remove_stale_ingests() const;
 
  protected:

@@ -76,6 +76,15 @@ def temp_dir(prefix="gocrate-e2e-"):
         shutil.rmtree(path, ignore_errors=True)
 
 
+def check_blobs_match_names(store_path):
+    """Every blob in a store is complete: its content hashes to its name."""
+    import hashlib
+    blobs = os.path.join(store_path, "blobs", "sha256")
+    for name in os.listdir(blobs) if os.path.isdir(blobs) else []:
+        digest = hashlib.sha256(open(os.path.join(blobs, name), "rb").read()).hexdigest()
+        check(digest == name, f"blob {name} in {store_path} is partial or corrupt")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
