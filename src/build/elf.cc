@@ -23,7 +23,8 @@ class ElfView {
 
   template <typename T>
   T get(uint64_t offset) const {
-    if (offset > data_.size() || data_.size() - offset < sizeof(T)) fail("{} is truncated or not a valid ELF file", what_);
+    if (offset > data_.size() || data_.size() - offset < sizeof(T))
+      fail("{} is truncated or not a valid ELF file", what_);
     T value;
     memcpy(&value, data_.data() + offset, sizeof(T));
     if (big_endian_) {
@@ -36,7 +37,8 @@ class ElfView {
   // A field that is 4 bytes in ELF32 and 8 in ELF64.
   uint64_t word(uint64_t offset) const { return wide_ ? get<uint64_t>(offset) : get<uint32_t>(offset); }
   std::string_view bytes(uint64_t offset, uint64_t size) const {
-    if (offset > data_.size() || data_.size() - offset < size) fail("{} is truncated or not a valid ELF file", what_);
+    if (offset > data_.size() || data_.size() - offset < size)
+      fail("{} is truncated or not a valid ELF file", what_);
     return data_.substr(offset, size);
   }
   std::string c_string(uint64_t offset) const {
@@ -139,7 +141,8 @@ ElfInfo inspect_elf(std::string_view data, std::string_view what) {
   // The string table of the dynamic segment is addressed by virtual address.
   auto file_offset_of = [&](uint64_t vaddr) -> std::optional<uint64_t> {
     for (const auto& s : segments) {
-      if (s.type == PT_LOAD && vaddr >= s.vaddr && vaddr < s.vaddr + s.filesz) return vaddr - s.vaddr + s.offset;
+      if (s.type == PT_LOAD && vaddr >= s.vaddr && vaddr < s.vaddr + s.filesz)
+        return vaddr - s.vaddr + s.offset;
     }
     return std::nullopt;
   };

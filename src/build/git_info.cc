@@ -23,8 +23,8 @@ std::string public_source_url(const std::string& remote) {
     if (auto at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
     std::string scheme_name = url.substr(0, scheme);
     if (scheme_name == "ssh" || scheme_name == "git") scheme_name = "https";
-    if (auto colon = authority.find(':'); colon != std::string::npos && scheme_name == "https" &&
-                                          url.substr(0, scheme) != "https") {
+    if (auto colon = authority.find(':');
+        colon != std::string::npos && scheme_name == "https" && url.substr(0, scheme) != "https") {
       authority = authority.substr(0, colon);  // an ssh port means nothing over https
     }
     url = scheme_name + "://" + authority + (slash == std::string::npos ? "" : rest.substr(slash));

@@ -49,7 +49,8 @@ std::optional<GoBuildInfo> parse_go_buildinfo(std::string_view section) {
   std::string modinfo;
   if (!read_varint_string(data, info.go_version) || !read_varint_string(data, modinfo)) return std::nullopt;
   // The module text is framed by 16-byte sentinels.
-  if (modinfo.size() >= 33 && modinfo[modinfo.size() - 17] == '\n') modinfo = modinfo.substr(16, modinfo.size() - 32);
+  if (modinfo.size() >= 33 && modinfo[modinfo.size() - 17] == '\n')
+    modinfo = modinfo.substr(16, modinfo.size() - 32);
 
   for (const auto& line : split(modinfo, '\n')) {
     auto fields = split(line, '\t');

@@ -20,7 +20,8 @@ std::vector<Platform> resolve_platforms(const GoImageRequest& request) {
   }
   if (request.platforms.empty()) return {Platform::host()};
   for (const auto& p : request.platforms) {
-    if (!is_go_platform(p)) fail("platform {} is not supported: use one of {}", p.str(), supported_platforms_text());
+    if (!is_go_platform(p))
+      fail("platform {} is not supported: use one of {}", p.str(), supported_platforms_text());
   }
   return request.platforms;
 }
@@ -59,11 +60,13 @@ std::vector<GoImage> build_go_images(Store& store, const GoImageRequest& request
 
   std::vector<std::future<GoPackage>> listing;
   for (const auto& target : request.targets) {
-    listing.push_back(std::async(std::launch::async, [&, target] { return go_list(target, request.working_dir); }));
+    listing.push_back(
+        std::async(std::launch::async, [&, target] { return go_list(target, request.working_dir); }));
   }
   std::vector<std::future<GoPackage>> with_listing;
   for (const auto& extra : request.with) {
-    with_listing.push_back(std::async(std::launch::async, [&, extra] { return go_list(extra, request.working_dir); }));
+    with_listing.push_back(
+        std::async(std::launch::async, [&, extra] { return go_list(extra, request.working_dir); }));
   }
   std::vector<GoPackage> packages = collect(listing);
   std::vector<GoPackage> extras = collect(with_listing);
@@ -88,7 +91,7 @@ std::vector<GoImage> build_go_images(Store& store, const GoImageRequest& request
           for (const GoPackage* p : image_packages) {
             std::string output = dir + "/" + p->binary_name();
             go_build(*p, platform, request.go, output);
-            out.executables.push_back({p->binary_name(), output});
+            out.executables.push_back({p->binary_name(), output, true});
           }
           progress.set(lines[i], "packing");
           return out;

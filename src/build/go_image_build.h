@@ -12,11 +12,11 @@ namespace gocrate {
 struct GoImageRequest {
   std::vector<std::string> targets;  // directories or import paths
   std::string working_dir;
-  std::vector<Platform> platforms;   // empty: the host's
-  bool all_platforms = false;        // every platform the base offers
-  std::vector<std::string> with;     // more main packages in every image
+  std::vector<Platform> platforms;  // empty: the host's
+  bool all_platforms = false;       // every platform the base offers
+  std::vector<std::string> with;    // more main packages in every image
   GoBuildOptions go;
-  ImageRecipe recipe;                // kodata_dir is filled in per target
+  ImageRecipe recipe;  // kodata_dir is filled in per target
 };
 
 struct GoImage {

@@ -17,8 +17,8 @@ namespace gocrate {
 std::string GoPackage::binary_name() const {
   auto parts = split(import_path, '/');
   std::string name = parts.back();
-  bool major_version = name.size() > 1 && name[0] == 'v' &&
-                       name.find_first_not_of("0123456789", 1) == std::string::npos;
+  bool major_version =
+      name.size() > 1 && name[0] == 'v' && name.find_first_not_of("0123456789", 1) == std::string::npos;
   if (major_version && parts.size() > 1) name = parts[parts.size() - 2];
   return name;
 }
@@ -28,7 +28,8 @@ std::string find_go() {
   for (const char* candidate : {"/usr/lib/go/bin/go", "/usr/local/go/bin/go"}) {
     if (is_executable_file(candidate)) return candidate;
   }
-  fail("the go command was not found in PATH: install Debian's golang-go package (apt-get install golang-go)");
+  fail(
+      "the go command was not found in PATH: install Debian's golang-go package (apt-get install golang-go)");
 }
 
 namespace {
@@ -67,7 +68,8 @@ GoPackage go_list(const std::string& raw_target, const std::string& working_dir)
   ProcessOptions options;
   options.env_overrides = go_environment_defaults();
   std::string pattern = target;
-  if (looks_like_directory(target) && !raw_target.starts_with("ko://") && !raw_target.starts_with("gocrate://")) {
+  if (looks_like_directory(target) && !raw_target.starts_with("ko://") &&
+      !raw_target.starts_with("gocrate://")) {
     std::string dir = target.starts_with("/") ? target : working_dir + "/" + target;
     if (!is_directory(dir)) fail("{} is not a directory", target);
     options.working_dir = dir;
@@ -80,8 +82,9 @@ GoPackage go_list(const std::string& raw_target, const std::string& working_dir)
     std::string message = first_line(result.err);
     if (message.find("go.mod file not found") != std::string::npos ||
         message.find("cannot find main module") != std::string::npos) {
-      fail("{} is not in a Go module (no go.mod found): run `go mod init <module path>` in the project's root",
-           raw_target);
+      fail(
+          "{} is not in a Go module (no go.mod found): run `go mod init <module path>` in the project's root",
+          raw_target);
     }
     if (message.empty()) message = fmt::format("go list exited with code {}", result.exit_code);
     fail("cannot find Go package {}: {}", raw_target, message);
@@ -102,7 +105,8 @@ GoPackage go_list(const std::string& raw_target, const std::string& working_dir)
   }
   if (name.empty()) fail("{} has no Go files: point gocrate at a directory with package main", raw_target);
   if (name != "main") {
-    fail("{} is package {}, not a main package: point gocrate at a directory with package main", raw_target, name);
+    fail("{} is package {}, not a main package: point gocrate at a directory with package main", raw_target,
+         name);
   }
   return package;
 }
@@ -133,7 +137,15 @@ void go_build(const GoPackage& package, const Platform& platform, const GoBuildO
       fputs(result.out.c_str(), stderr);
       fflush(stderr);
     }
-    fail("go build of {} for {} failed (the compiler's output is above)", package.import_path, platform.str());
+    if (result.err.find("no space left on device") != std::string::npos) {
+      fail(
+          "go build of {} for {} failed: no space left on the disk holding {} (the disk is full: free space "
+          "or "
+          "point --root at another file system)",
+          package.import_path, platform.str(), dir_name(output));
+    }
+    fail("go build of {} for {} failed (the compiler's output is above)", package.import_path,
+         platform.str());
   }
 }
 

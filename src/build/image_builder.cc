@@ -1,5 +1,8 @@
 #include "build/image_builder.h"
 
+#include <functional>
+#include <future>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "build/base_files.h"
@@ -39,7 +42,8 @@ StoredLayer store_layer(Store& store, const LayerContents& contents, int64_t epo
       auto digest = Digest::try_parse(entry.value("digest", ""));
       auto diff_id = Digest::try_parse(entry.value("diff_id", ""));
       if (digest && diff_id && store.has_blob(*digest)) {
-        return {Descriptor{entry.value("media_type", ""), *digest, entry.value("size", int64_t{0})}, *diff_id};
+        return {Descriptor{entry.value("media_type", ""), *digest, entry.value("size", int64_t{0})},
+                *diff_id};
       }
     }
   }
@@ -65,15 +69,22 @@ class PlatformAssembly {
     start_from_base();
     config_.set_platform(target_.platform);
     config_.created = created;
+    std::future<StoredLayer> essentials;
     if (recipe_.base.is_scratch()) {
-      // The essentials never change: compress them as hard as the algorithm goes.
+      // The essentials never change: compress them hard (gzip levels above 9
+      // cost five times the time for a few hundred bytes), beside the rest.
       CompressionSettings strongest = recipe_.compression;
-      if (strongest.algorithm == media_type::Compression::gzip) strongest.level = 12;
+      if (strongest.algorithm == media_type::Compression::gzip) strongest.level = 9;
       if (strongest.algorithm == media_type::Compression::zstd) strongest.level = 19;
-      append_layer(scratch_base_files(), strongest, "gocrate: CA certificates, passwd, group, /tmp");
+      essentials = std::async(std::launch::async, [this, strongest] {
+        return store_layer(store_, scratch_base_files(), recipe_.epoch, strongest);
+      });
     }
-    append_files_layer();
-    append_executables_layer();
+    std::optional<StoredLayer> files = files_layer();
+    StoredLayer executables = executables_layer();
+    if (essentials.valid()) append_layer(essentials.get(), "gocrate: CA certificates, passwd, group, /tmp");
+    if (files) append_layer(*files, "gocrate: kodata and added files");
+    append_layer(executables, "gocrate: " + join(executable_paths_, " "));
     configure();
 
     Descriptor config_blob = store_.write_blob(config_.to_json_text(), std::string(media_type::oci_config));
@@ -93,8 +104,8 @@ class PlatformAssembly {
  private:
   void start_from_base() {
     if (recipe_.base.is_scratch()) return;
-    PlatformImage base = load_platform_image(*recipe_.base.source, recipe_.base.root, target_.platform,
-                                             recipe_.base.name);
+    PlatformImage base =
+        load_platform_image(*recipe_.base.source, recipe_.base.root, target_.platform, recipe_.base.name);
     config_ = base.config;
     for (size_t i = 0; i < base.manifest.layers.size(); ++i) {
       const Descriptor& layer = base.manifest.layers[i];
@@ -108,14 +119,13 @@ class PlatformAssembly {
     }
   }
 
-  void append_layer(const LayerContents& contents, const CompressionSettings& compression, std::string created_by) {
-    StoredLayer layer = store_layer(store_, contents, recipe_.epoch, compression);
+  void append_layer(const StoredLayer& layer, std::string created_by) {
     manifest_.layers.push_back(layer.descriptor);
     config_.diff_ids.push_back(layer.diff_id);
     config_.history.push_back(HistoryEntry{rfc3339_utc(recipe_.epoch), std::move(created_by), "", "", false});
   }
 
-  void append_files_layer() {
+  std::optional<StoredLayer> files_layer() {
     LayerContents files;
     if (!recipe_.kodata_dir.empty()) files.add_tree(kKoDataPath, recipe_.kodata_dir);
     for (const auto& [source, destination] : recipe_.files) {
@@ -125,23 +135,25 @@ class PlatformAssembly {
         files.add_file(destination, source);
       }
     }
-    if (!files.empty()) append_layer(files, recipe_.compression, "gocrate: kodata and added files");
+    if (files.empty()) return std::nullopt;
+    return store_layer(store_, files, recipe_.epoch, recipe_.compression);
   }
 
-  void append_executables_layer() {
+  StoredLayer executables_layer() {
     LayerContents contents;
     contents.add_directory(recipe_.app_dir);
-    std::vector<std::string> names;
     for (const auto& executable : target_.executables) {
-      MappedFile binary(executable.host_path);
-      ElfInfo elf = inspect_elf(binary.data(), executable.host_path);
+      auto binary = std::make_shared<MappedFile>(executable.host_path);
+      ElfInfo elf = inspect_elf(binary->data(), executable.host_path);
       check_executable(executable, elf);
+      bool trust_build_id = executable.fresh_from_go_build && !elf.go_build_id.empty();
+      std::string identity = trust_build_id ? "go:" + elf.go_build_id : content_fingerprint(binary->data());
       std::string path = recipe_.app_dir + "/" + executable.name;
-      contents.add_file(path, executable.host_path, elf.go_build_id);
-      names.push_back(path);
-      if (!sbom_ && recipe_.sbom) make_sbom(binary, elf);
+      contents.add_mapped_file(path, binary, identity);
+      executable_paths_.push_back(path);
+      if (!sbom_ && recipe_.sbom) make_sbom(elf, identity);
     }
-    append_layer(contents, recipe_.compression, "gocrate: " + join(names, " "));
+    return store_layer(store_, contents, recipe_.epoch, recipe_.compression);
   }
 
   void check_executable(const Executable& executable, const ElfInfo& elf) {
@@ -151,33 +163,30 @@ class PlatformAssembly {
     }
     if (recipe_.base.is_scratch() && !elf.is_static()) {
       std::string needs = !elf.interpreter.empty() ? elf.interpreter : join(elf.needed, ", ");
-      fail("{} is dynamically linked (it needs {}), which an image on scratch does not have: build it statically "
-           "(CGO_ENABLED=0 for Go, -static for C) or give a --base that provides those libraries",
-           executable.host_path, needs);
+      fail(
+          "{} is dynamically linked (it needs {}), which an image on scratch does not have: build it "
+          "statically "
+          "(CGO_ENABLED=0 for Go, -static for C) or give a --base that provides those libraries",
+          executable.host_path, needs);
     }
   }
 
-  void make_sbom(const MappedFile& binary, const ElfInfo& elf) {
+  void make_sbom(const ElfInfo& elf, const std::string& identity) {
     if (elf.go_buildinfo.empty()) return;
-    std::string key = sha256_hex(fmt::format("sbom-v1 {} {} {}", elf.go_build_id, recipe_.epoch, GOCRATE_VERSION));
-    if (!elf.go_build_id.empty()) {
-      if (auto cached = store_.cache_get("sbom", key)) {
-        auto entry = nlohmann::json::parse(*cached, nullptr, false);
-        auto digest = entry.is_object() ? Digest::try_parse(entry.value("digest", "")) : std::nullopt;
-        if (digest && store_.has_blob(*digest)) {
-          sbom_ = Descriptor{std::string(media_type::spdx_json), *digest, entry.value("size", int64_t{0})};
-          return;
-        }
+    std::string key = sha256_hex(fmt::format("sbom-v1 {} {} {}", identity, recipe_.epoch, GOCRATE_VERSION));
+    if (auto cached = store_.cache_get("sbom", key)) {
+      auto entry = nlohmann::json::parse(*cached, nullptr, false);
+      auto digest = entry.is_object() ? Digest::try_parse(entry.value("digest", "")) : std::nullopt;
+      if (digest && store_.has_blob(*digest)) {
+        sbom_ = Descriptor{std::string(media_type::spdx_json), *digest, entry.value("size", int64_t{0})};
+        return;
       }
     }
     auto info = parse_go_buildinfo(elf.go_buildinfo);
     if (!info) return;
-    std::string document = spdx_sbom(*info, sha256_hex(binary.data()), recipe_.epoch);
-    sbom_ = store_.write_blob(document, std::string(media_type::spdx_json));
-    if (!elf.go_build_id.empty()) {
-      nlohmann::json entry = {{"digest", sbom_->digest.str()}, {"size", sbom_->size}};
-      store_.cache_put("sbom", key, entry.dump());
-    }
+    sbom_ = store_.write_blob(spdx_sbom(*info, identity, recipe_.epoch), std::string(media_type::spdx_json));
+    nlohmann::json entry = {{"digest", sbom_->digest.str()}, {"size", sbom_->size}};
+    store_.cache_put("sbom", key, entry.dump());
   }
 
   Descriptor write_sbom_artifact(const Descriptor& subject) {
@@ -221,6 +230,7 @@ class PlatformAssembly {
   ImageConfig config_;
   Manifest manifest_;
   std::optional<Descriptor> sbom_;
+  std::vector<std::string> executable_paths_;
 };
 
 }  // namespace
@@ -234,7 +244,8 @@ std::vector<Platform> BaseImage::platforms() const {
   return out;
 }
 
-BuiltImage assemble_image(Store& store, const ImageRecipe& recipe, const std::vector<PlatformExecutables>& platforms) {
+BuiltImage assemble_image(Store& store, const ImageRecipe& recipe,
+                          const std::vector<PlatformExecutables>& platforms) {
   if (platforms.empty()) fail("no platform to build for");
   BuiltImage built;
   for (const auto& target : platforms) {

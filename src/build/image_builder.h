@@ -44,6 +44,10 @@ struct ImageRecipe {
 struct Executable {
   std::string name;  // file name in the app directory
   std::string host_path;
+  // Set for executables `go build` has just written: their Go build ID then
+  // identifies their content and spares hashing them. Files from elsewhere
+  // may have been changed after linking (strip, upx) and are hashed.
+  bool fresh_from_go_build = false;
 };
 
 // The executables of one platform; the first is the entrypoint.
@@ -63,9 +67,11 @@ struct BuiltImage {
 // layer of the executables; then config, manifest, SBOM and, for several
 // platforms, an index. Layers come from the build cache when their inputs
 // are unchanged. The caller holds the store's lease and records names.
-BuiltImage assemble_image(Store& store, const ImageRecipe& recipe, const std::vector<PlatformExecutables>& platforms);
+BuiltImage assemble_image(Store& store, const ImageRecipe& recipe,
+                          const std::vector<PlatformExecutables>& platforms);
 
-inline constexpr std::string_view kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+inline constexpr std::string_view kDefaultPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 inline constexpr std::string_view kKoDataPath = "/var/run/ko";
 
 }  // namespace gocrate

@@ -58,15 +58,22 @@ void LayerContents::add_bytes(std::string_view path, std::string content, uint32
   entries_[p] = std::move(e);
 }
 
-void LayerContents::add_file(std::string_view path, const std::string& host_path, std::string identity) {
+void LayerContents::add_file(std::string_view path, const std::string& host_path) {
+  auto file = std::make_shared<MappedFile>(host_path);
+  std::string identity = content_fingerprint(file->data());
+  add_mapped_file(path, std::move(file), std::move(identity));
+}
+
+void LayerContents::add_mapped_file(std::string_view path, std::shared_ptr<MappedFile> file,
+                                    std::string identity) {
   std::string p = normalize_path(path);
   add_parents(p);
   Entry e;
-  e.file = std::make_shared<MappedFile>(host_path);
   e.header.path = p;
-  e.header.mode = (e.file->mode() & 0111) ? 0755 : 0644;
-  e.header.size = static_cast<int64_t>(e.file->size());
-  e.identity = identity.empty() ? sha256_hex(e.file->data()) : "go:" + identity;
+  e.header.mode = (file->mode() & 0111) ? 0755 : 0644;
+  e.header.size = static_cast<int64_t>(file->size());
+  e.identity = std::move(identity);
+  e.file = std::move(file);
   entries_[p] = std::move(e);
 }
 
@@ -114,7 +121,8 @@ void LayerContents::add_tree(std::string_view path, const std::string& host_dir)
 
 std::string LayerContents::cache_key(int64_t mtime, const CompressionSettings& compression) const {
   Sha256 hash;
-  hash.update(fmt::format("layer-v1 {} {} {}\n", mtime, static_cast<int>(compression.algorithm), compression.level));
+  hash.update(
+      fmt::format("layer-v1 {} {} {}\n", mtime, static_cast<int>(compression.algorithm), compression.level));
   for (const auto& [path, e] : entries_) {
     const TarHeader& h = e.header;
     hash.update(fmt::format("{} {} {:o} {} {} {} {} {}\n", path.size(), path, h.mode, h.uid, h.gid,

@@ -21,9 +21,11 @@ class LayerContents {
   // Paths are absolute image paths ("/app/hello"); ".." is refused.
   void add_directory(std::string_view path, uint32_t mode = 0755, uint32_t uid = 0, uint32_t gid = 0);
   void add_bytes(std::string_view path, std::string content, uint32_t mode = 0644);
-  // Maps a file from the build machine; its content identity is `identity`
-  // when given (a Go build ID), else its SHA-256.
-  void add_file(std::string_view path, const std::string& host_path, std::string identity = "");
+  // Maps a file from the build machine; its content fingerprint identifies it.
+  void add_file(std::string_view path, const std::string& host_path);
+  // Adds a file already mapped, whose content `identity` names (a Go build
+  // ID or a digest the caller computed).
+  void add_mapped_file(std::string_view path, std::shared_ptr<MappedFile> file, std::string identity);
   void add_symlink(std::string_view path, std::string target);
   // Adds a host directory's files, directories and symlinks under `path`.
   void add_tree(std::string_view path, const std::string& host_dir);

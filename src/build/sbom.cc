@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/sha256.h"
 #include "util/strings.h"
 
 namespace gocrate {
@@ -34,10 +35,9 @@ json package(const std::string& name, const std::string& version, const std::str
       {"licenseDeclared", "NOASSERTION"},
       {"copyrightText", "NOASSERTION"},
       {"primaryPackagePurpose", purpose},
-      {"externalRefs",
-       json::array({{{"referenceCategory", "PACKAGE-MANAGER"},
-                     {"referenceType", "purl"},
-                     {"referenceLocator", purl(name, version)}}})},
+      {"externalRefs", json::array({{{"referenceCategory", "PACKAGE-MANAGER"},
+                                     {"referenceType", "purl"},
+                                     {"referenceLocator", purl(name, version)}}})},
   };
   if (!version.empty()) p["versionInfo"] = version;
   return p;
@@ -45,7 +45,7 @@ json package(const std::string& name, const std::string& version, const std::str
 
 }  // namespace
 
-std::string spdx_sbom(const GoBuildInfo& info, const std::string& binary_digest_hex, int64_t created_epoch) {
+std::string spdx_sbom(const GoBuildInfo& info, const std::string& identity, int64_t created_epoch) {
   std::string main_name = info.main.path.empty() ? info.path : info.main.path;
   json packages = json::array();
   json relationships = json::array();
@@ -53,10 +53,10 @@ std::string spdx_sbom(const GoBuildInfo& info, const std::string& binary_digest_
   std::vector<std::string> settings;
   for (const auto& [key, value] : info.settings) settings.push_back(key + "=" + value);
   main["comment"] = fmt::format("main package {}; build settings: {}", info.path, join(settings, " "));
-  main["checksums"] = json::array({{{"algorithm", "SHA256"}, {"checksumValue", binary_digest_hex}}});
   packages.push_back(main);
-  relationships.push_back(
-      {{"spdxElementId", "SPDXRef-DOCUMENT"}, {"relationshipType", "DESCRIBES"}, {"relatedSpdxElement", spdx_id(main_name)}});
+  relationships.push_back({{"spdxElementId", "SPDXRef-DOCUMENT"},
+                           {"relationshipType", "DESCRIBES"},
+                           {"relatedSpdxElement", spdx_id(main_name)}});
 
   auto depend_on = [&](const json& p) {
     packages.push_back(p);
@@ -74,9 +74,11 @@ std::string spdx_sbom(const GoBuildInfo& info, const std::string& binary_digest_
       {"dataLicense", "CC0-1.0"},
       {"SPDXID", "SPDXRef-DOCUMENT"},
       {"name", main_name},
-      {"documentNamespace", fmt::format("https://spdx.org/spdxdocs/gocrate/{}/{}", main_name, binary_digest_hex)},
+      {"documentNamespace",
+       fmt::format("https://spdx.org/spdxdocs/gocrate/{}/{}", main_name, sha256_hex(identity))},
       {"creationInfo",
-       {{"created", rfc3339_utc(created_epoch)}, {"creators", json::array({"Tool: gocrate-" GOCRATE_VERSION})}}},
+       {{"created", rfc3339_utc(created_epoch)},
+        {"creators", json::array({"Tool: gocrate-" GOCRATE_VERSION})}}},
       {"documentDescribes", json::array({spdx_id(main_name)})},
       {"packages", packages},
       {"relationships", relationships},

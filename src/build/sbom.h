@@ -11,6 +11,8 @@ namespace gocrate {
 // every dependency module with a purl, and the Go standard library. The
 // document depends only on its inputs (no clock, no random namespace), so
 // reproducible images get reproducible SBOMs.
-std::string spdx_sbom(const GoBuildInfo& info, const std::string& binary_digest_hex, int64_t created_epoch);
+// `identity` (the Go build ID, or a content fingerprint) makes the document
+// namespace unique to the executable.
+std::string spdx_sbom(const GoBuildInfo& info, const std::string& identity, int64_t created_epoch);
 
 }  // namespace gocrate

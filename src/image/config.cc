@@ -22,7 +22,8 @@ std::string take_string(json& object, const char* key, std::string_view what) {
   return out;
 }
 
-std::optional<std::vector<std::string>> take_string_list(json& object, const char* key, std::string_view what) {
+std::optional<std::vector<std::string>> take_string_list(json& object, const char* key,
+                                                         std::string_view what) {
   auto it = object.find(key);
   if (it == object.end()) return std::nullopt;
   std::optional<std::vector<std::string>> out;
@@ -115,7 +116,8 @@ std::optional<std::string> RunConfig::env_value(std::string_view key) const {
 void RunConfig::set_env(std::string_view key, std::string_view value) {
   std::string entry = fmt::format("{}={}", key, value);
   for (auto& existing : env) {
-    if (existing.size() > key.size() && existing.compare(0, key.size(), key) == 0 && existing[key.size()] == '=') {
+    if (existing.size() > key.size() && existing.compare(0, key.size(), key) == 0 &&
+        existing[key.size()] == '=') {
       existing = entry;
       return;
     }

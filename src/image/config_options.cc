@@ -58,7 +58,8 @@ std::pair<std::string, std::string> parse_file_mapping(std::string_view text, st
   }
   std::string source(text.substr(0, colon));
   std::string destination(text.substr(colon + 1));
-  if (!destination.starts_with('/')) fail("invalid {} \"{}\": the destination must be an absolute path", flag, text);
+  if (!destination.starts_with('/'))
+    fail("invalid {} \"{}\": the destination must be an absolute path", flag, text);
   if (!path_exists(source)) fail("invalid {} \"{}\": {} does not exist", flag, text, source);
   return {source, destination};
 }

@@ -72,6 +72,7 @@ std::vector<PlatformImage> load_all_platform_images(BlobSource& source, const De
 struct CopyProgress {
   std::function<void(const Descriptor&, bool skipped)> on_blob;
 };
-void copy_image(BlobSource& source, const Descriptor& root, ImageSink& sink, const CopyProgress& progress = {});
+void copy_image(BlobSource& source, const Descriptor& root, ImageSink& sink,
+                const CopyProgress& progress = {});
 
 }  // namespace gocrate

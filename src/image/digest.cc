@@ -26,8 +26,12 @@ Digest Digest::parse(std::string_view text) {
   return *digest;
 }
 
-Digest Digest::of(std::string_view data) { return Digest{sha256_hex(data)}; }
+Digest Digest::of(std::string_view data) {
+  return Digest{sha256_hex(data)};
+}
 
-Digest Digest::from_hex(std::string hex) { return Digest{std::move(hex)}; }
+Digest Digest::from_hex(std::string hex) {
+  return Digest{std::move(hex)};
+}
 
 }  // namespace gocrate

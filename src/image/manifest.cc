@@ -13,7 +13,8 @@ nlohmann::json parse_json(std::string_view text, std::string_view what) {
   } catch (const json::exception& e) {
     std::string reason = e.what();
     auto colon = reason.find(": ");
-    if (reason.starts_with("[json.exception") && colon != std::string::npos) reason = reason.substr(colon + 2);
+    if (reason.starts_with("[json.exception") && colon != std::string::npos)
+      reason = reason.substr(colon + 2);
     fail("{} is not valid JSON: {}", what, reason);
   }
 }

@@ -35,8 +35,9 @@ TEST(Manifest, RejectsMalformed) {
   EXPECT_THROW(Manifest::parse("{", "t"), Error);
   EXPECT_THROW(Manifest::parse(R"({"schemaVersion":1})", "t"), Error);
   EXPECT_THROW(Manifest::parse(R"({"schemaVersion":2,"layers":[]})", "t"), Error);
-  EXPECT_THROW(Manifest::parse(R"({"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:12","size":1}})", "t"),
-               Error);
+  EXPECT_THROW(
+      Manifest::parse(R"({"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:12","size":1}})", "t"),
+      Error);
   EXPECT_THROW(Manifest::parse(R"({"schemaVersion":2,"manifests":[]})", "t"), Error);
   try {
     Manifest::parse(R"({"schemaVersion":2,"config":{"mediaType":"x","size":-1}})", "manifest X");
@@ -61,10 +62,11 @@ TEST(Index, RoundTripsWithPlatforms) {
 }
 
 TEST(Index, ReadsDockerManifestList) {
-  std::string list = R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json",
+  std::string list =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json",
     "manifests":[{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":7,
-    "digest":"sha256:)" + std::string(64, 'b') +
-                     R"(","platform":{"architecture":"arm64","os":"linux","variant":"v8"}}]})";
+    "digest":"sha256:)" +
+      std::string(64, 'b') + R"(","platform":{"architecture":"arm64","os":"linux","variant":"v8"}}]})";
   Index index = Index::parse(list, "t");
   EXPECT_EQ(index.media_type, media_type::docker_manifest_list);
   EXPECT_EQ(sniff_media_type(list), media_type::docker_manifest_list);
@@ -92,7 +94,8 @@ TEST(ImageConfig, RoundTripsAndKeepsUnknownFields) {
 TEST(ImageConfig, RequiresRootfsAndPlatform) {
   EXPECT_THROW(ImageConfig::parse(R"({"os":"linux","rootfs":{"type":"layers"}})", "t"), Error);
   EXPECT_THROW(ImageConfig::parse(R"({"os":"linux","architecture":"amd64"})", "t"), Error);
-  EXPECT_THROW(ImageConfig::parse(R"({"os":"linux","architecture":"amd64","rootfs":{"type":"layers","diff_ids":[1]}})", "t"),
+  EXPECT_THROW(ImageConfig::parse(
+                   R"({"os":"linux","architecture":"amd64","rootfs":{"type":"layers","diff_ids":[1]}})", "t"),
                Error);
 }
 

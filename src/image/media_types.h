@@ -12,7 +12,8 @@ inline constexpr std::string_view oci_layer_gzip = "application/vnd.oci.image.la
 inline constexpr std::string_view oci_layer_zstd = "application/vnd.oci.image.layer.v1.tar+zstd";
 inline constexpr std::string_view oci_empty = "application/vnd.oci.empty.v1+json";
 
-inline constexpr std::string_view docker_manifest_list = "application/vnd.docker.distribution.manifest.list.v2+json";
+inline constexpr std::string_view docker_manifest_list =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr std::string_view docker_manifest = "application/vnd.docker.distribution.manifest.v2+json";
 inline constexpr std::string_view docker_config = "application/vnd.docker.container.image.v1+json";
 inline constexpr std::string_view docker_layer_gzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
@@ -20,8 +21,12 @@ inline constexpr std::string_view docker_layer_tar = "application/vnd.docker.ima
 
 inline constexpr std::string_view spdx_json = "application/spdx+json";
 
-inline bool is_index(std::string_view type) { return type == oci_index || type == docker_manifest_list; }
-inline bool is_manifest(std::string_view type) { return type == oci_manifest || type == docker_manifest; }
+inline bool is_index(std::string_view type) {
+  return type == oci_index || type == docker_manifest_list;
+}
+inline bool is_manifest(std::string_view type) {
+  return type == oci_manifest || type == docker_manifest;
+}
 
 enum class Compression { none, gzip, zstd };
 

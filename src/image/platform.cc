@@ -48,7 +48,8 @@ std::string canonical_variant(const std::string& arch, std::string_view variant)
 
 int variant_level(const std::string& variant) {
   int64_t level = 0;
-  if (variant.size() > 1 && variant[0] == 'v' && parse_int(std::string_view(variant).substr(1), 0, 99, level)) {
+  if (variant.size() > 1 && variant[0] == 'v' &&
+      parse_int(std::string_view(variant).substr(1), 0, 99, level)) {
     return static_cast<int>(level);
   }
   return variant.empty() ? 1 : -1;
@@ -124,18 +125,18 @@ std::map<std::string, std::string> Platform::go_environment() const {
 
 const std::vector<Platform>& go_platforms() {
   static const std::vector<Platform> platforms = {
-      make("386"),      make("amd64"),  make("amd64", "v2"), make("amd64", "v3"), make("amd64", "v4"),
-      make("arm", "v5"), make("arm", "v6"), make("arm", "v7"), make("arm64", "v8"), make("loong64"),
-      make("mips"),     make("mipsle"), make("mips64"),     make("mips64le"),    make("ppc64"),
-      make("ppc64le"),  make("riscv64"), make("s390x"),
+      make("386"),       make("amd64"),     make("amd64", "v2"), make("amd64", "v3"), make("amd64", "v4"),
+      make("arm", "v5"), make("arm", "v6"), make("arm", "v7"),   make("arm64", "v8"), make("loong64"),
+      make("mips"),      make("mipsle"),    make("mips64"),      make("mips64le"),    make("ppc64"),
+      make("ppc64le"),   make("riscv64"),   make("s390x"),
   };
   return platforms;
 }
 
 const std::vector<Platform>& default_all_platforms() {
   static const std::vector<Platform> platforms = {
-      make("386"),     make("amd64"),   make("arm", "v6"), make("arm", "v7"),
-      make("arm64", "v8"), make("ppc64le"), make("riscv64"), make("s390x"),
+      make("386"),         make("amd64"),   make("arm", "v6"), make("arm", "v7"),
+      make("arm64", "v8"), make("ppc64le"), make("riscv64"),   make("s390x"),
   };
   return platforms;
 }

@@ -7,8 +7,12 @@ namespace gocrate {
 
 namespace {
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool is_alnum(char c) {
+  return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
 
 // path-component := [a-z0-9]+ (separator [a-z0-9]+)*, separator := [_.] | __ | -+
 bool is_path_component(std::string_view s) {
@@ -74,9 +78,7 @@ std::optional<Reference> Reference::try_parse(std::string_view text) {
 }
 
 Reference Reference::parse(std::string_view text) {
-  auto invalid = [&](std::string_view why) -> Reference {
-    fail("invalid reference \"{}\": {}", text, why);
-  };
+  auto invalid = [&](std::string_view why) -> Reference { fail("invalid reference \"{}\": {}", text, why); };
   if (text.empty()) return invalid("it is empty");
   Reference ref;
   std::string_view rest = text;
@@ -88,7 +90,8 @@ Reference Reference::parse(std::string_view text) {
   }
   auto last_slash = rest.rfind('/');
   auto tag_colon = rest.rfind(':');
-  if (tag_colon != std::string_view::npos && (last_slash == std::string_view::npos || tag_colon > last_slash)) {
+  if (tag_colon != std::string_view::npos &&
+      (last_slash == std::string_view::npos || tag_colon > last_slash)) {
     ref.tag = std::string(rest.substr(tag_colon + 1));
     if (!is_valid_tag(ref.tag)) {
       return invalid("a tag is up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'");
@@ -113,7 +116,9 @@ Reference Reference::parse(std::string_view text) {
   return ref;
 }
 
-std::string Reference::name() const { return domain.empty() ? path : domain + "/" + path; }
+std::string Reference::name() const {
+  return domain.empty() ? path : domain + "/" + path;
+}
 
 std::string Reference::str() const {
   std::string out = name();

@@ -6,9 +6,11 @@
 #include <map>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "util/error.h"
 #include "util/strings.h"
+#include "util/thread_pool.h"
 
 namespace gocrate {
 
@@ -62,23 +64,25 @@ struct ZstdContext {
 }  // namespace
 
 std::string compress_chunk(std::string_view data, const CompressionSettings& settings) {
+  // Worker threads live as long as the pool: their compressors and output
+  // buffers are allocated once, not per chunk.
+  thread_local std::vector<char> buffer;
   switch (settings.algorithm) {
     case media_type::Compression::gzip: {
       thread_local DeflateCompressors compressors;
       libdeflate_compressor* c = compressors.get(settings.level);
-      std::string out(libdeflate_gzip_compress_bound(c, data.size()), '\0');
-      size_t n = libdeflate_gzip_compress(c, data.data(), data.size(), out.data(), out.size());
+      buffer.resize(std::max(buffer.size(), libdeflate_gzip_compress_bound(c, data.size())));
+      size_t n = libdeflate_gzip_compress(c, data.data(), data.size(), buffer.data(), buffer.size());
       if (n == 0) fail("gzip compression failed");
-      out.resize(n);
-      return out;
+      return std::string(buffer.data(), n);
     }
     case media_type::Compression::zstd: {
       thread_local ZstdContext zstd;
-      std::string out(ZSTD_compressBound(data.size()), '\0');
-      size_t n = ZSTD_compressCCtx(zstd.context, out.data(), out.size(), data.data(), data.size(), settings.level);
+      buffer.resize(std::max(buffer.size(), ZSTD_compressBound(data.size())));
+      size_t n = ZSTD_compressCCtx(zstd.context, buffer.data(), buffer.size(), data.data(), data.size(),
+                                   settings.level);
       if (ZSTD_isError(n)) fail("zstd compression failed: {}", ZSTD_getErrorName(n));
-      out.resize(n);
-      return out;
+      return std::string(buffer.data(), n);
     }
     case media_type::Compression::none:
       break;
@@ -88,7 +92,7 @@ std::string compress_chunk(std::string_view data, const CompressionSettings& set
 
 ParallelCompressor::ParallelCompressor(CompressionSettings settings, Sink sink)
     : settings_(settings), sink_(std::move(sink)) {
-  max_in_flight_ = std::max(2u, std::thread::hardware_concurrency()) + 1;
+  max_in_flight_ = ThreadPool::shared().size() + 1;
   pending_.reserve(kChunkSize);
 }
 
@@ -116,9 +120,8 @@ void ParallelCompressor::dispatch() {
   std::string chunk;
   chunk.swap(pending_);
   pending_.reserve(kChunkSize);
-  in_flight_.push_back(std::async(std::launch::async, [chunk = std::move(chunk), settings = settings_] {
-    return compress_chunk(chunk, settings);
-  }));
+  in_flight_.push_back(ThreadPool::shared().submit(
+      [chunk = std::move(chunk), settings = settings_] { return compress_chunk(chunk, settings); }));
 }
 
 void ParallelCompressor::emit_oldest() {

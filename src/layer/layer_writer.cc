@@ -24,8 +24,14 @@ LayerWriter::LayerWriter(CompressionSettings settings, Sink blob_sink)
                     blob_sink_(compressed);
                   }),
       tar_([this](std::string_view data) {
-        diff_hash_.update(data);
-        compressor_.write(data);
+        // Hand each chunk to the compressors before hashing it, so that
+        // hashing overlaps compression instead of preceding it.
+        while (!data.empty()) {
+          std::string_view piece = data.substr(0, ParallelCompressor::kChunkSize);
+          compressor_.write(piece);
+          diff_hash_.update(piece);
+          data.remove_prefix(piece.size());
+        }
       }) {}
 
 LayerDigests LayerWriter::finish() {

@@ -33,7 +33,9 @@ struct RawHeader {
 };
 static_assert(sizeof(RawHeader) == kBlock);
 
-int64_t padding_for(int64_t size) { return (kBlock - size % kBlock) % kBlock; }
+int64_t padding_for(int64_t size) {
+  return (kBlock - size % kBlock) % kBlock;
+}
 
 // Writes value as zero-padded octal with a NUL; false when it does not fit.
 bool put_octal(char* field, size_t width, uint64_t value) {
@@ -168,7 +170,8 @@ void TarWriter::begin(const TarHeader& header) {
 }
 
 void TarWriter::write(std::string_view content) {
-  if (static_cast<int64_t>(content.size()) > remaining_) fail("tar writer: more content than the header says");
+  if (static_cast<int64_t>(content.size()) > remaining_)
+    fail("tar writer: more content than the header says");
   sink_(content);
   remaining_ -= content.size();
   if (remaining_ == 0) end_entry();
@@ -198,7 +201,7 @@ std::string field_string(const char* field, size_t width) {
 
 bool parse_numeric(const char* field, size_t width, int64_t& value) {
   const auto* bytes = reinterpret_cast<const unsigned char*>(field);
-  if (bytes[0] & 0x80) {  // GNU base-256
+  if (bytes[0] & 0x80) {                 // GNU base-256
     if (bytes[0] == 0xff) return false;  // negative
     uint64_t v = bytes[0] & 0x7f;
     for (size_t i = 1; i < width; ++i) {
@@ -318,7 +321,8 @@ bool TarReader::next(TarHeader& header) {
     std::string prefix = field_string(raw.prefix, sizeof raw.prefix);
     bool ustar = memcmp(raw.magic, "ustar", 5) == 0;
     header.path = field_string(raw.name, sizeof raw.name);
-    if (ustar && !prefix.empty() && memcmp(raw.magic, "ustar\0", 6) == 0) header.path = prefix + "/" + header.path;
+    if (ustar && !prefix.empty() && memcmp(raw.magic, "ustar\0", 6) == 0)
+      header.path = prefix + "/" + header.path;
     header.link_target = field_string(raw.linkname, sizeof raw.linkname);
     int64_t value;
     if (!parse_numeric(raw.mode, sizeof raw.mode, value)) fail("{}: bad mode in {}", what_, header.path);

@@ -20,10 +20,18 @@ namespace {
 constexpr std::string_view kLayoutMarker = R"({"imageLayoutVersion":"1.0.0"})";
 constexpr size_t kWriteBuffer = 1 << 20;
 
-std::string private_dir(const std::string& dir) { return dir + "/.gocrate"; }
-std::string ingest_dir(const std::string& dir) { return dir + "/.gocrate/ingest"; }
-std::string lock_path(const std::string& dir) { return dir + "/.gocrate/lock"; }
-std::string temp_root(const std::string& dir) { return dir + "/.gocrate/tmp"; }
+std::string private_dir(const std::string& dir) {
+  return dir + "/.gocrate";
+}
+std::string ingest_dir(const std::string& dir) {
+  return dir + "/.gocrate/ingest";
+}
+std::string lock_path(const std::string& dir) {
+  return dir + "/.gocrate/lock";
+}
+std::string temp_root(const std::string& dir) {
+  return dir + "/.gocrate/tmp";
+}
 
 // Whether a directory holds nothing but what creating a layout makes, so
 // that a creation interrupted or under way elsewhere can be completed.
@@ -33,8 +41,9 @@ bool holds_only_layout_parts(const std::string& dir) {
   bool unused = true;
   while (dirent* e = ::readdir(d)) {
     std::string_view name = e->d_name;
-    bool part = name == "." || name == ".." || name == ".gocrate" || name == "blobs" || name == "index.json" ||
-                name.starts_with(".index.json.tmp-") || name.starts_with(".oci-layout.tmp-");
+    bool part = name == "." || name == ".." || name == ".gocrate" || name == "blobs" ||
+                name == "index.json" || name.starts_with(".index.json.tmp-") ||
+                name.starts_with(".oci-layout.tmp-");
     if (!part) {
       unused = false;
       break;
@@ -81,7 +90,10 @@ class VerifyingFileReader : public ByteReader {
 }  // namespace
 
 BlobWriter::BlobWriter(std::string blobs_dir, std::string temp_path, UniqueFd fd, std::string where)
-    : blobs_dir_(std::move(blobs_dir)), temp_path_(std::move(temp_path)), fd_(std::move(fd)), where_(std::move(where)) {
+    : blobs_dir_(std::move(blobs_dir)),
+      temp_path_(std::move(temp_path)),
+      fd_(std::move(fd)),
+      where_(std::move(where)) {
   buffer_.reserve(kWriteBuffer);
 }
 
@@ -90,8 +102,15 @@ BlobWriter::~BlobWriter() {
 }
 
 void BlobWriter::flush() {
-  write_all(fd_.get(), buffer_, where_);
+  write_out(buffer_);
   buffer_.clear();
+}
+
+void BlobWriter::write_out(std::string_view data) {
+  write_all(fd_.get(), data, where_);
+  // Start writeback now, so that the fsync on commit finds little left to do.
+  ::sync_file_range(fd_.get(), written_, static_cast<off_t>(data.size()), SYNC_FILE_RANGE_WRITE);
+  written_ += static_cast<off_t>(data.size());
 }
 
 void BlobWriter::write(std::string_view data) {
@@ -99,7 +118,7 @@ void BlobWriter::write(std::string_view data) {
   size_ += data.size();
   if (buffer_.size() + data.size() > kWriteBuffer) flush();
   if (data.size() >= kWriteBuffer) {
-    write_all(fd_.get(), data, where_);
+    write_out(data);
   } else {
     buffer_.append(data);
   }
@@ -113,8 +132,8 @@ Descriptor BlobWriter::commit(std::string media_type, const std::optional<Digest
   d.digest = Digest::from_hex(hash_.finish_hex());
   d.size = size_;
   if (expected_size && *expected_size != size_) {
-    fail("blob {} was refused: it has {} bytes, its descriptor says {}", expected_digest ? expected_digest->str() : "",
-         size_, *expected_size);
+    fail("blob {} was refused: it has {} bytes, its descriptor says {}",
+         expected_digest ? expected_digest->str() : "", size_, *expected_size);
   }
   if (expected_digest && *expected_digest != d.digest) {
     fail("blob {} was refused: its content has digest {}", expected_digest->str(), d.digest.str());
@@ -128,7 +147,6 @@ Descriptor BlobWriter::commit(std::string media_type, const std::optional<Digest
     if (::rename(temp_path_.c_str(), final_path.c_str()) != 0) {
       fail_errno(fmt::format("cannot store blob {} in {}", d.digest.str(), where_));
     }
-    fsync_directory(blobs_dir_);
   }
   committed_ = true;
   return d;
@@ -142,7 +160,9 @@ OciLayout::OciLayout(std::string dir, bool create) : dir_(std::move(dir)) {
   // Checked before the marker test: a layout finished meanwhile elsewhere
   // may already hold more than the parts of a layout.
   auto is_foreign = [&] { return !holds_only_layout_parts(dir_) && !path_exists(marker); };
-  auto refuse = [&] { fail("{} exists and is not an OCI image layout: give an empty or new directory", dir_); };
+  auto refuse = [&] {
+    fail("{} exists and is not an OCI image layout: give an empty or new directory", dir_);
+  };
   if (is_directory(dir_) && is_foreign()) refuse();
   // Several processes may create the same layout at once: the first to hold
   // the lock makes it, the others find it made.
@@ -158,9 +178,13 @@ OciLayout::OciLayout(std::string dir, bool create) : dir_(std::move(dir)) {
   write_file_atomic(marker, kLayoutMarker);
 }
 
-std::string OciLayout::blob_path(const Digest& digest) const { return dir_ + "/blobs/sha256/" + digest.hex; }
+std::string OciLayout::blob_path(const Digest& digest) const {
+  return dir_ + "/blobs/sha256/" + digest.hex;
+}
 
-bool OciLayout::has_blob(const Digest& digest) const { return path_exists(blob_path(digest)); }
+bool OciLayout::has_blob(const Digest& digest) const {
+  return path_exists(blob_path(digest));
+}
 
 BlobWriter OciLayout::begin_blob() {
   static thread_local std::mt19937_64 random{std::random_device{}()};
@@ -205,8 +229,8 @@ std::string OciLayout::read_blob(const Descriptor& descriptor) {
     fail("blob {} is missing from {}: build or pull the image again", descriptor.digest.str(), label_);
   }
   if (static_cast<int64_t>(content->size()) != descriptor.size) {
-    corrupt_blob(descriptor.digest, fmt::format("it has {} bytes, its descriptor says {}", content->size(),
-                                                descriptor.size));
+    corrupt_blob(descriptor.digest,
+                 fmt::format("it has {} bytes, its descriptor says {}", content->size(), descriptor.size));
   }
   if (Digest::of(*content) != descriptor.digest) {
     corrupt_blob(descriptor.digest, "its content does not match its digest");
@@ -223,11 +247,13 @@ std::unique_ptr<ByteReader> OciLayout::open_blob(const Descriptor& descriptor) {
     fail_errno(fmt::format("cannot open blob {} in {}", descriptor.digest.str(), label_));
   }
   Digest digest = descriptor.digest;
-  return std::make_unique<VerifyingFileReader>(UniqueFd(fd), descriptor,
-                                               [this, digest](std::string_view why) { corrupt_blob(digest, why); });
+  return std::make_unique<VerifyingFileReader>(
+      UniqueFd(fd), descriptor, [this, digest](std::string_view why) { corrupt_blob(digest, why); });
 }
 
-std::string OciLayout::describe() const { return "OCI layout " + label_; }
+std::string OciLayout::describe() const {
+  return "OCI layout " + label_;
+}
 
 Index OciLayout::read_index() const {
   std::string path = dir_ + "/index.json";
@@ -241,6 +267,9 @@ Index OciLayout::read_index() const {
 }
 
 void OciLayout::update_index(const std::function<void(Index&)>& change) {
+  // Blob renames of this and other processes become durable before a name
+  // can lead to them.
+  if (is_directory(dir_ + "/blobs/sha256")) fsync_directory(dir_ + "/blobs/sha256");
   make_directories(private_dir(dir_));
   FileLock lock(lock_path(dir_), FileLock::Mode::exclusive);
   Index index = read_index();
@@ -260,9 +289,13 @@ void OciLayout::put_blob(const Descriptor& descriptor, ByteReader& content) {
   writer.commit(descriptor.media_type, descriptor.digest, descriptor.size);
 }
 
-void OciLayout::add_name(const std::string& name, const Descriptor& root) { pending_names_.emplace_back(name, root); }
+void OciLayout::add_name(const std::string& name, const Descriptor& root) {
+  pending_names_.emplace_back(name, root);
+}
 
-void OciLayout::add_referrer(const Descriptor& referrer) { pending_referrers_.push_back(referrer); }
+void OciLayout::add_referrer(const Descriptor& referrer) {
+  pending_referrers_.push_back(referrer);
+}
 
 void OciLayout::commit() {
   if (pending_names_.empty() && pending_referrers_.empty()) return;

@@ -15,7 +15,8 @@ namespace gocrate {
 // Writes one blob into a layout: content goes to a temporary file in the
 // layout's ingest directory and appears under blobs/ only on commit(), after
 // an fsync, under the digest it was checked to have. A writer destroyed
-// before commit() leaves nothing behind.
+// before commit() leaves nothing behind. The blobs directory itself is synced
+// once per index.json update, before any name can lead to the new blobs.
 class BlobWriter {
  public:
   BlobWriter(std::string blobs_dir, std::string temp_path, UniqueFd fd, std::string where);
@@ -28,6 +29,7 @@ class BlobWriter {
 
  private:
   void flush();
+  void write_out(std::string_view data);
   std::string blobs_dir_;
   std::string temp_path_;
   UniqueFd fd_;
@@ -35,6 +37,7 @@ class BlobWriter {
   std::string buffer_;
   Sha256 hash_;
   int64_t size_ = 0;
+  off_t written_ = 0;
   bool committed_ = false;
 };
 

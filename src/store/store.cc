@@ -17,7 +17,8 @@ std::string default_store_root() {
   if (const char* root = std::getenv("GOCRATE_ROOT"); root && *root) return absolute_path(root);
   if (::geteuid() == 0) return "/var/lib/gocrate";
   if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data) return std::string(data) + "/gocrate";
-  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.local/share/gocrate";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::string(home) + "/.local/share/gocrate";
   fail("cannot choose a store directory: set HOME, XDG_DATA_HOME or GOCRATE_ROOT, or pass --root");
 }
 
@@ -34,11 +35,17 @@ bool is_hex(std::string_view text) {
 
 }  // namespace
 
-Store::Store(std::string root) : OciLayout(std::move(root), true) { label_ = dir_; }
+Store::Store(std::string root) : OciLayout(std::move(root), true) {
+  label_ = dir_;
+}
 
-FileLock Store::lease() const { return FileLock(dir_ + "/.gocrate/gc.lock", FileLock::Mode::shared); }
+FileLock Store::lease() const {
+  return FileLock(dir_ + "/.gocrate/gc.lock", FileLock::Mode::shared);
+}
 
-std::string Store::canonical_name(std::string_view ref) { return Reference::parse(ref).with_default_tag().str(); }
+std::string Store::canonical_name(std::string_view ref) {
+  return Reference::parse(ref).with_default_tag().str();
+}
 
 std::vector<NamedImage> Store::images() const {
   std::vector<NamedImage> out;
@@ -66,7 +73,8 @@ std::optional<NamedImage> Store::find(std::string_view text) {
     Reference tagged = ref->with_default_tag();
     std::vector<std::string> candidates{tagged.str()};
     if (ref->domain.empty()) {
-      std::string suffix = tagged.path.find('/') == std::string::npos ? "library/" + tagged.str() : tagged.str();
+      std::string suffix =
+          tagged.path.find('/') == std::string::npos ? "library/" + tagged.str() : tagged.str();
       candidates.push_back("docker.io/" + suffix);
       candidates.push_back("localhost/" + tagged.str());
     }
@@ -122,7 +130,8 @@ Descriptor Store::remove_name(const std::string& name) {
       if (name_of(d).empty()) continue;
       reachable.insert(d.digest);
       if (media_type::is_index(d.media_type) && has_blob(d.digest)) {
-        for (const auto& child : Index::parse(read_blob(d), d.digest.str()).manifests) reachable.insert(child.digest);
+        for (const auto& child : Index::parse(read_blob(d), d.digest.str()).manifests)
+          reachable.insert(child.digest);
       }
     }
     std::erase_if(kept, [&](const Descriptor& d) {
@@ -141,7 +150,8 @@ namespace {
 void mark(OciLayout& layout, const Descriptor& d, std::set<Digest>& live) {
   if (!live.insert(d.digest).second || !layout.has_blob(d.digest)) return;
   if (media_type::is_index(d.media_type)) {
-    for (const auto& child : Index::parse(layout.read_blob(d), d.digest.str()).manifests) mark(layout, child, live);
+    for (const auto& child : Index::parse(layout.read_blob(d), d.digest.str()).manifests)
+      mark(layout, child, live);
   } else if (media_type::is_manifest(d.media_type)) {
     Manifest m = Manifest::parse(layout.read_blob(d), d.digest.str());
     mark(layout, m.config, live);
@@ -207,7 +217,7 @@ std::optional<std::string> Store::cache_get(std::string_view kind, std::string_v
 void Store::cache_put(std::string_view kind, std::string_view key, std::string_view value) const {
   std::string dir = fmt::format("{}/cache/{}", dir_, kind);
   make_directories(dir);
-  write_file_atomic(fmt::format("{}/{}", dir, key), value);
+  write_file_replace(fmt::format("{}/{}", dir, key), value);
 }
 
 }  // namespace gocrate

@@ -48,8 +48,9 @@ void in_processes(int n, const std::function<void(int)>& child) {
 std::string manifest_json(Store& store) {
   Manifest m;
   m.media_type = media_type::oci_manifest;
-  m.config = store.write_blob(R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}})",
-                              std::string(media_type::oci_config));
+  m.config =
+      store.write_blob(R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}})",
+                       std::string(media_type::oci_config));
   return m.to_json_text();
 }
 

@@ -29,7 +29,9 @@ std::string_view advice_for(int err) {
 
 }  // namespace
 
-void fail_errno(std::string_view what) { fail_errno(what, errno); }
+void fail_errno(std::string_view what) {
+  fail_errno(what, errno);
+}
 
 void fail_errno(std::string_view what, int err) {
   throw Error(fmt::format("{}: {}{}", what, errno_text(err), advice_for(err)));

@@ -113,14 +113,16 @@ std::string random_suffix() {
 
 }  // namespace
 
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+namespace {
+
+void write_and_rename(const std::string& path, std::string_view data, mode_t mode, bool durable) {
   std::string dir = dir_name(path);
   std::string temp = fmt::format("{}/.{}.tmp-{}-{}", dir, base_name(path), getpid(), random_suffix());
   {
     UniqueFd fd = open_or_fail(temp, O_WRONLY | O_CREAT | O_EXCL, mode);
     try {
       write_all(fd.get(), data, path);
-      if (::fsync(fd.get()) != 0) fail_errno(fmt::format("cannot sync {}", path));
+      if (durable && ::fsync(fd.get()) != 0) fail_errno(fmt::format("cannot sync {}", path));
     } catch (...) {
       ::unlink(temp.c_str());
       throw;
@@ -131,7 +133,17 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
     ::unlink(temp.c_str());
     fail_errno(fmt::format("cannot replace {}", path), err);
   }
-  fsync_directory(dir);
+  if (durable) fsync_directory(dir);
+}
+
+}  // namespace
+
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  write_and_rename(path, data, mode, true);
+}
+
+void write_file_replace(const std::string& path, std::string_view data, mode_t mode) {
+  write_and_rename(path, data, mode, false);
 }
 
 void make_directories(const std::string& path, mode_t mode) {

@@ -46,6 +46,10 @@ void read_exact_at(int fd, void* buffer, size_t size, off_t offset, std::string_
 // write a temporary file beside it, fsync, rename over, fsync the directory.
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
 void fsync_directory(const std::string& dir);
+// As write_file_atomic, without the fsyncs: readers still never see a mix,
+// but a crash may lose the new content. For caches, where a lost entry only
+// costs a recomputation.
+void write_file_replace(const std::string& path, std::string_view data, mode_t mode = 0644);
 
 // mkdir -p that reports the failing component.
 void make_directories(const std::string& path, mode_t mode = 0755);

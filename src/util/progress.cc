@@ -16,7 +16,9 @@ bool Progress::stderr_is_terminal() {
 
 Progress::Progress(bool enabled) : enabled_(enabled) {}
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  finish();
+}
 
 size_t Progress::add(std::string label) {
   std::lock_guard lock(mutex_);

@@ -24,6 +24,10 @@ class Sha256 {
 };
 
 std::string sha256_hex(std::string_view data);
+// A fingerprint of large content computed on all cores: the SHA-256 of the
+// SHA-256s of its 1 MiB pieces. As collision-resistant as SHA-256 itself,
+// but not the content's digest: use it for cache keys only.
+std::string content_fingerprint(std::string_view data);
 std::string to_hex(const uint8_t* data, size_t size);
 
 }  // namespace gocrate

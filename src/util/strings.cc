@@ -61,10 +61,18 @@ bool parse_byte_size(std::string_view text, uint64_t& bytes) {
   int shift = 0;
   if (!rest.empty()) {
     switch (rest.back()) {
-      case 'k': shift = 10; break;
-      case 'm': shift = 20; break;
-      case 'g': shift = 30; break;
-      case 't': shift = 40; break;
+      case 'k':
+        shift = 10;
+        break;
+      case 'm':
+        shift = 20;
+        break;
+      case 'g':
+        shift = 30;
+        break;
+      case 't':
+        shift = 40;
+        break;
     }
     if (shift) rest.remove_suffix(1);
   }

@@ -1,0 +1,39 @@
+# Shared by the benchmark scripts: peers started on loopback, results kept.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+GOCRATE=$(realpath "${GOCRATE:-$REPO_DIR/build/gocrate}")
+RESULTS_DIR=${RESULTS_DIR:-$REPO_DIR/build/bench-results}
+mkdir -p "$RESULTS_DIR"
+
+have() { command -v "$1" >/dev/null 2>&1; }
+note() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+
+# Starts a private dockerd; sets DOCKER_HOST. Stopped by stop_dockerd.
+start_dockerd() {
+  DOCKERD_DIR=$(mktemp -d /tmp/gocrate-bench-dockerd-XXXXXX)
+  dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
+    -H "unix://$DOCKERD_DIR/docker.sock" --data-root "$DOCKERD_DIR/data" --exec-root "$DOCKERD_DIR/exec" \
+    --pidfile "$DOCKERD_DIR/docker.pid" >"$DOCKERD_DIR/log" 2>&1 &
+  DOCKERD_PID=$!
+  export DOCKER_HOST="unix://$DOCKERD_DIR/docker.sock"
+  for _ in $(seq 1 120); do
+    docker version >/dev/null 2>&1 && return 0
+    sleep 0.25
+  done
+  echo "dockerd did not start; see $DOCKERD_DIR/log" >&2
+  return 1
+}
+
+stop_dockerd() {
+  [[ -n "${DOCKERD_PID:-}" ]] || return 0
+  kill "$DOCKERD_PID" 2>/dev/null || true
+  wait "$DOCKERD_PID" 2>/dev/null || true
+  umount -R "$DOCKERD_DIR/exec" "$DOCKERD_DIR/data" 2>/dev/null || true
+  rm -rf "$DOCKERD_DIR"
+  unset DOCKERD_PID DOCKER_HOST
+}
+
+# Mean seconds of hyperfine's JSON export, for command index $2.
+mean_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['results'][int(sys.argv[2])]['mean'])" "$1" "$2"; }
