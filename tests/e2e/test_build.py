@@ -266,5 +266,57 @@ def test_pack_static_and_refuse_dynamic(store, work):
     store.expect_error("pack", dynamic, "-t", "dyn", contains=["dynamically linked", "/lib64/ld-linux-x86-64.so.2"])
 
 
+def test_progress_on_a_terminal_quiet_when_piped(store, work):
+    require("script", "bsdutils")
+    typescript = os.path.join(work, "typescript")
+    command = f"{os.environ['GOCRATE']} --root {store.path} build . --platform linux/amd64,linux/arm64 -t tty"
+    run(["script", "-qefc", command, typescript], cwd=HELLO_DIR, env={"TERM": "xterm"})
+    shown = open(typescript, errors="replace").read()
+    for text in ["hello linux/amd64", "hello linux/arm64/v8", "compiling", "packing", "done sha256:"]:
+        check(text in shown, f"the terminal did not show {text!r}: {shown!r}")
+    piped = store("build", ".", "-t", "piped", cwd=HELLO_DIR)
+    check(piped.stderr == "", f"piped build wrote to stderr: {piped.stderr!r}")
+    check(piped.stdout.startswith("piped:latest@sha256:"), piped.stdout)
+
+
+def test_several_targets_and_all_platforms(store, work):
+    project = os.path.join(work, "multi")
+    for name in ["alpha", "beta"]:
+        os.makedirs(os.path.join(project, "cmd", name))
+        open(os.path.join(project, "cmd", name, "main.go"), "w").write(
+            f'package main\nimport "fmt"\nfunc main() {{ fmt.Println("{name}") }}\n')
+    open(os.path.join(project, "go.mod"), "w").write("module example.com/multi\n\ngo 1.19\n")
+    result = json.loads(store("build", "./cmd/alpha", "example.com/multi/cmd/beta", "--platform", "all", "--json",
+                              cwd=project).stdout)
+    names = sorted(image["names"][0] for image in result["images"])
+    check(names == ["alpha:latest", "beta:latest"], names)
+    platforms = [p["platform"] for p in result["images"][0]["platforms"]]
+    expected = ["linux/386", "linux/amd64", "linux/arm/v6", "linux/arm/v7", "linux/arm64/v8", "linux/ppc64le",
+                "linux/riscv64", "linux/s390x"]
+    check(platforms == expected, platforms)
+    store.expect_error("build", "./cmd/alpha", "./cmd/beta", "-t", "one", cwd=project, contains="-t names one image")
+
+
+def test_existing_layout_gains_images_and_tarball_output(store, work):
+    require("skopeo", "skopeo")
+    layout = os.path.join(work, "layout")
+    first = build_hello(store, "-t", "app:v1", "--oci-layout", layout)
+    second = build_hello(store, "-t", "app:v2", "--oci-layout", layout, "--env", "V=2")
+    for tag, image in [("v1", first), ("v2", second)]:
+        raw = run(["skopeo", "inspect", "--raw", f"oci:{layout}:{tag}"]).stdout
+        check(image["digest"] == "sha256:" + __import__("hashlib").sha256(raw.encode()).hexdigest(), tag)
+    # Building v1 again moves the name rather than adding a second entry.
+    build_hello(store, "-t", "app:v1", "--oci-layout", layout, "--env", "V=3")
+    index = json.load(open(os.path.join(layout, "index.json")))
+    names = [m.get("annotations", {}).get("org.opencontainers.image.ref.name") for m in index["manifests"]]
+    check(sorted(n for n in names if n) == ["v1", "v2"], names)
+
+    tarball = os.path.join(work, "app.tar")
+    build_hello(store, "-t", "app:v4", "--tarball", tarball)
+    other = store.__class__(os.path.join(work, "other"))
+    check("Loaded image: app:v4" in other("load", "-i", tarball).stdout, "tarball did not load")
+    run(["skopeo", "inspect", f"oci-archive:{tarball}:app:v4"])
+
+
 if __name__ == "__main__":
     main(globals())
