@@ -117,6 +117,7 @@ int pull_command(Globals& globals, int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "No progress display");
   parse_command_line(app, argc, argv);
 
+  if (!reference.starts_with("docker://")) Reference::parse(reference);
   if (!names_registry(reference)) {
     fail(
         "cannot pull {}: it names no registry; write HOST[:PORT]/REPOSITORY[:TAG] (docker.io/library/{} for "

@@ -255,7 +255,7 @@ std::unique_ptr<HttpStream> RegistryClient::open(HttpRequest request, std::strin
 void RegistryClient::fail_transport(const TransportFailure& failure, std::string_view what) {
   switch (failure.kind) {
     case TransportFailure::Kind::connect:
-      fail("cannot reach registry {} to {} ({}): is it running, and is the address right?", registry_, what,
+      fail("cannot reach registry {} ({}): is it running, and is the address right?", registry_,
            failure.message);
     case TransportFailure::Kind::reset:
     case TransportFailure::Kind::timeout:
