@@ -199,5 +199,160 @@ def test_clear_errors(store, work):
     check(time.monotonic() - start < 10, "a registry that is down takes too long to report")
 
 
+
+def test_interop_with_skopeo_podman_and_docker(store, work):
+    require("skopeo", "skopeo")
+    with registry() as reg:
+        ref = f"{reg.host}/hello:v1"
+        layout = os.path.join(work, "layout")
+        image = build_hello(store, "-t", ref, "--platform", "linux/amd64,linux/arm64", "--oci-layout", layout)
+        store("push", ref)
+        # skopeo reads what gocrate pushed, every platform.
+        run(["skopeo", "copy", "--all", "--src-tls-verify=false", f"docker://{ref}", f"oci:{work}/copied:v1"])
+        copied = json.load(open(os.path.join(work, "copied", "index.json")))
+        check(copied["manifests"][0]["digest"] == image["digest"], copied)
+
+        # gocrate reads what skopeo pushed as Docker schema 2: single manifests and a manifest list.
+        run(["skopeo", "copy", "--all", "--format", "v2s2", "--dest-tls-verify=false", f"oci:{layout}:v1",
+             f"docker://{reg.host}/from-skopeo:list"])
+        run(["skopeo", "copy", "--format", "v2s2", "--dest-tls-verify=false", f"oci:{layout}:v1-linux-amd64",
+             f"docker://{reg.host}/from-skopeo:single"])
+        fresh = store.__class__(os.path.join(work, "fresh"))
+        listed = json.loads(fresh("pull", f"{reg.host}/from-skopeo:list", "--platform", "all", "--json").stdout)
+        check(listed["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json", listed)
+        single = json.loads(fresh("pull", f"{reg.host}/from-skopeo:single", "--json").stdout)
+        check(single["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json", single)
+        info = json.loads(fresh("inspect", f"{reg.host}/from-skopeo:list").stdout)[0]
+        check([m["manifest"]["mediaType"] for m in info["manifests"]] ==
+              ["application/vnd.docker.distribution.manifest.v2+json"] * 2, info)
+        # And pushes it on, as it is.
+        moved = json.loads(fresh("push", f"{reg.host}/from-skopeo:list", f"{reg.host}/moved:list", "--json").stdout)
+        check(moved["digest"] == listed["digest"], moved)
+
+        skipped = []
+        try:
+            with podman() as pm:
+                pm("pull", "--tls-verify=false", ref)
+                out = pm("run", "--rm", "--network", "none", ref, "once").stdout
+                check(out == "Hello, World!\n", out)
+        except Skip as e:
+            skipped.append(f"podman: {e}")
+        try:
+            with docker_daemon() as docker:
+                # Docker treats 127.0.0.0/8 registries as insecure: plain HTTP works.
+                docker("pull", ref)
+                out = docker("run", "--rm", "--network", "none", ref, "once").stdout
+                check(out == "Hello, World!\n", out)
+                docker("tag", ref, f"{reg.host}/from-docker:v1")
+                docker("push", f"{reg.host}/from-docker:v1")
+                pulled = json.loads(fresh("pull", f"{reg.host}/from-docker:v1", "--json").stdout)
+                check(pulled["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json", pulled)
+                config = json.loads(fresh("inspect", f"{reg.host}/from-docker:v1").stdout)[0]
+                check(config["manifests"][0]["config"]["config"]["Entrypoint"] == ["/app/hello"], config)
+        except Skip as e:
+            skipped.append(f"docker: {e}")
+        if skipped:
+            raise Skip("; ".join(skipped))
+
+
+def build_big_image(store, work, ref, megabytes=160):
+    """hello plus an uncompressed layer of random data."""
+    big = os.path.join(work, "random.bin")
+    with open(big, "wb") as out:
+        for _ in range(megabytes):
+            out.write(os.urandom(1 << 20))
+    return build_hello(store, "-t", ref, "--file", f"{big}:/data/random.bin", "--compression", "none", "--sbom",
+                       "none")
+
+
+def upload_files(reg):
+    uploads = []
+    for dirpath, _, files in os.walk(os.path.join(reg.root, "docker/registry/v2/repositories")):
+        if "_uploads" in dirpath and "data" in files:
+            uploads.append(os.path.join(dirpath, "data"))
+    return uploads
+
+
+def test_registry_killed_mid_push_then_push_completes(store, work):
+    with registry() as reg:
+        ref = f"{reg.host}/big:v1"
+        build_big_image(store, work, ref)
+        push = subprocess.Popen([os.environ.get("GOCRATE", "gocrate"), "--root", store.path, "push", ref, "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def uploading():
+            return any(os.path.getsize(p) > (8 << 20) for p in upload_files(reg) if os.path.exists(p))
+        wait_for(uploading, 60, "the big layer's upload to start")
+        reg.kill()
+        time.sleep(1.5)
+        reg.start()
+        out, err = push.communicate(timeout=300)
+        check(push.returncode == 0, f"push did not complete after the restart: {err}")
+        check(json.loads(out)["reference"] == ref, out)
+        fresh = store.__class__(os.path.join(work, "fresh"))
+        fresh("pull", ref)  # verifies every blob
+
+        # Down for longer than the retries last: one clear line, then the next push completes.
+        ref2 = f"{reg.host}/big:v2"
+        store("tag", ref, ref2)
+        store("build", ".", "-q", "-t", ref2, "--env", "CHANGED=1", "--file",
+              f"{os.path.join(work, 'random.bin')}:/data/other.bin", "--compression", "none", cwd=HELLO_DIR)
+        push = subprocess.Popen([os.environ.get("GOCRATE", "gocrate"), "--root", store.path, "push", ref2],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(uploading, 60, "the second upload to start")
+        reg.kill()
+        out, err = push.communicate(timeout=300)
+        lines = [line for line in err.splitlines() if line.startswith("gocrate")]
+        check(push.returncode != 0 and len(lines) == 1 and "registry" in lines[0], err)
+        reg.start()
+        store("push", ref2)
+        fresh("pull", ref2)
+
+
+def test_tampered_blob_is_refused_and_nothing_stored(store, work):
+    with registry() as reg:
+        ref = f"{reg.host}/hello:v1"
+        build_hello(store, "-t", ref)
+        store("push", ref)
+        manifest = json.loads(store("inspect", ref).stdout)[0]["manifests"][0]["manifest"]
+        layer = max(manifest["layers"], key=lambda l: l["size"])["digest"]
+        path = reg.blob_path(layer)
+        data = bytearray(open(path, "rb").read())
+        data[len(data) // 2] ^= 0xff
+        open(path, "wb").write(bytes(data))
+        fresh = store.__class__(os.path.join(work, "fresh"))
+        fresh.expect_error("pull", ref, contains=[layer, "does not match its digest"])
+        blobs = os.path.join(fresh.path, "blobs", "sha256")
+        check(not os.path.exists(os.path.join(blobs, layer.split(":")[1])), "the tampered blob was stored")
+        check(json.loads(fresh("images", "--json").stdout) == [], "a name was recorded")
+
+
+def test_killed_pull_leaves_the_store_consistent(store, work):
+    with registry() as reg:
+        ref = f"{reg.host}/big:v1"
+        build_big_image(store, work, ref, megabytes=200)
+        store("push", ref)
+        fresh = store.__class__(os.path.join(work, "fresh"))
+        fresh("images")
+        ingest = os.path.join(fresh.path, ".gocrate", "ingest")
+        pull = subprocess.Popen([os.environ.get("GOCRATE", "gocrate"), "--root", fresh.path, "pull", ref],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def downloading():
+            return os.path.isdir(ingest) and any(os.path.getsize(os.path.join(ingest, f)) > (16 << 20)
+                                                 for f in os.listdir(ingest))
+        wait_for(downloading, 60, "the pull to be under way")
+        pull.send_signal(signal.SIGKILL)
+        pull.wait()
+        check(json.loads(fresh("images", "--json").stdout) == [], "a killed pull recorded a name")
+        blobs = os.path.join(fresh.path, "blobs", "sha256")
+        for name in os.listdir(blobs):
+            digest = hashlib.sha256(open(os.path.join(blobs, name), "rb").read()).hexdigest()
+            check(digest == name, f"blob {name} in the store is not what its name says")
+        fresh("pull", ref)
+        check(len(json.loads(fresh("images", "--json").stdout)) == 1, "second pull")
+        fresh("prune")
+        check(not os.listdir(ingest), "prune left partial downloads")
+
 if __name__ == "__main__":
     main(globals())
