@@ -57,7 +57,12 @@ class ChallengeParser {
     return std::string(text_.substr(start, pos_ - start));
   }
   std::string value() {
-    if (peek() != '"') return token();
+    if (peek() != '"') {
+      // Unquoted: RFC 7235 wants a token, but servers write URLs bare too.
+      size_t start = pos_;
+      while (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != ' ' && text_[pos_] != '\t') ++pos_;
+      return std::string(text_.substr(start, pos_ - start));
+    }
     ++pos_;
     std::string out;
     while (pos_ < text_.size() && text_[pos_] != '"') {
