@@ -132,12 +132,23 @@ void RegistryClient::wait_before_retry(int attempt) {
   std::this_thread::sleep_for(std::chrono::milliseconds(delay));
 }
 
+// Whether an HTTP answer came from a TLS server (Go's says so in a 400).
+bool is_tls_server_answer(const HttpResponse& response) {
+  return response.status == 400 && response.body.find("HTTPS") != std::string::npos;
+}
+
 void RegistryClient::ping() {
-  bool plain_allowed = is_loopback_registry(registry_) || options_.is_insecure(registry_);
+  bool loopback = is_loopback_registry(registry_);
+  bool plain_allowed = loopback || options_.is_insecure(registry_);
   std::string host = registry_api_host(registry_);
+  // Loopback registries are asked in plain HTTP first: no credentials go
+  // with GET /v2/, and TLS set-up would cost more than the whole request.
   std::vector<std::string> schemes{"https"};
-  if (plain_allowed) schemes.push_back("http");
-  for (const auto& scheme : schemes) {
+  if (loopback) schemes.insert(schemes.begin(), "http");
+  if (plain_allowed && !loopback) schemes.push_back("http");
+  for (size_t i = 0; i < schemes.size(); ++i) {
+    const std::string& scheme = schemes[i];
+    bool last = i + 1 == schemes.size();
     HttpRequest request;
     request.url = scheme + "://" + host + "/v2/";
     request.tls = tls_;
@@ -145,13 +156,15 @@ void RegistryClient::ping() {
     for (int attempt = 0;; ++attempt) {
       result = http_.send(request);
       if (!result.failure || !result.failure->retryable() || attempt >= kPingRetries) break;
+      if (result.failure->kind == TransportFailure::Kind::reset && !last) break;
       wait_before_retry(attempt);
     }
     if (result.failure) {
       auto kind = result.failure->kind;
-      bool maybe_plain = kind == TransportFailure::Kind::tls_handshake ||
-                         kind == TransportFailure::Kind::reset || kind == TransportFailure::Kind::other;
-      if (scheme == "https" && plain_allowed && maybe_plain) continue;
+      bool other_scheme_may_work = kind == TransportFailure::Kind::tls_handshake ||
+                                   kind == TransportFailure::Kind::reset ||
+                                   kind == TransportFailure::Kind::other;
+      if (!last && other_scheme_may_work) continue;
       if (kind == TransportFailure::Kind::tls_untrusted) {
         std::string certificate = http_.peer_certificate(request.url);
         fail(
@@ -164,6 +177,7 @@ void RegistryClient::ping() {
       fail_transport(*result.failure, "reach it");
     }
     const HttpResponse& response = result.response;
+    if (!last && scheme == "http" && is_tls_server_answer(response)) continue;
     if (response.status == 200 || response.status == 401) {
       base_url_ = scheme + "://" + host;
       auth_->learn(response);
