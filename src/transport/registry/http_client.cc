@@ -178,6 +178,9 @@ class Transfer {
       set(CURLOPT_CAINFO_BLOB, &blob);
     }
     for (const auto& header : request_.headers) headers_ = curl_.slist_append(headers_, header.c_str());
+    // No "Expect: 100-continue" unless asked for: it costs every upload a
+    // round trip, and requests are authorized before their bodies go out.
+    if (method_has_body() && !has_header("expect")) headers_ = curl_.slist_append(headers_, "Expect:");
     set(CURLOPT_HTTPHEADER, headers_);
     set(CURLOPT_HEADERFUNCTION, &Transfer::on_header);
     set(CURLOPT_HEADERDATA, this);
@@ -197,6 +200,15 @@ class Transfer {
       set(CURLOPT_READDATA, this);
       if (method != "PUT") set(CURLOPT_CUSTOMREQUEST, method.c_str());
     }
+  }
+
+  bool method_has_body() const { return request_.method != "GET" && request_.method != "HEAD"; }
+
+  bool has_header(std::string_view name) const {
+    for (const auto& header : request_.headers) {
+      if (lower(header.substr(0, header.find(':'))) == name) return true;
+    }
+    return false;
   }
 
   void step() {

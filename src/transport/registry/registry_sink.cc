@@ -158,6 +158,16 @@ std::string RegistrySink::manifest_content(const Descriptor& descriptor) {
 }
 
 void RegistrySink::tag(const std::string& tag, const Descriptor& root) {
+  bool pushed_now;
+  {
+    std::lock_guard lock(mutex_);
+    pushed_now = manifests_.contains(root.digest);
+  }
+  // A manifest new to the registry cannot be tagged yet.
+  if (pushed_now) {
+    put_manifest(root, manifest_content(root), tag);
+    return;
+  }
   HttpRequest head;
   head.method = "HEAD";
   head.url = manifest_path(repository_, tag);
