@@ -8,8 +8,10 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
+import threading
 import time
 
 from harness import (HELLO_DIR, Skip, check, docker_daemon, main, podman, registry, require, run, wait_for)
@@ -308,6 +310,101 @@ def test_registry_killed_mid_push_then_push_completes(store, work):
         store("push", ref2)
         fresh("pull", ref2)
 
+
+class CuttingProxy:
+    """A TCP proxy on loopback in front of the registry that forwards HTTP/1.1
+    requests as they are and, once, drops the connection instead of
+    forwarding the first request that continues an upload past its first
+    chunk (a Content-Range that does not start at 0): the registry then holds
+    exactly the first chunk, as after a network failure between chunks."""
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.requests = []  # (method, path, content-range)
+        self.cut = False
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.listener.close()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink):
+        try:
+            while data := source.recv(1 << 16):
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def _serve(self, client):
+        server = socket.create_connection(("127.0.0.1", self.target_port))
+        threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+        buffer = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    data = client.recv(1 << 16)
+                    if not data:
+                        return
+                    buffer += data
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path = lines[0].split(" ")[:2]
+                headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+                content_range = headers.get("content-range", "")
+                self.requests.append((method, path, content_range))
+                if not self.cut and content_range and not content_range.startswith("0-"):
+                    self.cut = True
+                    return
+                server.sendall(head + b"\r\n\r\n")
+                left = int(headers.get("content-length", "0"))
+                while left > 0:
+                    if not buffer:
+                        buffer = client.recv(min(left, 1 << 20))
+                        if not buffer:
+                            return
+                    piece, buffer = buffer[:left], buffer[left:]
+                    server.sendall(piece)
+                    left -= len(piece)
+        except OSError:
+            pass
+        finally:
+            for s in (client, server):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+
+def test_dropped_connection_resumes_from_the_registrys_range(store, work):
+    with registry() as reg:
+        proxy = CuttingProxy(reg.port)
+        try:
+            via_proxy = f"127.0.0.1:{proxy.port}/big:v1"
+            build_big_image(store, work, via_proxy)
+            pushed = json.loads(store("push", via_proxy, "--json").stdout)
+        finally:
+            proxy.close()
+        check(proxy.cut, f"no upload went past its first chunk: {proxy.requests}")
+        starts = [r for r in proxy.requests if r[0] == "POST"]
+        check(len(starts) == pushed["blobs"]["uploaded"], f"an upload started over instead of resuming: {starts}")
+        check(any(r[0] == "GET" and "/blobs/uploads/" in r[1] for r in proxy.requests), "the Range was not asked")
+        continued = [r for r in proxy.requests if r[2] and not r[2].startswith("0-")]
+        check(len(continued) >= 2 and continued[0][2] == continued[1][2], f"not resumed where it broke: {continued}")
+        fresh = store.__class__(os.path.join(work, "fresh"))
+        fresh("pull", f"{reg.host}/big:v1")  # verifies every blob
 
 def test_tampered_blob_is_refused_and_nothing_stored(store, work):
     with registry() as reg:

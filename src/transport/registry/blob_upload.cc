@@ -27,6 +27,11 @@ class CountingReader : public ByteReader {
   int64_t& count_;
 };
 
+bool is_tls_failure(const TransportFailure& failure) {
+  return failure.kind == TransportFailure::Kind::tls_handshake ||
+         failure.kind == TransportFailure::Kind::tls_untrusted;
+}
+
 bool mentions(const HttpResponse& response, std::string_view code) {
   return response.body.find(code) != std::string::npos;
 }
@@ -112,9 +117,11 @@ class BlobUpload {
         if (response.status != 416 && !(response.status >= 500 && response.status != 501)) {
           client_.fail_response(response, what_);
         }
-      } else if (!result.failure->retryable()) {
+      } else if (is_tls_failure(*result.failure)) {
         client_.fail_transport(*result.failure, what_);
       }
+      // Anything else that broke mid-body is asked about: the registry knows
+      // how much arrived.
       if (failures >= RegistryClient::kRetries) {
         if (result.failure) client_.fail_transport(*result.failure, what_);
         client_.fail_response(result.response, what_);

@@ -43,6 +43,7 @@ CurlLibrary load() {
   resolve(handle, curl.slist_free_all, "curl_slist_free_all");
   resolve(handle, curl.share_init, "curl_share_init");
   resolve(handle, curl.share_setopt, "curl_share_setopt");
+  resolve(handle, curl.share_cleanup, "curl_share_cleanup");
   resolve(handle, curl.multi_init, "curl_multi_init");
   resolve(handle, curl.multi_add_handle, "curl_multi_add_handle");
   resolve(handle, curl.multi_remove_handle, "curl_multi_remove_handle");

@@ -20,6 +20,7 @@ struct CurlLibrary {
   void (*slist_free_all)(curl_slist*);
   CURLSH* (*share_init)();
   CURLSHcode (*share_setopt)(CURLSH*, CURLSHoption, ...);
+  CURLSHcode (*share_cleanup)(CURLSH*);
   CURLM* (*multi_init)();
   CURLMcode (*multi_add_handle)(CURLM*, CURL*);
   CURLMcode (*multi_remove_handle)(CURLM*, CURL*);

@@ -32,6 +32,7 @@ TransportFailure classify(CURLcode code, const char* detail) {
   const CurlLibrary& curl = curl_library();
   TransportFailure failure;
   failure.message = detail && *detail ? detail : curl.easy_strerror(code);
+  failure.curl_code = static_cast<int>(code);
   switch (code) {
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -39,6 +40,8 @@ TransportFailure classify(CURLcode code, const char* detail) {
       break;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
+    case CURLE_UPLOAD_FAILED:
+    case CURLE_SEND_FAIL_REWIND:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
     case CURLE_HTTP2:
@@ -348,8 +351,7 @@ HttpClient::HttpClient() {
 
 HttpClient::~HttpClient() {
   idle_.clear();
-  // The share handle is left to the process: curl_share_cleanup would need
-  // one more dlsym for an object that lives as long as the command.
+  curl_library().share_cleanup(static_cast<CURLSH*>(share_));
 }
 
 std::unique_ptr<HttpClient::Connection> HttpClient::take_connection() {

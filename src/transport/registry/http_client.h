@@ -45,6 +45,7 @@ struct TransportFailure {
   enum class Kind { connect, reset, timeout, tls_handshake, tls_untrusted, other };
   Kind kind = Kind::other;
   std::string message;  // curl's words
+  int curl_code = 0;
   // Worth trying again: the peer may come back or the connection was cut.
   bool retryable() const { return kind == Kind::connect || kind == Kind::reset || kind == Kind::timeout; }
 };

@@ -282,7 +282,8 @@ void RegistryClient::fail_transport(const TransportFailure& failure, std::string
           "--insecure-registry {}",
           registry_, what, failure.message, registry_);
     default:
-      fail("cannot {} at registry {}: {}", what, registry_, failure.message);
+      fail("cannot {} at registry {}: {} (curl error {})", what, registry_, failure.message,
+           failure.curl_code);
   }
 }
 
