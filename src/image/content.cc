@@ -1,5 +1,6 @@
 #include "image/content.h"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -178,6 +179,9 @@ void ImageSink::put_blob_from(const Descriptor& descriptor, const BlobOpener& op
 void copy_image(BlobSource& source, const Descriptor& root, ImageSink& sink, const CopyProgress& progress) {
   CopyPlan plan;
   plan_copy(source, root, sink, plan);
+  // Largest first: with fewer jobs than blobs, the longest copy starts at once.
+  std::stable_sort(plan.leaves.begin(), plan.leaves.end(),
+                   [](const Descriptor& a, const Descriptor& b) { return a.size > b.size; });
   for_each_parallel(plan.leaves.size(), progress.jobs,
                     [&](size_t i) { copy_blob(source, plan.leaves[i], sink, progress); });
   for (const auto& [descriptor, text] : plan.parents) sink.put_blob(descriptor, text);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdlib>
 #include <exception>
 
 #include "transport/registry/curl_library.h"
@@ -377,10 +379,33 @@ void HttpClient::return_connection(std::unique_ptr<Connection> connection) {
   idle_.push_back(std::move(connection));
 }
 
+namespace {
+
+// GOCRATE_HTTP_TRACE=1 prints one line per request to stderr: when it
+// started and how long it took (ms), method, URL (without query), status.
+void trace(const HttpRequest& request, std::chrono::steady_clock::time_point start, int status,
+           const std::optional<TransportFailure>& failure) {
+  static const bool enabled = [] {
+    const char* value = std::getenv("GOCRATE_HTTP_TRACE");
+    return value && *value && std::string_view(value) != "0";
+  }();
+  if (!enabled) return;
+  static const auto epoch = std::chrono::steady_clock::now();
+  auto now = std::chrono::steady_clock::now();
+  using ms = std::chrono::duration<double, std::milli>;
+  std::string url = request.url.substr(0, request.url.find('?'));
+  fmt::print(stderr, "http {:8.2f} {:7.2f} {} {} {}\n", ms(start - epoch).count(), ms(now - start).count(),
+             request.method, url, failure ? failure->message : std::to_string(status));
+}
+
+}  // namespace
+
 HttpResult HttpClient::send(const HttpRequest& request) {
+  auto start = std::chrono::steady_clock::now();
   Transfer transfer(*this, request, false);
   transfer.run_to_end();
   transfer.rethrow_callback_error();
+  trace(request, start, transfer.response().status, transfer.failure());
   HttpResult result;
   result.failure = transfer.failure();
   if (!result.failure) result.response = std::move(transfer.response());
@@ -388,9 +413,11 @@ HttpResult HttpClient::send(const HttpRequest& request) {
 }
 
 std::unique_ptr<HttpStream> HttpClient::open(const HttpRequest& request) {
+  auto start = std::chrono::steady_clock::now();
   auto transfer = std::make_unique<Transfer>(*this, request, true);
   transfer->run_until_headers();
   transfer->rethrow_callback_error();
+  trace(request, start, transfer->response().status, transfer->failure());
   return std::make_unique<HttpStream>(std::move(transfer));
 }
 

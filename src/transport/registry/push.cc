@@ -79,6 +79,7 @@ PushResult push_image(Store& store, const NamedImage& image, std::string_view de
   Descriptor root = image.descriptor;
   root.annotations.clear();
   root.platform.reset();
+  if (!ref.tag.empty()) sink.put_root_as(ref.tag, root.digest);
   copy_image(store, root, sink, progress);
   PushResult result;
   for (const auto& referrer : store_referrers(store, root)) {

@@ -84,8 +84,10 @@ void RegistrySink::put_blob(const Descriptor& descriptor, std::string_view conte
     if (static_cast<int64_t>(content.size()) != descriptor.size || Digest::of(content) != descriptor.digest) {
       fail("manifest {} does not match its descriptor; it was not pushed", descriptor.digest.str());
     }
-    put_manifest(descriptor, content, descriptor.digest.str());
+    bool as_root = !root_tag_.empty() && descriptor.digest == root_digest_;
+    put_manifest(descriptor, content, as_root ? root_tag_ : descriptor.digest.str());
     std::lock_guard lock(mutex_);
+    root_tagged_ |= as_root;
     manifests_[descriptor.digest] = std::string(content);
     present_.insert(descriptor.digest);
     return;
@@ -144,6 +146,11 @@ void RegistrySink::add_name(const std::string& name, const Descriptor& root) {
   pending_tags_.emplace_back(tag, root);
 }
 
+void RegistrySink::put_root_as(const std::string& tag, const Digest& root) {
+  root_tag_ = tag;
+  root_digest_ = root;
+}
+
 void RegistrySink::add_referrer(const Descriptor& referrer) {
   pending_referrers_.push_back(referrer);
 }
@@ -161,6 +168,7 @@ void RegistrySink::tag(const std::string& tag, const Descriptor& root) {
   bool pushed_now;
   {
     std::lock_guard lock(mutex_);
+    if (root_tagged_ && tag == root_tag_ && root.digest == root_digest_) return;
     pushed_now = manifests_.contains(root.digest);
   }
   // A manifest new to the registry cannot be tagged yet.

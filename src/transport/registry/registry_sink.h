@@ -38,6 +38,10 @@ class RegistrySink : public ImageSink {
   void put_blob_from(const Descriptor& descriptor, const BlobOpener& open) override;
   // `name` is a tag or a reference whose tag is used.
   void add_name(const std::string& name, const Descriptor& root) override;
+  // Pushes `root` straight under `tag` when copy_image puts it, instead of
+  // by digest and then by tag: its children are all there by then, and the
+  // registry keeps it by digest as well. Saves a request.
+  void put_root_as(const std::string& tag, const Digest& root);
   void add_referrer(const Descriptor& referrer) override;
   void commit() override;
   std::string describe() const override;
@@ -64,6 +68,9 @@ class RegistrySink : public ImageSink {
   std::set<Digest> present_;
   std::map<Digest, std::string> manifests_;  // pushed in this session
   std::optional<bool> referrers_api_;
+  std::string root_tag_;
+  Digest root_digest_;
+  bool root_tagged_ = false;
   std::vector<std::pair<std::string, Descriptor>> pending_tags_;
   std::vector<Descriptor> pending_referrers_;
 };
