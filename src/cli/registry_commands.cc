@@ -62,6 +62,13 @@ std::string read_line(bool echo) {
   return line;
 }
 
+json referrer_list(const std::vector<Descriptor>& referrers) {
+  json out = json::array();
+  for (const auto& r : referrers)
+    out.push_back({{"digest", r.digest.str()}, {"artifactType", r.artifact_type}});
+  return out;
+}
+
 }  // namespace
 
 int push_command(Globals& globals, int argc, char** argv) {
@@ -140,7 +147,8 @@ int pull_command(Globals& globals, int argc, char** argv) {
                           {"digest", result.image.descriptor.digest.str()},
                           {"mediaType", result.image.descriptor.media_type},
                           {"blobs", {{"pulled", result.blobs_fetched}, {"existing", result.blobs_present}}},
-                          {"bytesPulled", result.bytes_fetched}}
+                          {"bytesPulled", result.bytes_fetched},
+                          {"referrers", referrer_list(result.referrers)}}
                          .dump(2));
   return 0;
 }

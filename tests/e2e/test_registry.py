@@ -61,12 +61,15 @@ def test_push_pull_round_trip_with_sboms(store, work):
         pulled = json.loads(fresh("pull", ref, "--json", "--platform", "linux/arm64").stdout)
         arm = [p for p in image["platforms"] if p["platform"].startswith("linux/arm64")][0]
         check(pulled["digest"] == arm["digest"] and pulled["name"] == ref, pulled)
+        check(len(pulled["referrers"]) == 1, pulled)  # the arm64 SBOM came along
         everything = json.loads(fresh("pull", ref, "--json", "--platform", "all").stdout)
         check(everything["digest"] == image["digest"], everything)
-        # The arm64 manifest was there already; of amd64's blobs the shared base layer was too.
-        check(everything["blobs"] == {"pulled": 2, "existing": 1}, everything)
+        # The arm64 image and SBOM were there already. New: amd64's config and executable layer and its
+        # SBOM document; present: the shared base layer and the SBOMs' empty config.
+        check(everything["blobs"] == {"pulled": 3, "existing": 2}, everything)
         info = json.loads(fresh("inspect", ref).stdout)[0]
         check(len(info["manifests"]) == 2, info)
+        check(sorted(r["digest"] for r in info["referrers"]) == sorted(r["digest"] for r in pushed["referrers"]), info)
         # By digest too.
         by_digest = json.loads(fresh("pull", f"{reg.host}/hello@{image['digest']}", "--platform", "all",
                                      "--json").stdout)

@@ -65,6 +65,21 @@ PullResult pull_image(Store& store, std::string_view reference, const PullOption
   };
   FileLock lease = store.lease();
   copy_image(*remote.source, target, store, progress);
+  if (options.referrers) {
+    std::vector<Digest> subjects{target.digest};
+    if (media_type::is_index(target.media_type)) {
+      for (const auto& m : Index::parse(remote.source->read_blob(target), remote.name).manifests) {
+        subjects.push_back(m.digest);
+      }
+    }
+    for (const auto& subject : subjects) {
+      for (auto& referrer : remote.source->referrers(subject)) {
+        copy_image(*remote.source, referrer, store, progress);
+        store.add_referrer(referrer);
+        result.referrers.push_back(referrer);
+      }
+    }
+  }
   display.finish();
   Descriptor recorded = target;
   recorded.platform.reset();

@@ -18,6 +18,7 @@ struct PullOptions {
   bool all_platforms = false;        // the whole index instead of one platform
   bool show_progress = false;        // bars on stderr (when it is a terminal)
   int jobs = 4;                      // blobs downloaded at once
+  bool referrers = true;             // also the artifacts (SBOMs) that refer to the image
 };
 
 struct PullResult {
@@ -25,6 +26,7 @@ struct PullResult {
   int blobs_fetched = 0;
   int blobs_present = 0;
   int64_t bytes_fetched = 0;
+  std::vector<Descriptor> referrers;  // artifacts pulled with the image
 };
 
 // An image in a registry, opened for reading without copying it anywhere.
@@ -43,7 +45,8 @@ RemoteImage open_remote_image(std::string_view reference, const RegistryOptions&
 
 // Pulls an image into the store: for one platform (options.platform, else
 // this machine's) its manifest, config and layers, named by the reference;
-// with all_platforms the whole index. Every blob is verified before it
+// with all_platforms the whole index; and the artifacts that refer to what
+// was pulled (options.referrers). Every blob is verified before it
 // enters the store and the name is written last, so an interrupted pull
 // leaves the store as it was but for unnamed blobs that prune removes.
 // `gocrate run` calls this for an image missing from the store.

@@ -163,6 +163,42 @@ Descriptor RegistrySource::resolve(const std::string& tag_or_digest, const std::
   return root;
 }
 
+std::vector<Descriptor> RegistrySource::referrers(const Digest& subject) {
+  std::string what =
+      fmt::format("list the referrers of {} in {}/{}", subject.str(), client_->registry(), repository_);
+  auto listed = [&](const HttpResponse& response) {
+    std::vector<Descriptor> out;
+    for (auto& entry : Index::parse(response.body, what).manifests) {
+      if (media_type::is_manifest(entry.media_type)) out.push_back(std::move(entry));
+    }
+    return out;
+  };
+  bool try_api;
+  {
+    std::lock_guard lock(mutex_);
+    try_api = referrers_api_.value_or(true);
+  }
+  if (try_api) {
+    HttpRequest request;
+    request.url = referrers_path(repository_, subject);
+    HttpResponse response = client_->send(request, what);
+    bool supported =
+        response.status == 200 && response.header("content-type").starts_with(media_type::oci_index);
+    {
+      std::lock_guard lock(mutex_);
+      referrers_api_ = supported;
+    }
+    if (supported) return listed(response);
+  }
+  HttpRequest request;
+  request.url = manifest_path(repository_, referrers_tag(subject));
+  request.headers.push_back("Accept: application/vnd.oci.image.index.v1+json");
+  HttpResponse response = client_->send(request, what);
+  if (response.status == 404) return {};
+  if (response.status != 200) client_->fail_response(response, what);
+  return listed(response);
+}
+
 std::string RegistrySource::read_blob(const Descriptor& descriptor) {
   {
     std::lock_guard lock(mutex_);

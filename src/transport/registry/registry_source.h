@@ -3,7 +3,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "image/content.h"
 #include "transport/registry/registry_client.h"
@@ -26,6 +28,10 @@ class RegistrySource : public BlobSource {
   // read_blob. `image_name` is for messages.
   Descriptor resolve(const std::string& tag_or_digest, const std::string& image_name);
 
+  // The artifacts (SBOMs, signatures) whose subject is `subject`: from the
+  // referrers API, else from the sha256-<digest> tag that stands in for it.
+  std::vector<Descriptor> referrers(const Digest& subject);
+
   std::string read_blob(const Descriptor& descriptor) override;
   std::unique_ptr<ByteReader> open_blob(const Descriptor& descriptor) override;
   std::string describe() const override;
@@ -43,6 +49,7 @@ class RegistrySource : public BlobSource {
   TransferDisplay* display_ = nullptr;
   std::mutex mutex_;
   std::map<Digest, std::string> manifests_;
+  std::optional<bool> referrers_api_;
 };
 
 }  // namespace gocrate
