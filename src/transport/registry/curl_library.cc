@@ -21,7 +21,7 @@ void resolve(void* handle, Function& slot, const char* name) {
 }
 
 CurlLibrary load() {
-  void* handle = ::dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
+  void* handle = ::dlopen(kSoname, RTLD_LAZY | RTLD_LOCAL);
   if (!handle) {
     const char* why = ::dlerror();
     fail(
