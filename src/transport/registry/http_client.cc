@@ -224,9 +224,9 @@ class Transfer {
       if (message->msg != CURLMSG_DONE) continue;
       finish(message->data.result);
     }
-    if (!done_ && !(stream_ && (headers_done_ ? pending_pos_ < pending_.size() : false))) {
-      curl_.multi_poll(connection_->multi, nullptr, 0, 1000, nullptr);
-    }
+    // A stream with data for its reader returns to it rather than wait.
+    bool data_waiting = stream_ && headers_done_ && pending_pos_ < pending_.size();
+    if (!done_ && !data_waiting) curl_.multi_poll(connection_->multi, nullptr, 0, 1000, nullptr);
   }
 
   void finish(CURLcode code) {
