@@ -46,7 +46,12 @@ class BlobUpload {
 
   BlobUploadOutcome run() {
     for (int restart = 0;; ++restart) {
-      if (start(restart == 0 ? options_.mount_from : "")) return BlobUploadOutcome::mounted;
+      if (restart == 0 && !options_.started_location.empty()) {
+        location_ = options_.started_location;
+        offset_ = 0;
+      } else if (start(restart == 0 ? options_.mount_from : "")) {
+        return BlobUploadOutcome::mounted;
+      }
       if (send_content()) {
         drain(*reader_);  // the source checks its digest at its end
         return BlobUploadOutcome::uploaded;
@@ -203,6 +208,22 @@ class BlobUpload {
 };
 
 }  // namespace
+
+UploadProbe start_upload_or_find(RegistryClient& client, const std::string& repository,
+                                 const Descriptor& descriptor) {
+  std::string what =
+      fmt::format("push blob {} to {}/{}", descriptor.digest.str(), client.registry(), repository);
+  HttpRequest request;
+  request.method = "POST";
+  request.url = with_query(with_query(upload_start_path(repository), "mount", descriptor.digest.str()),
+                           "from", repository);
+  HttpResponse response = client.send(request, what);
+  if (response.status == 201) return {UploadProbe::Result::present, ""};
+  std::string location = response.header("location");
+  if (response.status == 401 || response.status == 403) client.fail_response(response, what);
+  if (response.status != 202 || location.empty()) return {UploadProbe::Result::unanswered, ""};
+  return {UploadProbe::Result::started, resolve_location(client.base_url() + request.url, location)};
+}
 
 BlobUploadOutcome upload_blob(RegistryClient& client, const std::string& repository,
                               const Descriptor& descriptor, const ImageSink::BlobOpener& open,

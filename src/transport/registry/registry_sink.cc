@@ -45,14 +45,26 @@ bool RegistrySink::has_blob(const Descriptor& descriptor) {
     std::lock_guard lock(mutex_);
     if (present_.contains(descriptor.digest)) return true;
   }
-  HttpRequest request;
-  request.method = "HEAD";
-  request.url = is_manifest_like(descriptor) ? manifest_path(repository_, descriptor.digest.str())
-                                             : blob_path(repository_, descriptor.digest);
-  if (is_manifest_like(descriptor)) request.headers.push_back(kManifestAccept);
-  HttpResponse response = client_->send(request, what(descriptor));
-  if (response.status == 404) return false;
-  if (response.status != 200) client_->fail_response(response, what(descriptor));
+  UploadProbe probe{UploadProbe::Result::unanswered, ""};
+  if (!is_manifest_like(descriptor) && options_.mount_from.empty()) {
+    // One request instead of HEAD and POST: a mount from the repository itself.
+    probe = start_upload_or_find(*client_, repository_, descriptor);
+  }
+  if (probe.result == UploadProbe::Result::started) {
+    std::lock_guard lock(mutex_);
+    started_uploads_[descriptor.digest] = probe.location;
+    return false;
+  }
+  if (probe.result == UploadProbe::Result::unanswered) {
+    HttpRequest request;
+    request.method = "HEAD";
+    request.url = is_manifest_like(descriptor) ? manifest_path(repository_, descriptor.digest.str())
+                                               : blob_path(repository_, descriptor.digest);
+    if (is_manifest_like(descriptor)) request.headers.push_back(kManifestAccept);
+    HttpResponse response = client_->send(request, what(descriptor));
+    if (response.status == 404) return false;
+    if (response.status != 200) client_->fail_response(response, what(descriptor));
+  }
   {
     std::lock_guard lock(mutex_);
     present_.insert(descriptor.digest);
@@ -103,6 +115,13 @@ void RegistrySink::put_blob_from(const Descriptor& descriptor, const BlobOpener&
   }
   BlobUploadOptions upload;
   if (!options_.mount_from.empty()) upload.mount_from = options_.mount_from.front();
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = started_uploads_.find(descriptor.digest); it != started_uploads_.end()) {
+      upload.started_location = it->second;
+      started_uploads_.erase(it);
+    }
+  }
   upload.chunk_size = options_.chunk_size;
   if (options_.display) upload.on_progress = [&](int64_t done) { options_.display->bytes(descriptor, done); };
   BlobUploadOutcome outcome = upload_blob(*client_, repository_, descriptor, open, upload);

@@ -23,8 +23,10 @@ struct RegistrySinkOptions {
   TransferDisplay* display = nullptr;
 };
 
-// Writes images into one repository of a registry: blobs the registry has
-// are skipped (HEAD), others mounted from a sibling repository or uploaded;
+// Writes images into one repository of a registry: blobs the repository has
+// are skipped (found by HEAD, or by a POST that mounts from the repository
+// itself and otherwise starts the upload), others mounted from a sibling
+// repository or uploaded;
 // manifests and indexes are pushed by digest, and tags are set on commit().
 // Referrers (SBOM artifacts) are listed through the referrers API when the
 // registry has it, else under the sha256-<subject> tag. Thread-safe.
@@ -66,7 +68,8 @@ class RegistrySink : public ImageSink {
   Counts counts_;
   std::mutex mutex_;
   std::set<Digest> present_;
-  std::map<Digest, std::string> manifests_;  // pushed in this session
+  std::map<Digest, std::string> manifests_;        // pushed in this session
+  std::map<Digest, std::string> started_uploads_;  // by has_blob, for put_blob
   std::optional<bool> referrers_api_;
   std::string root_tag_;
   Digest root_digest_;
