@@ -319,12 +319,15 @@ class CuttingProxy:
     requests as they are and, once, drops the connection instead of
     forwarding the first request that continues an upload past its first
     chunk (a Content-Range that does not start at 0): the registry then holds
-    exactly the first chunk, as after a network failure between chunks."""
+    exactly the first chunk, as after a network failure between chunks.
+    With cut_download (a digest), it instead drops the first download of that
+    blob after 1 MB of its response has gone through."""
 
-    def __init__(self, target_port):
+    def __init__(self, target_port, cut_download=None):
         self.target_port = target_port
-        self.requests = []  # (method, path, content-range)
+        self.requests = []  # (method, path, content-range, range)
         self.cut = False
+        self.cut_download = cut_download
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(16)
@@ -342,17 +345,22 @@ class CuttingProxy:
                 return
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    @staticmethod
-    def _pump(source, sink):
+    def _pump(self, source, sink, limit):
         try:
             while data := source.recv(1 << 16):
                 sink.sendall(data)
+                limit["sent"] += len(data)
+                if limit["bytes"] is not None and limit["sent"] >= limit["bytes"]:
+                    sink.shutdown(socket.SHUT_RDWR)
+                    source.shutdown(socket.SHUT_RDWR)
+                    return
         except OSError:
             pass
 
     def _serve(self, client):
         server = socket.create_connection(("127.0.0.1", self.target_port))
-        threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+        limit = {"bytes": None, "sent": 0}
+        threading.Thread(target=self._pump, args=(server, client, limit), daemon=True).start()
         buffer = b""
         try:
             while True:
@@ -366,8 +374,11 @@ class CuttingProxy:
                 method, path = lines[0].split(" ")[:2]
                 headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
                 content_range = headers.get("content-range", "")
-                self.requests.append((method, path, content_range))
-                if not self.cut and content_range and not content_range.startswith("0-"):
+                self.requests.append((method, path, content_range, headers.get("range", "")))
+                if self.cut_download and not self.cut and method == "GET" and path.endswith(self.cut_download):
+                    self.cut = True
+                    limit["bytes"] = limit["sent"] + (1 << 20)
+                elif not self.cut_download and not self.cut and content_range and not content_range.startswith("0-"):
                     self.cut = True
                     return
                 server.sendall(head + b"\r\n\r\n")
@@ -408,6 +419,26 @@ def test_dropped_connection_resumes_from_the_registrys_range(store, work):
         check(len(continued) >= 2 and continued[0][2] == continued[1][2], f"not resumed where it broke: {continued}")
         fresh = store.__class__(os.path.join(work, "fresh"))
         fresh("pull", f"{reg.host}/big:v1")  # verifies every blob
+
+
+def test_dropped_download_resumes_with_a_range_request(store, work):
+    with registry() as reg:
+        ref = f"{reg.host}/big:v1"
+        build_big_image(store, work, ref, megabytes=40)
+        store("push", ref)
+        layers = json.loads(store("inspect", ref).stdout)[0]["manifests"][0]["manifest"]["layers"]
+        proxy = CuttingProxy(reg.port, cut_download=max(layers, key=lambda l: l["size"])["digest"])
+        try:
+            fresh = store.__class__(os.path.join(work, "fresh"))
+            pulled = json.loads(fresh("pull", f"127.0.0.1:{proxy.port}/big:v1", "--json").stdout)
+        finally:
+            proxy.close()
+        check(proxy.cut, "no download was cut")
+        ranged = [r for r in proxy.requests if r[3].startswith("bytes=")]
+        check(len(ranged) == 1 and ranged[0][3] != "bytes=0-", f"the download did not resume: {proxy.requests}")
+        info = json.loads(fresh("inspect", pulled["name"]).stdout)[0]
+        check(info["digest"] == pulled["digest"], info)
+
 
 def test_tampered_blob_is_refused_and_nothing_stored(store, work):
     with registry() as reg:

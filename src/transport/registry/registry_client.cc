@@ -245,7 +245,8 @@ std::unique_ptr<HttpStream> RegistryClient::open(HttpRequest request, std::strin
     prepare(prepared);
     auto stream = http_.open(prepared);
     bool may_retry = attempt < kRetries;
-    if (stream->failure()) {
+    // A failure after the headers is the reader's to resume from where it got.
+    if (stream->failure() && stream->response().status == 0) {
       if (may_retry && stream->failure()->retryable()) {
         wait_before_retry(attempt);
         continue;
