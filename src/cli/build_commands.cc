@@ -7,8 +7,8 @@
 
 #include "build/elf.h"
 #include "build/git_info.h"
-#include "build/go_image_build.h"
 #include "build/layer_contents.h"
+#include "build/go_image_build.h"
 #include "cli/commands.h"
 #include "image/config_options.h"
 #include "image/reference.h"
@@ -44,10 +44,9 @@ void add_image_flags(CLI::App& app, ImageFlags& f) {
   app.add_option("-t,--tag", f.tags, "Name of the image, NAME[:TAG] (repeatable)");
   app.add_option("--platform", f.platform,
                  "Platforms, e.g. linux/amd64,linux/arm64,linux/arm/v7, or all (default: this machine's)");
-  app.add_option(
-         "--base", f.base,
-         "Base image: scratch, oci-layout:DIR[:TAG], docker-archive:FILE[:NAME], an image in the store or "
-         "HOST[:PORT]/REPO[:TAG] in a registry")
+  app.add_option("--base", f.base,
+                 "Base image: scratch, oci-layout:DIR[:TAG], docker-archive:FILE[:NAME], an image in the store or "
+                 "HOST[:PORT]/REPO[:TAG] in a registry")
       ->capture_default_str();
   app.add_option("-e,--env", f.env, "Environment variable KEY=VALUE (repeatable)");
   app.add_option("--port", f.ports, "Exposed port PORT[/tcp|udp] (repeatable)");
@@ -58,12 +57,10 @@ void add_image_flags(CLI::App& app, ImageFlags& f) {
   app.add_option("--file", f.files, "Add a host file or directory, SRC:DST (repeatable)");
   app.add_option("--app-dir", f.app_dir, "Directory of the executables in the image")->capture_default_str();
   app.add_option("--sbom", f.sbom, "spdx or none")->capture_default_str();
-  app.add_option("--compression", f.compression, "gzip, zstd or none, optionally :LEVEL")
-      ->capture_default_str();
+  app.add_option("--compression", f.compression, "gzip, zstd or none, optionally :LEVEL")->capture_default_str();
   app.add_option("--oci-layout", f.oci_layout, "Also write the image into this OCI layout directory");
   app.add_option("--tarball", f.tarball, "Also write the image into this tar (docker load / podman load)");
-  app.add_flag("--push", f.push,
-               "Push the images to the registries their names give (HOST[:PORT]/REPO[:TAG])");
+  app.add_flag("--push", f.push, "Push the images to the registries their names give (HOST[:PORT]/REPO[:TAG])");
   app.add_option("--insecure-registry", f.insecure_registries,
                  "Reach this registry HOST[:PORT] without TLS verification, or over plain HTTP (repeatable)");
   app.add_flag("--json", f.json, "Print the result as JSON");
@@ -234,9 +231,8 @@ void add_git_annotations(ImageRecipe& recipe, const std::string& dir) {
 }  // namespace
 
 int build_command(Globals& globals, int argc, char** argv) {
-  CLI::App app{
-      "Build Go main packages into OCI images. Several targets give several images, built in parallel.",
-      "build"};
+  CLI::App app{"Build Go main packages into OCI images. Several targets give several images, built in parallel.",
+               "build"};
   ImageFlags flags;
   GoImageRequest request;
   std::string ldflags;
@@ -283,10 +279,9 @@ int build_command(Globals& globals, int argc, char** argv) {
 }
 
 int pack_command(Globals& globals, int argc, char** argv) {
-  CLI::App app{
-      "Pack static Linux executables (Go, Rust, C, Zig, ...) into an image. Executables for several "
-      "architectures give a multi-platform image; the first of each is the entrypoint.",
-      "pack"};
+  CLI::App app{"Pack static Linux executables (Go, Rust, C, Zig, ...) into an image. Executables for several "
+               "architectures give a multi-platform image; the first of each is the entrypoint.",
+               "pack"};
   ImageFlags flags;
   std::vector<std::string> binaries;
   add_global_options(app, globals);
@@ -299,8 +294,7 @@ int pack_command(Globals& globals, int argc, char** argv) {
   LocatedImage base;
   ImageRecipe recipe = make_recipe(flags, store, base);
   std::vector<Platform> forced = parse_platform_list(flags.platform);
-  if (forced.size() > 1)
-    fail("--platform for pack names one platform; the executables' own decide otherwise");
+  if (forced.size() > 1) fail("--platform for pack names one platform; the executables' own decide otherwise");
 
   std::vector<PlatformExecutables> groups;
   for (const auto& path : binaries) {

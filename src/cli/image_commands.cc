@@ -45,13 +45,11 @@ ImageSummary summarize(Store& store, const NamedImage& image) {
 std::vector<Descriptor> referrers_of(Store& store, const Descriptor& root) {
   std::set<Digest> subjects{root.digest};
   if (media_type::is_index(root.media_type)) {
-    for (const auto& m : Index::parse(store.read_blob(root), root.digest.str()).manifests)
-      subjects.insert(m.digest);
+    for (const auto& m : Index::parse(store.read_blob(root), root.digest.str()).manifests) subjects.insert(m.digest);
   }
   std::vector<Descriptor> out;
   for (const auto& d : store.read_index().manifests) {
-    if (d.annotations.contains(std::string(annotation::ref_name)) || !media_type::is_manifest(d.media_type))
-      continue;
+    if (d.annotations.contains(std::string(annotation::ref_name)) || !media_type::is_manifest(d.media_type)) continue;
     if (!store.has_blob(d.digest)) continue;
     Manifest m = Manifest::parse(store.read_blob(d), d.digest.str());
     if (m.subject && subjects.contains(m.subject->digest)) out.push_back(d);
@@ -92,8 +90,7 @@ int images_command(Globals& globals, int argc, char** argv) {
                     {"platforms", s.platforms},
                     {"size", s.size},
                     {"created", s.created}});
-    rows.push_back(
-        {repository, tag, image.descriptor.digest.short_hex(), join(s.platforms, ","), human_size(s.size)});
+    rows.push_back({repository, tag, image.descriptor.digest.short_hex(), join(s.platforms, ","), human_size(s.size)});
   }
   if (quiet) return 0;
   if (as_json) {
@@ -125,10 +122,8 @@ int inspect_command(Globals& globals, int argc, char** argv) {
   json out = json::array();
   for (const auto& ref : refs) {
     NamedImage image = store.resolve(ref);
-    json entry = {{"name", image.name},
-                  {"digest", image.descriptor.digest.str()},
-                  {"mediaType", image.descriptor.media_type},
-                  {"size", image.descriptor.size}};
+    json entry = {{"name", image.name}, {"digest", image.descriptor.digest.str()},
+                  {"mediaType", image.descriptor.media_type}, {"size", image.descriptor.size}};
     if (media_type::is_index(image.descriptor.media_type)) {
       entry["index"] = json::parse(store.read_blob(image.descriptor));
     }
@@ -136,8 +131,8 @@ int inspect_command(Globals& globals, int argc, char** argv) {
     for (const auto& p : load_all_platform_images(store, image.descriptor, image.name)) {
       for (const auto& layer : p.manifest.layers) {
         if (!store.has_blob(layer.digest)) {
-          fail("image {} is incomplete: layer {} is missing from the store; build or pull it again",
-               image.name, layer.digest.str());
+          fail("image {} is incomplete: layer {} is missing from the store; build or pull it again", image.name,
+               layer.digest.str());
         }
       }
       manifests.push_back({{"platform", p.descriptor.platform ? p.descriptor.platform->str() : ""},
@@ -148,8 +143,7 @@ int inspect_command(Globals& globals, int argc, char** argv) {
     entry["manifests"] = manifests;
     json referrers = json::array();
     for (const auto& r : referrers_of(store, image.descriptor)) {
-      referrers.push_back({{"digest", r.digest.str()},
-                           {"artifactType", r.artifact_type},
+      referrers.push_back({{"digest", r.digest.str()}, {"artifactType", r.artifact_type},
                            {"manifest", json::parse(store.read_blob(r))}});
     }
     entry["referrers"] = referrers;
@@ -197,16 +191,14 @@ int rmi_command(Globals& globals, int argc, char** argv) {
     }
   }
   PruneReport report = store.prune(false);
-  if (report.blobs_removed)
-    fmt::print("Deleted {} blobs ({})\n", report.blobs_removed, human_size(report.bytes_freed));
+  if (report.blobs_removed) fmt::print("Deleted {} blobs ({})\n", report.blobs_removed, human_size(report.bytes_freed));
   return 0;
 }
 
 int prune_command(Globals& globals, int argc, char** argv) {
-  CLI::App app{
-      "Delete blobs that no image uses, build cache entries whose blobs are gone, and leftovers of "
-      "interrupted writes",
-      "prune"};
+  CLI::App app{"Delete blobs that no image uses, build cache entries whose blobs are gone, and leftovers of "
+               "interrupted writes",
+               "prune"};
   add_global_options(app, globals);
   parse_command_line(app, argc, argv);
   Store store = open_store(globals);
@@ -223,8 +215,7 @@ int save_command(Globals& globals, int argc, char** argv) {
   add_global_options(app, globals);
   app.add_option("images", refs, "Images to save")->required();
   app.add_option("-o,--output", output, "The tar file to write")->required();
-  app.add_option("--platform", platform,
-                 "The variant Docker's part of the tar holds (default: this machine's)");
+  app.add_option("--platform", platform, "The variant Docker's part of the tar holds (default: this machine's)");
   parse_command_line(app, argc, argv);
   Store store = open_store(globals);
   std::optional<Platform> docker_platform;
@@ -244,10 +235,9 @@ int save_command(Globals& globals, int argc, char** argv) {
 }
 
 int load_command(Globals& globals, int argc, char** argv) {
-  CLI::App app{
-      "Read images from a tar made by docker save, podman save or gocrate save (gzip or zstd "
-      "compressed too)",
-      "load"};
+  CLI::App app{"Read images from a tar made by docker save, podman save or gocrate save (gzip or zstd "
+               "compressed too)",
+               "load"};
   std::string input;
   bool quiet = false;
   add_global_options(app, globals);

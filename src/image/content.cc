@@ -35,8 +35,7 @@ PlatformImage load_manifest(BlobSource& source, const Descriptor& descriptor, st
   PlatformImage image;
   image.descriptor = descriptor;
   std::string manifest_text = source.read_blob(descriptor);
-  image.manifest =
-      Manifest::parse(manifest_text, fmt::format("manifest {} of {}", descriptor.digest.str(), image_name));
+  image.manifest = Manifest::parse(manifest_text, fmt::format("manifest {} of {}", descriptor.digest.str(), image_name));
   std::string config_text = source.read_blob(image.manifest.config);
   image.config = ImageConfig::parse(config_text, fmt::format("config of {}", image_name));
   if (image.config.diff_ids.size() != image.manifest.layers.size()) {
@@ -53,14 +52,14 @@ Index load_index(BlobSource& source, const Descriptor& root, std::string_view im
 
 }  // namespace
 
-PlatformImage load_platform_image(BlobSource& source, const Descriptor& root,
-                                  const std::optional<Platform>& wanted, std::string_view image_name) {
+PlatformImage load_platform_image(BlobSource& source, const Descriptor& root, const std::optional<Platform>& wanted,
+                                  std::string_view image_name) {
   if (media_type::is_manifest(root.media_type)) {
     PlatformImage image = load_manifest(source, root, image_name);
     Platform have = image.config.platform();
     if (wanted && !have.runs_on(*wanted)) {
-      fail("image {} is for {} only, not {}: build it for {} (--platform {})", image_name, have.str(),
-           wanted->str(), wanted->str(), wanted->str());
+      fail("image {} is for {} only, not {}: build it for {} (--platform {})", image_name, have.str(), wanted->str(),
+           wanted->str(), wanted->str());
     }
     return image;
   }
@@ -89,8 +88,7 @@ PlatformImage load_platform_image(BlobSource& source, const Descriptor& root,
 std::vector<PlatformImage> load_all_platform_images(BlobSource& source, const Descriptor& root,
                                                     std::string_view image_name) {
   if (media_type::is_manifest(root.media_type)) return {load_manifest(source, root, image_name)};
-  if (!media_type::is_index(root.media_type))
-    fail("{} is not an image (media type {})", image_name, root.media_type);
+  if (!media_type::is_index(root.media_type)) fail("{} is not an image (media type {})", image_name, root.media_type);
   std::vector<PlatformImage> images;
   for (const auto& entry : load_index(source, root, image_name).manifests) {
     if (!media_type::is_manifest(entry.media_type) || is_attestation(entry)) continue;

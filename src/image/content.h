@@ -80,7 +80,6 @@ struct CopyProgress {
   std::function<void(const Descriptor&, bool skipped)> on_blob;
   int jobs = 1;
 };
-void copy_image(BlobSource& source, const Descriptor& root, ImageSink& sink,
-                const CopyProgress& progress = {});
+void copy_image(BlobSource& source, const Descriptor& root, ImageSink& sink, const CopyProgress& progress = {});
 
 }  // namespace gocrate

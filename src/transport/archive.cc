@@ -18,9 +18,7 @@ namespace {
 
 constexpr std::string_view kLayoutMarker = R"({"imageLayoutVersion":"1.0.0"})";
 
-std::string blob_member(const Digest& digest) {
-  return "blobs/sha256/" + digest.hex;
-}
+std::string blob_member(const Digest& digest) { return "blobs/sha256/" + digest.hex; }
 
 TarHeader file_header(const std::string& name, int64_t size) {
   TarHeader h;
@@ -65,9 +63,7 @@ void ArchiveWriter::write(std::string_view data) {
   }
 }
 
-bool ArchiveWriter::has_blob(const Descriptor& descriptor) {
-  return written_.contains(descriptor.digest);
-}
+bool ArchiveWriter::has_blob(const Descriptor& descriptor) { return written_.contains(descriptor.digest); }
 
 void ArchiveWriter::put_blob(const Descriptor& descriptor, ByteReader& content) {
   if (written_.contains(descriptor.digest)) {
@@ -95,13 +91,9 @@ void ArchiveWriter::put_blob(const Descriptor& descriptor, ByteReader& content) 
   if (keep) json_blobs_[descriptor.digest] = std::move(kept);
 }
 
-void ArchiveWriter::add_name(const std::string& name, const Descriptor& root) {
-  names_.emplace_back(name, root);
-}
+void ArchiveWriter::add_name(const std::string& name, const Descriptor& root) { names_.emplace_back(name, root); }
 
-void ArchiveWriter::add_referrer(const Descriptor& referrer) {
-  referrers_.push_back(referrer);
-}
+void ArchiveWriter::add_referrer(const Descriptor& referrer) { referrers_.push_back(referrer); }
 
 void ArchiveWriter::add_file(const std::string& name, std::string_view content) {
   TarWriter tar([this](std::string_view data) { write(data); });
@@ -253,8 +245,7 @@ ArchiveReader::ArchiveReader(std::string path) : path_(std::move(path)) {
     FdReader compressed(fd_.get(), path_);
     auto reader = decompressing_reader(compressed, compression, path_);
     char buffer[1 << 16];
-    while (size_t got = reader->read(buffer, sizeof buffer))
-      write_all(out.get(), std::string_view(buffer, got), plain);
+    while (size_t got = reader->read(buffer, sizeof buffer)) write_all(out.get(), std::string_view(buffer, got), plain);
     fd_ = open_or_fail(plain, O_RDONLY);
   }
   scan();
@@ -263,8 +254,7 @@ ArchiveReader::ArchiveReader(std::string path) : path_(std::move(path)) {
   } else if (members_.contains("manifest.json")) {
     load_docker_manifest();
   } else {
-    fail("{} is not an image archive: it has neither manifest.json (docker save) nor index.json (OCI)",
-         path_);
+    fail("{} is not an image archive: it has neither manifest.json (docker save) nor index.json (OCI)", path_);
   }
 }
 
@@ -358,8 +348,7 @@ void ArchiveReader::load_docker_manifest() {
     blob_members_[manifest.config.digest] = config_name;
     const json& layers = entry.value("Layers", json::array());
     if (layers.size() != config.diff_ids.size()) {
-      fail("{}: image {} lists {} layers but its config {}", path_, config_name, layers.size(),
-           config.diff_ids.size());
+      fail("{}: image {} lists {} layers but its config {}", path_, config_name, layers.size(), config.diff_ids.size());
     }
     for (const auto& layer : layers) {
       std::string layer_name = layer.get<std::string>();
@@ -374,7 +363,8 @@ void ArchiveReader::load_docker_manifest() {
       }
       Digest digest = Digest::from_hex(hash.finish_hex());
       blob_members_[digest] = layer_name;
-      manifest.layers.push_back(Descriptor{layer_media_type(sniff_compression(first)), digest, m.size});
+      manifest.layers.push_back(
+          Descriptor{layer_media_type(sniff_compression(first)), digest, m.size});
     }
     std::string manifest_text = manifest.to_json_text();
     Image image;
@@ -405,8 +395,7 @@ std::unique_ptr<ByteReader> ArchiveReader::open_blob(const Descriptor& descripto
     return std::make_unique<StringReader>(it->second);
   }
   auto it = blob_members_.find(descriptor.digest);
-  if (it == blob_members_.end())
-    fail("{} is not a complete image archive: blob {} is missing", path_, descriptor.digest.str());
+  if (it == blob_members_.end()) fail("{} is not a complete image archive: blob {} is missing", path_, descriptor.digest.str());
   const Member& m = member(it->second);
   return std::make_unique<RangeReader>(fd_.get(), m.offset, m.size, descriptor.digest,
                                        fmt::format("blob {} in {}", descriptor.digest.str(), path_));
