@@ -45,8 +45,8 @@ void add_image_flags(CLI::App& app, ImageFlags& f) {
   app.add_option("--platform", f.platform,
                  "Platforms, e.g. linux/amd64,linux/arm64,linux/arm/v7, or all (default: this machine's)");
   app.add_option("--base", f.base,
-                 "Base image: scratch, oci-layout:DIR[:TAG], docker-archive:FILE[:NAME], an image in the store or "
-                 "HOST[:PORT]/REPO[:TAG] in a registry")
+                 "Base image: scratch, oci-layout:DIR[:TAG], docker-archive:FILE[:NAME], an image in the "
+                 "store, or HOST[:PORT]/REPO[:TAG] in a registry")
       ->capture_default_str();
   app.add_option("-e,--env", f.env, "Environment variable KEY=VALUE (repeatable)");
   app.add_option("--port", f.ports, "Exposed port PORT[/tcp|udp] (repeatable)");
@@ -60,7 +60,7 @@ void add_image_flags(CLI::App& app, ImageFlags& f) {
   app.add_option("--compression", f.compression, "gzip, zstd or none, optionally :LEVEL")->capture_default_str();
   app.add_option("--oci-layout", f.oci_layout, "Also write the image into this OCI layout directory");
   app.add_option("--tarball", f.tarball, "Also write the image into this tar (docker load / podman load)");
-  app.add_flag("--push", f.push, "Push the images to the registries their names give (HOST[:PORT]/REPO[:TAG])");
+  app.add_flag("--push", f.push, "Push the images to the registries their names give");
   app.add_option("--insecure-registry", f.insecure_registries,
                  "Reach this registry HOST[:PORT] without TLS verification, or over plain HTTP (repeatable)");
   app.add_flag("--json", f.json, "Print the result as JSON");
