@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 GOCRATE := $(BUILD_DIR)/gocrate
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo test unit-test bench format clean
+.PHONY: all deps build demo test unit-test bench bench-registry format clean
 
 all: build
 
@@ -29,6 +29,9 @@ unit-test: build
 
 bench: build
 	./bench/run.sh $(GOCRATE)
+
+bench-registry: build
+	./bench/bench_registry.sh $(GOCRATE)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -9,7 +9,7 @@ build_packages=(
   libseccomp-dev libcap-dev libarchive-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev libgtest-dev
 )
-runtime_packages=(golang-go ca-certificates qemu-user-static slirp4netns uidmap iproute2)
+runtime_packages=(golang-go ca-certificates libcurl4 qemu-user-static slirp4netns uidmap iproute2)
 peer_packages=(
   skopeo umoci runc podman buildah docker.io docker-registry
   hyperfine wrk apache2-utils openssl curl python3 jq procps psmisc

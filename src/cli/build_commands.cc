@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,7 @@
 #include "store/oci_layout.h"
 #include "transport/archive.h"
 #include "transport/image_location.h"
+#include "transport/registry/push.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strings.h"
@@ -32,6 +34,8 @@ struct ImageFlags {
   std::string sbom = "spdx";
   std::string compression = "gzip";
   std::string oci_layout, tarball;
+  bool push = false;
+  std::vector<std::string> insecure_registries;
   bool json = false;
   bool quiet = false;
 };
@@ -40,9 +44,9 @@ void add_image_flags(CLI::App& app, ImageFlags& f) {
   app.add_option("-t,--tag", f.tags, "Name of the image, NAME[:TAG] (repeatable)");
   app.add_option("--platform", f.platform,
                  "Platforms, e.g. linux/amd64,linux/arm64,linux/arm/v7, or all (default: this machine's)");
-  app.add_option(
-         "--base", f.base,
-         "Base image: scratch, oci-layout:DIR[:TAG], docker-archive:FILE[:NAME] or an image in the store")
+  app.add_option("--base", f.base,
+                 "Base image: scratch, oci-layout:DIR[:TAG], docker-archive:FILE[:NAME], an image in the "
+                 "store, or HOST[:PORT]/REPO[:TAG] in a registry")
       ->capture_default_str();
   app.add_option("-e,--env", f.env, "Environment variable KEY=VALUE (repeatable)");
   app.add_option("--port", f.ports, "Exposed port PORT[/tcp|udp] (repeatable)");
@@ -57,8 +61,39 @@ void add_image_flags(CLI::App& app, ImageFlags& f) {
       ->capture_default_str();
   app.add_option("--oci-layout", f.oci_layout, "Also write the image into this OCI layout directory");
   app.add_option("--tarball", f.tarball, "Also write the image into this tar (docker load / podman load)");
+  app.add_flag("--push", f.push, "Push the images to the registries their names give");
+  app.add_option("--insecure-registry", f.insecure_registries,
+                 "Reach this registry HOST[:PORT] without TLS verification, or over plain HTTP (repeatable)");
   app.add_flag("--json", f.json, "Print the result as JSON");
   app.add_flag("-q,--quiet", f.quiet, "No progress display");
+}
+
+RegistryOptions registry_options(const ImageFlags& f) {
+  RegistryOptions options = RegistryOptions::from_environment();
+  for (const auto& host : f.insecure_registries) options.insecure_registries.push_back(host);
+  return options;
+}
+
+// Fails before any work when --push is given for names without a registry.
+void check_push_names(const ImageFlags& f) {
+  if (!f.push) return;
+  if (f.tags.empty() && !std::getenv("GOCRATE_DOCKER_REPO")) {
+    fail("--push needs a registry: name the image with -t HOST[:PORT]/REPO[:TAG] or set GOCRATE_DOCKER_REPO");
+  }
+  for (const auto& tag : f.tags) {
+    if (Reference::parse(tag).domain.empty()) {
+      fail("--push cannot push {}: it names no registry; use -t HOST[:PORT]/REPO[:TAG]", tag);
+    }
+  }
+}
+
+// The name of an image built without -t: $GOCRATE_DOCKER_REPO/NAME when set.
+std::string default_image_name(const std::string& name) {
+  const char* repo = std::getenv("GOCRATE_DOCKER_REPO");
+  if (!repo || !*repo) return Store::canonical_name(name);
+  std::string prefix(repo);
+  while (prefix.ends_with('/')) prefix.pop_back();
+  return Store::canonical_name(prefix + "/" + name);
 }
 
 std::vector<Platform> parse_platform_list(const std::string& text) {
@@ -72,7 +107,7 @@ std::vector<Platform> parse_platform_list(const std::string& text) {
 ImageRecipe make_recipe(const ImageFlags& f, Store& store, LocatedImage& base) {
   ImageRecipe recipe;
   if (f.base != "scratch" && !f.base.empty()) {
-    base = locate_image(f.base, store);
+    base = locate_image(f.base, store, registry_options(f));
     recipe.base = BaseImage{base.source, base.root, base.name};
   }
   if (!f.app_dir.starts_with('/')) fail("invalid --app-dir \"{}\": it must be an absolute path", f.app_dir);
@@ -140,6 +175,14 @@ void publish(Store& store, const std::vector<Published>& results, const ImageFla
     std::optional<Platform> docker_platform;
     ArchiveWriter archive(absolute_path(f.tarball), docker_platform);
     write_to(archive, false);
+  }
+  if (f.push) {
+    PushOptions options;
+    options.registry = registry_options(f);
+    options.show_progress = !f.quiet && !f.json;
+    for (const auto& r : results) {
+      for (const auto& name : r.names) push_image(store, NamedImage{name, r.image.root}, name, options);
+    }
   }
 }
 
@@ -212,6 +255,7 @@ int build_command(Globals& globals, int argc, char** argv) {
          request.targets.size());
   }
 
+  check_push_names(flags);
   Store store = open_store(globals);
   store.remove_stale_ingests();
   LocatedImage base;
@@ -225,9 +269,9 @@ int build_command(Globals& globals, int argc, char** argv) {
   FileLock lease = store.lease();
   std::vector<Published> results;
   for (auto& built : build_go_images(store, request, progress)) {
-    std::vector<std::string> names = flags.tags.empty()
-                                         ? std::vector<std::string>{built.package.binary_name() + ":latest"}
-                                         : canonical_names(flags.tags);
+    std::vector<std::string> names =
+        flags.tags.empty() ? std::vector<std::string>{default_image_name(built.package.binary_name())}
+                           : canonical_names(flags.tags);
     results.push_back({names, built.image, built.platforms});
   }
   progress.finish();
@@ -247,6 +291,7 @@ int pack_command(Globals& globals, int argc, char** argv) {
   add_image_flags(app, flags);
   app.add_option("binaries", binaries, "Executables to pack")->required();
   parse_command_line(app, argc, argv);
+  check_push_names(flags);
 
   Store store = open_store(globals);
   LocatedImage base;
@@ -276,7 +321,7 @@ int pack_command(Globals& globals, int argc, char** argv) {
   }
 
   std::vector<std::string> names =
-      flags.tags.empty() ? std::vector<std::string>{Store::canonical_name(base_name(binaries.front()))}
+      flags.tags.empty() ? std::vector<std::string>{default_image_name(base_name(binaries.front()))}
                          : canonical_names(flags.tags);
   FileLock lease = store.lease();
   BuiltImage image = assemble_image(store, recipe, groups);

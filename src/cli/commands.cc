@@ -29,6 +29,10 @@ constexpr CommandEntry kCommands[] = {
     {"prune", "Delete blobs no image uses", prune_command},
     {"save", "Write images to a tar that docker load and podman load accept", save_command},
     {"load", "Read images from a tar made by docker save, podman save or gocrate save", load_command},
+    {"push", "Push an image to a registry", push_command},
+    {"pull", "Pull an image from a registry", pull_command},
+    {"login", "Log in to a registry", login_command},
+    {"logout", "Log out of a registry", logout_command},
 };
 
 void print_usage(FILE* out) {

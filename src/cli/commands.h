@@ -37,5 +37,9 @@ int rmi_command(Globals& globals, int argc, char** argv);
 int prune_command(Globals& globals, int argc, char** argv);
 int save_command(Globals& globals, int argc, char** argv);
 int load_command(Globals& globals, int argc, char** argv);
+int push_command(Globals& globals, int argc, char** argv);
+int pull_command(Globals& globals, int argc, char** argv);
+int login_command(Globals& globals, int argc, char** argv);
+int logout_command(Globals& globals, int argc, char** argv);
 
 }  // namespace gocrate::cli

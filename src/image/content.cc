@@ -1,5 +1,12 @@
 #include "image/content.h"
 
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <set>
+#include <thread>
+
 #include "image/media_types.h"
 #include "util/error.h"
 #include "util/strings.h"
@@ -99,34 +106,85 @@ void copy_blob(BlobSource& source, const Descriptor& d, ImageSink& sink, const C
     if (progress.on_blob) progress.on_blob(d, true);
     return;
   }
-  auto reader = source.open_blob(d);
-  sink.put_blob(d, *reader);
+  sink.put_blob_from(d, [&] { return source.open_blob(d); });
   if (progress.on_blob) progress.on_blob(d, false);
 }
 
-void copy_tree(BlobSource& source, const Descriptor& d, ImageSink& sink, const CopyProgress& progress) {
+// What a copy writes: the leaves (configs, layers) once each, then the
+// manifests and indexes the sink lacks, children before parents.
+struct CopyPlan {
+  std::vector<Descriptor> leaves;
+  std::vector<std::pair<Descriptor, std::string>> parents;
+  std::set<Digest> seen;
+};
+
+void plan_copy(BlobSource& source, const Descriptor& d, ImageSink& sink, CopyPlan& plan) {
+  if (!plan.seen.insert(d.digest).second) return;
   if (media_type::is_index(d.media_type)) {
     if (sink.has_blob(d)) return;
     std::string text = source.read_blob(d);
     Index index = Index::parse(text, fmt::format("index {}", d.digest.str()));
-    for (const auto& child : index.manifests) copy_tree(source, child, sink, progress);
-    sink.put_blob(d, text);
+    for (const auto& child : index.manifests) plan_copy(source, child, sink, plan);
+    plan.parents.emplace_back(d, std::move(text));
   } else if (media_type::is_manifest(d.media_type)) {
     if (sink.has_blob(d)) return;
     std::string text = source.read_blob(d);
     Manifest manifest = Manifest::parse(text, fmt::format("manifest {}", d.digest.str()));
-    copy_blob(source, manifest.config, sink, progress);
-    for (const auto& layer : manifest.layers) copy_blob(source, layer, sink, progress);
-    sink.put_blob(d, text);
+    plan_copy(source, manifest.config, sink, plan);
+    for (const auto& layer : manifest.layers) plan_copy(source, layer, sink, plan);
+    plan.parents.emplace_back(d, std::move(text));
   } else {
-    copy_blob(source, d, sink, progress);
+    plan.leaves.push_back(d);
   }
+}
+
+// Runs work(0..count-1) on up to `jobs` threads; the first error stops the
+// rest from starting and is rethrown.
+void for_each_parallel(size_t count, int jobs, const std::function<void(size_t)>& work) {
+  if (jobs <= 1 || count <= 1) {
+    for (size_t i = 0; i < count; ++i) work(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < std::min<size_t>(jobs, count); ++t) {
+    threads.emplace_back([&] {
+      while (!failed) {
+        size_t i = next++;
+        if (i >= count) return;
+        try {
+          work(i);
+        } catch (...) {
+          std::lock_guard lock(error_mutex);
+          if (!error) error = std::current_exception();
+          failed = true;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace
 
+void ImageSink::put_blob_from(const Descriptor& descriptor, const BlobOpener& open) {
+  auto reader = open();
+  put_blob(descriptor, *reader);
+}
+
 void copy_image(BlobSource& source, const Descriptor& root, ImageSink& sink, const CopyProgress& progress) {
-  copy_tree(source, root, sink, progress);
+  CopyPlan plan;
+  plan_copy(source, root, sink, plan);
+  // Largest first: with fewer jobs than blobs, the longest copy starts at once.
+  std::stable_sort(plan.leaves.begin(), plan.leaves.end(),
+                   [](const Descriptor& a, const Descriptor& b) { return a.size > b.size; });
+  for_each_parallel(plan.leaves.size(), progress.jobs,
+                    [&](size_t i) { copy_blob(source, plan.leaves[i], sink, progress); });
+  for (const auto& [descriptor, text] : plan.parents) sink.put_blob(descriptor, text);
 }
 
 }  // namespace gocrate

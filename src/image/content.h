@@ -36,6 +36,11 @@ class ImageSink {
   // Stores the content, refusing it if it does not match the descriptor.
   virtual void put_blob(const Descriptor& descriptor, ByteReader& content) = 0;
   virtual void put_blob(const Descriptor& descriptor, std::string_view content);
+  // Stores a blob whose content `open` provides. A sink that may have to
+  // start over (a registry that lost an upload) calls `open` again; the
+  // default opens it once.
+  using BlobOpener = std::function<std::unique_ptr<ByteReader>()>;
+  virtual void put_blob_from(const Descriptor& descriptor, const BlobOpener& open);
   // Records that `name` refers to `root` (written on commit()).
   virtual void add_name(const std::string& name, const Descriptor& root) = 0;
   // Adds a manifest that is not named but must be kept: an artifact whose
@@ -69,8 +74,11 @@ std::vector<PlatformImage> load_all_platform_images(BlobSource& source, const De
 // Copies everything a root descriptor references (index, manifests, configs,
 // layers), children before parents, skipping blobs the sink already has. A
 // sink that holds a manifest or index therefore holds all it references.
+// With jobs > 1 the configs and layers of the whole tree are copied that
+// many at a time, so source and sink must then be thread-safe.
 struct CopyProgress {
   std::function<void(const Descriptor&, bool skipped)> on_blob;
+  int jobs = 1;
 };
 void copy_image(BlobSource& source, const Descriptor& root, ImageSink& sink,
                 const CopyProgress& progress = {});

@@ -3,6 +3,7 @@
 #include "image/media_types.h"
 #include "store/oci_layout.h"
 #include "transport/archive.h"
+#include "transport/registry/pull.h"
 #include "util/error.h"
 #include "util/strings.h"
 
@@ -65,12 +66,19 @@ LocatedImage from_archive(std::string_view location, std::string_view rest) {
 
 }  // namespace
 
-LocatedImage locate_image(std::string_view location, Store& store) {
+LocatedImage locate_image(std::string_view location, Store& store, const RegistryOptions& registry) {
   for (std::string_view prefix : {"oci-layout:", "oci:"}) {
     if (location.starts_with(prefix)) return from_layout(location, location.substr(prefix.size()));
   }
   for (std::string_view prefix : {"docker-archive:", "oci-archive:"}) {
     if (location.starts_with(prefix)) return from_archive(location, location.substr(prefix.size()));
+  }
+  if (!location.starts_with("docker://")) {
+    if (auto image = store.find(location)) return {nullptr, &store, image->descriptor, image->name};
+  }
+  if (names_registry(location)) {
+    RemoteImage remote = open_remote_image(location, registry);
+    return {remote.source, remote.source.get(), remote.root, remote.name};
   }
   NamedImage image = store.resolve(location);
   return {nullptr, &store, image.descriptor, image.name};

@@ -6,6 +6,7 @@
 
 #include "image/content.h"
 #include "store/store.h"
+#include "transport/registry/registry_client.h"
 
 namespace gocrate {
 
@@ -21,8 +22,12 @@ struct LocatedImage {
 // Opens the image a location names:
 //   oci-layout:DIR[:TAG] (also skopeo's oci:DIR[:TAG])   an OCI layout entry
 //   docker-archive:FILE[:NAME] / oci-archive:FILE[:NAME]  a saved archive
-//   anything else                                         a reference in the store
+//   docker://REF                                          an image read from its registry
+//   anything else                                         a reference in the store, or, when it
+//                                                         names a registry host and the store lacks
+//                                                         it, an image read from that registry
 // Without TAG or NAME, the location must hold exactly one image.
-LocatedImage locate_image(std::string_view location, Store& store);
+LocatedImage locate_image(std::string_view location, Store& store,
+                          const RegistryOptions& registry = RegistryOptions::from_environment());
 
 }  // namespace gocrate

@@ -6,15 +6,21 @@ that raises Skip is reported as skipped with its reason. The script exits 0
 when all ran or were skipped, 1 on any failure, and 77 (CTest's skip code)
 when every test was skipped."""
 
+import base64
 import contextlib
+import http.server
+import json
 import os
+import signal
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
+import urllib.parse
 
 GOCRATE = os.environ.get("GOCRATE", "gocrate")
 SOURCE_DIR = os.environ.get("GOCRATE_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
@@ -155,6 +161,193 @@ def podman():
             subprocess.run(base + ["rm", "-af"], capture_output=True)
             subprocess.run(["umount", "-R", f"{work}/root"], capture_output=True)
 
+
+
+def make_ca(work, name="gocrate test CA"):
+    """A CA key and certificate made with openssl; returns (key, cert) paths."""
+    require("openssl", "openssl")
+    key, cert = os.path.join(work, "ca.key"), os.path.join(work, "ca.crt")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+         "-subj", f"/CN={name}"])
+    return key, cert
+
+
+def make_server_cert(work, ca, hosts=("localhost", "127.0.0.1")):
+    """A server certificate for `hosts` signed by `ca`; returns (key, cert) paths."""
+    ca_key, ca_cert = ca
+    key, csr, cert = (os.path.join(work, f"server.{ext}") for ext in ("key", "csr", "crt"))
+    ext = os.path.join(work, "server.ext")
+    names = ",".join(f"IP:{h}" if h[0].isdigit() else f"DNS:{h}" for h in hosts)
+    open(ext, "w").write(f"subjectAltName={names}\n")
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={hosts[0]}"])
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+         "-days", "2", "-extfile", ext])
+    return key, cert
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenIssuer:
+    """Docker's token protocol (GET realm?service=&scope=) on loopback: checks
+    Basic credentials against `users` ({name: (password, {repository: actions})},
+    repository "*" for all) and signs RS256 JWTs that the registry verifies
+    against the certificate given in its rootcertbundle."""
+
+    def __init__(self, work, users, service="gocrate-test", issuer="gocrate-test-issuer"):
+        require("openssl", "openssl")
+        self.users, self.service, self.issuer = users, service, issuer
+        self.key = os.path.join(work, "token.key")
+        self.cert = os.path.join(work, "token.crt")
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out", self.cert,
+             "-days", "2", "-subj", "/CN=gocrate test token issuer"])
+        self.cert_der = subprocess.run(["openssl", "x509", "-in", self.cert, "-outform", "DER"], capture_output=True,
+                                       check=True).stdout
+        self.requests = []
+        try:
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import padding
+            private = serialization.load_pem_private_key(open(self.key, "rb").read(), password=None)
+            self._sign = lambda data: private.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        except ImportError:
+            self._sign = lambda data: subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key],
+                                                     input=data, capture_output=True, check=True).stdout
+        issuer_self = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                issuer_self._answer(self)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _answer(self, handler):
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(handler.path).query)
+        user = None
+        header = handler.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            name, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            if name not in self.users or self.users[name][0] != password:
+                handler.send_response(401)
+                handler.end_headers()
+                return
+            user = name
+        scopes = query.get("scope", [])
+        self.requests.append((user, scopes))
+        grants = self.users.get(user, (None, {}))[1] if user else {}
+        access = []
+        for scope in scopes:
+            kind, name, actions = scope.split(":")
+            allowed = set(grants.get(name, grants.get("*", "")).split(","))
+            access.append({"type": kind, "name": name, "actions": [a for a in actions.split(",") if a in allowed]})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(self.cert_der).decode()]}
+        claims = {"iss": self.issuer, "sub": user or "", "aud": self.service, "exp": now + 300, "nbf": now - 10,
+                  "iat": now, "jti": f"{now}-{len(self.requests)}", "access": access}
+        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        token = f"{signing_input}.{_b64url(self._sign(signing_input.encode()))}"
+        body = json.dumps({"token": token, "expires_in": 300}).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+
+class Registry:
+    """docker-registry (distribution 2.8) on 127.0.0.1, storage in `root`."""
+
+    def __init__(self, work, htpasswd=None, tls=None, token=None):
+        self.work, self.port = work, free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.root = os.path.join(work, "storage")
+        self.config = os.path.join(work, "config.yml")
+        lines = ["version: 0.1", "log:", "  level: warn", "storage:", "  filesystem:",
+                 f"    rootdirectory: {self.root}", "  delete:", "    enabled: true", "http:",
+                 f"  addr: 127.0.0.1:{self.port}", "  secret: gocrate-e2e-secret"]
+        if tls:
+            lines += ["  tls:", f"    certificate: {tls[1]}", f"    key: {tls[0]}"]
+        if htpasswd:
+            lines += ["auth:", "  htpasswd:", "    realm: gocrate-test", f"    path: {htpasswd}"]
+        if token:
+            lines += ["auth:", "  token:", f"    realm: {token.realm}", f"    service: {token.service}",
+                      f"    issuer: {token.issuer}", f"    rootcertbundle: {token.cert}"]
+        open(self.config, "w").write("\n".join(lines) + "\n")
+        self.scheme = "https" if tls else "http"
+        self.process = None
+        self.log = os.path.join(work, "registry.log")
+
+    def start(self):
+        log = open(self.log, "a")
+        self.process = subprocess.Popen(["docker-registry", "serve", self.config], stdout=log,
+                                        stderr=subprocess.STDOUT)
+
+        def ready():
+            if self.process.poll() is not None:
+                raise Failure(f"docker-registry exited at start: {open(self.log).read()[-800:]}")
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+        wait_for(ready, 30, "docker-registry")
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def blob_path(self, digest):
+        hex_ = digest.split(":")[1]
+        return os.path.join(self.root, "docker/registry/v2/blobs/sha256", hex_[:2], hex_, "data")
+
+
+@contextlib.contextmanager
+def registry(users=None, tls=False, token_users=None):
+    """A fresh docker-registry on a free loopback port. `users` ({name: password})
+    turns on htpasswd Basic auth; `tls` serves HTTPS with a certificate of a
+    CA made for it (registry.ca_cert); `token_users` (see TokenIssuer) turns
+    on token auth with an issuer run by the test."""
+    require("docker-registry", "docker-registry")
+    with temp_dir("gocrate-registry-") as work:
+        htpasswd = token = None
+        if users:
+            require("htpasswd", "apache2-utils")
+            htpasswd = os.path.join(work, "htpasswd")
+            with open(htpasswd, "w") as out:
+                for name, password in users.items():
+                    out.write(run(["htpasswd", "-Bbn", name, password]).stdout.strip() + "\n")
+        cert = None
+        if tls:
+            ca = make_ca(work)
+            cert = make_server_cert(work, ca)
+        if token_users is not None:
+            token = TokenIssuer(work, token_users)
+        reg = Registry(work, htpasswd=htpasswd, tls=cert, token=token)
+        reg.ca_cert = ca[1] if tls else None
+        reg.token_issuer = token
+        try:
+            reg.start()
+            yield reg
+        finally:
+            reg.stop()
+            if token:
+                token.close()
 
 def main(namespace):
     tests = [(name, fn) for name, fn in namespace.items() if name.startswith("test_") and callable(fn)]
