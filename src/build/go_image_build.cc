@@ -90,7 +90,9 @@ std::vector<GoImage> build_go_images(Store& store, const GoImageRequest& request
           PlatformExecutables out{platform, {}};
           for (const GoPackage* p : image_packages) {
             std::string output = dir + "/" + p->binary_name();
-            go_build(*p, platform, request.go, output);
+            GoBuildOptions options = request.go;
+            if (request.adjust_go_options) request.adjust_go_options(*p, options);
+            go_build(*p, platform, options, output);
             out.executables.push_back({p->binary_name(), output, true});
           }
           progress.set(lines[i], "packing");

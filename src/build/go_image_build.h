@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ struct GoImageRequest {
   bool all_platforms = false;       // every platform the base offers
   std::vector<std::string> with;    // more main packages in every image
   GoBuildOptions go;
+  // Adjusts the Go options for one package (from the project configuration).
+  std::function<void(const GoPackage&, GoBuildOptions&)> adjust_go_options;
   ImageRecipe recipe;  // kodata_dir is filled in per target
 };
 

@@ -124,8 +124,9 @@ void go_build(const GoPackage& package, const Platform& platform, const GoBuildO
   ProcessOptions process;
   process.working_dir = package.dir;
   process.env_overrides = go_environment_defaults();
-  for (const auto& [key, value] : platform.go_environment()) process.env_overrides[key] = value;
   process.env_overrides["CGO_ENABLED"] = options.cgo ? "1" : "0";
+  for (const auto& [key, value] : options.env) process.env_overrides[key] = value;
+  for (const auto& [key, value] : platform.go_environment()) process.env_overrides[key] = value;
   auto result = run_process(argv, process);
   if (result.exit_code != 0) {
     // Compiler output goes out as it came, in one piece even when builds of

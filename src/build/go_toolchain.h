@@ -23,7 +23,8 @@ struct GoBuildOptions {
   bool cgo = false;
   bool strip = true;  // -ldflags=-s -w
   std::string ldflags;
-  std::vector<std::string> flags;  // passed to go build as they are
+  std::vector<std::string> flags;          // passed to go build as they are
+  std::map<std::string, std::string> env;  // for go build (GOFLAGS, GOEXPERIMENT, ...)
 };
 
 // The go command, or an Error saying how to install it.
