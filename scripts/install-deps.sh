@@ -25,16 +25,21 @@ done
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 
-if ((${#missing[@]} == 0)); then
-  exit 0
+if ((${#missing[@]} > 0)); then
+  if [[ $(id -u) -ne 0 ]]; then
+    SUDO=sudo
+  else
+    SUDO=
+  fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [[ $(id -u) -ne 0 ]]; then
-  SUDO=sudo
-else
-  SUDO=
+# The Kubernetes API schemas the deploy tests validate against (npm registry).
+repo=$(cd "$(dirname "$0")/.." && pwd)
+if [[ ! -d "$repo/tests/kubernetes/node_modules/kubernetes-models" ]]; then
+  echo "install-deps: installing the kubernetes-models npm packages for the tests" >&2
+  (cd "$repo/tests/kubernetes" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
-echo "install-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

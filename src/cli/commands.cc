@@ -33,6 +33,10 @@ constexpr CommandEntry kCommands[] = {
     {"pull", "Pull an image from a registry", pull_command},
     {"login", "Log in to a registry", login_command},
     {"logout", "Log out of a registry", logout_command},
+    {"resolve", "Build and push gocrate:// references in Kubernetes YAML and print it resolved", resolve_command},
+    {"apply", "resolve, then kubectl apply", apply_command},
+    {"create", "resolve, then kubectl create", create_command},
+    {"delete", "kubectl delete the resources in YAML files", delete_command},
 };
 
 void print_usage(FILE* out) {
