@@ -37,3 +37,35 @@ stop_dockerd() {
 
 # Mean seconds of hyperfine's JSON export, for command index $2.
 mean_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['results'][int(sys.argv[2])]['mean'])" "$1" "$2"; }
+
+# Starts a docker-registry on a free loopback port; sets REGISTRY (host:port).
+start_registry() {
+  REGISTRY_DIR=$(mktemp -d /tmp/gocrate-bench-registry-XXXXXX)
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  REGISTRY=127.0.0.1:$port
+  cat >"$REGISTRY_DIR/config.yml" <<YAML
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $REGISTRY_DIR/data
+http:
+  addr: $REGISTRY
+  secret: bench
+YAML
+  docker-registry serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/log" 2>&1 &
+  REGISTRY_PID=$!
+  for _ in $(seq 100); do curl -sf "http://$REGISTRY/v2/" >/dev/null && return 0; sleep 0.1; done
+  echo "docker-registry did not start; see $REGISTRY_DIR/log" >&2
+  return 1
+}
+
+stop_registry() {
+  [[ -n "${REGISTRY_PID:-}" ]] || return 0
+  kill "$REGISTRY_PID" 2>/dev/null || true
+  wait "$REGISTRY_PID" 2>/dev/null || true
+  rm -rf "$REGISTRY_DIR"
+  unset REGISTRY_PID REGISTRY
+}

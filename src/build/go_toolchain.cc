@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "util/error.h"
 #include "util/fs.h"
@@ -62,6 +63,75 @@ std::string first_line(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+GoPackage package_from_json(const nlohmann::json& info) {
+  GoPackage package;
+  package.import_path = info.value("ImportPath", "");
+  package.dir = info.value("Dir", "");
+  if (auto module = info.find("Module"); module != info.end() && module->is_object()) {
+    package.module_path = module->value("Path", "");
+    package.module_dir = module->value("Dir", "");
+  }
+  return package;
+}
+
+}  // namespace
+
+std::vector<GoPackage> go_list_many(const std::vector<std::string>& targets, const std::string& working_dir) {
+  auto one_by_one = [&] {
+    std::vector<GoPackage> out;
+    for (const auto& target : targets) out.push_back(go_list(target, working_dir));
+    return out;
+  };
+  if (targets.size() < 2) return one_by_one();
+  std::vector<std::string> argv{find_go(), "list", "-e", "-json=ImportPath,Name,Dir,Module,Error"};
+  for (const auto& target : targets) {
+    std::string pattern = strip_scheme(target);
+    if (looks_like_directory(pattern) && !pattern.starts_with("/") && !pattern.starts_with(".")) {
+      pattern = "./" + pattern;
+    }
+    argv.push_back(pattern);
+  }
+  ProcessOptions options;
+  options.working_dir = working_dir;
+  options.env_overrides = go_environment_defaults();
+  auto result = run_process(argv, options);
+  if (result.exit_code != 0) return one_by_one();
+  // go list prints one JSON object per package, one after another.
+  std::vector<nlohmann::json> listed;
+  std::istringstream stream(result.out);
+  try {
+    while (stream >> std::ws, !stream.eof()) {
+      nlohmann::json value;
+      stream >> value;
+      listed.push_back(std::move(value));
+    }
+  } catch (const nlohmann::json::exception&) {
+    return one_by_one();
+  }
+  std::vector<GoPackage> out;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    std::string pattern = strip_scheme(targets[i]);
+    bool directory = looks_like_directory(pattern);
+    std::string wanted_dir =
+        directory ? absolute_path(pattern.starts_with("/") ? pattern : working_dir + "/" + pattern) : "";
+    const nlohmann::json* match = nullptr;
+    for (const auto& info : listed) {
+      if (directory ? info.value("Dir", "") == wanted_dir : info.value("ImportPath", "") == pattern)
+        match = &info;
+    }
+    // Anything unusual (an error, no module, not main): ask again alone, for the precise message.
+    if (!match || match->contains("Error") || match->value("Name", "") != "main" ||
+        !match->contains("Module")) {
+      out.push_back(go_list(targets[i], working_dir));
+    } else {
+      out.push_back(package_from_json(*match));
+    }
+  }
+  return out;
+}
+
 GoPackage go_list(const std::string& raw_target, const std::string& working_dir) {
   std::string go = find_go();
   std::string target = strip_scheme(raw_target);
@@ -91,13 +161,7 @@ GoPackage go_list(const std::string& raw_target, const std::string& working_dir)
   }
   auto info = nlohmann::json::parse(result.out, nullptr, false);
   if (!info.is_object()) fail("cannot find Go package {}: go list printed something unexpected", raw_target);
-  GoPackage package;
-  package.import_path = info.value("ImportPath", "");
-  package.dir = info.value("Dir", "");
-  if (auto module = info.find("Module"); module != info.end() && module->is_object()) {
-    package.module_path = module->value("Path", "");
-    package.module_dir = module->value("Dir", "");
-  }
+  GoPackage package = package_from_json(info);
   std::string name = info.value("Name", "");
   if (package.module_path.empty()) {
     fail("{} is not in a Go module (no go.mod found): run `go mod init <module path>` in the project's root",
@@ -111,42 +175,55 @@ GoPackage go_list(const std::string& raw_target, const std::string& working_dir)
   return package;
 }
 
-void go_build(const GoPackage& package, const Platform& platform, const GoBuildOptions& options,
-              const std::string& output) {
+void go_build_many(const std::vector<const GoPackage*>& packages, const Platform& platform,
+                   const GoBuildOptions& options, const std::string& output_dir) {
   std::string go = find_go();
   std::string ldflags = options.strip ? "-s -w" : "";
   if (!options.ldflags.empty()) ldflags += (ldflags.empty() ? "" : " ") + options.ldflags;
-  std::vector<std::string> argv{go, "build", "-trimpath", "-o", output};
+  // With -o naming a directory, go writes each main package as DIR/NAME.
+  std::vector<std::string> argv{go, "build", "-trimpath", "-o", output_dir + "/"};
   if (!ldflags.empty()) argv.push_back("-ldflags=" + ldflags);
   argv.insert(argv.end(), options.flags.begin(), options.flags.end());
-  argv.push_back(package.import_path);
+  std::vector<std::string> paths;
+  for (const GoPackage* p : packages) {
+    argv.push_back(p->import_path);
+    paths.push_back(p->import_path);
+  }
 
   ProcessOptions process;
-  process.working_dir = package.dir;
+  process.working_dir = packages.front()->dir;
   process.env_overrides = go_environment_defaults();
   process.env_overrides["CGO_ENABLED"] = options.cgo ? "1" : "0";
   for (const auto& [key, value] : options.env) process.env_overrides[key] = value;
   for (const auto& [key, value] : platform.go_environment()) process.env_overrides[key] = value;
   auto result = run_process(argv, process);
-  if (result.exit_code != 0) {
-    // Compiler output goes out as it came, in one piece even when builds of
-    // several platforms fail at once.
-    static std::mutex stderr_mutex;
-    {
-      std::lock_guard lock(stderr_mutex);
-      fputs(result.err.c_str(), stderr);
-      fputs(result.out.c_str(), stderr);
-      fflush(stderr);
-    }
-    if (result.err.find("no space left on device") != std::string::npos) {
-      fail(
-          "go build of {} for {} failed: no space left on the disk holding {} (the disk is full: free space "
-          "or "
-          "point --root at another file system)",
-          package.import_path, platform.str(), dir_name(output));
-    }
-    fail("go build of {} for {} failed (the compiler's output is above)", package.import_path,
-         platform.str());
+  if (result.exit_code == 0) return;
+  // Compiler output goes out as it came, in one piece even when builds of
+  // several platforms fail at once.
+  static std::mutex stderr_mutex;
+  {
+    std::lock_guard lock(stderr_mutex);
+    fputs(result.err.c_str(), stderr);
+    fputs(result.out.c_str(), stderr);
+    fflush(stderr);
+  }
+  std::string what = join(paths, ", ");
+  if (result.err.find("no space left on device") != std::string::npos) {
+    fail(
+        "go build of {} for {} failed: no space left on the disk holding {} (the disk is full: free space or "
+        "point --root at another file system)",
+        what, platform.str(), output_dir);
+  }
+  fail("go build of {} for {} failed (the compiler's output is above)", what, platform.str());
+}
+
+void go_build(const GoPackage& package, const Platform& platform, const GoBuildOptions& options,
+              const std::string& output) {
+  std::string dir = dir_name(output);
+  go_build_many({&package}, platform, options, dir);
+  std::string built = dir + "/" + package.binary_name();
+  if (built != output && ::rename(built.c_str(), output.c_str()) != 0) {
+    fail_errno(fmt::format("cannot move {} to {}", built, output));
   }
 }
 

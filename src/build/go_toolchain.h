@@ -35,11 +35,22 @@ std::string find_go();
 // Fails with advice when there is no go.mod or the package is not main.
 GoPackage go_list(const std::string& target, const std::string& working_dir);
 
+// go_list for several targets with one go command when they all resolve from
+// `working_dir`; falls back to one command per target (and its precise
+// errors) when they do not.
+std::vector<GoPackage> go_list_many(const std::vector<std::string>& targets, const std::string& working_dir);
+
 // Builds one package for one platform into `output`: CGO_ENABLED=0 unless
 // asked, -trimpath, GOOS/GOARCH/GOARM/GOAMD64 from the platform. A compiler
 // error is printed to stderr as the compiler wrote it and then thrown.
 void go_build(const GoPackage& package, const Platform& platform, const GoBuildOptions& options,
               const std::string& output);
+
+// Builds several packages for one platform in one go command (sharing its
+// package loading and cache checks) into output_dir/<binary name>. The
+// packages must have distinct binary names and share one module.
+void go_build_many(const std::vector<const GoPackage*>& packages, const Platform& platform,
+                   const GoBuildOptions& options, const std::string& output_dir);
 
 // "go1.19.8"
 std::string go_version();

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "build/git_info.h"
@@ -51,12 +52,13 @@ void apply_project_config(const ProjectConfig& config, const CLI::App& app, Imag
                           GoImageRequest* request) {
   auto unset = [&](const char* option) { return app.count(option) == 0; };
   if (unset("--base") && !config.base.empty()) flags.base = config.base;
-  if (unset("--platform") && !config.platforms.empty()) flags.platform = join(config.platforms, ",");
   if (unset("--sbom") && !config.sbom.empty()) flags.sbom = config.sbom;
   if (unset("--compression") && !config.compression.empty()) flags.compression = config.compression;
   flags.env.insert(flags.env.begin(), config.env.begin(), config.env.end());
   flags.repository = config.repository;
+  // The rest concerns Go builds; pack takes its platforms from the executables.
   if (!request) return;
+  if (unset("--platform") && !config.platforms.empty()) flags.platform = join(config.platforms, ",");
   std::string shared_ldflags = config.ldflags;
   request->adjust_go_options = [&config, shared_ldflags](const GoPackage& package, GoBuildOptions& options) {
     std::string ldflags = shared_ldflags;
@@ -172,12 +174,28 @@ void publish(Store& store, const std::vector<Published>& results, const ImageFla
     write_to(archive, false);
   }
   if (f.push) {
+    std::vector<std::pair<std::string, Descriptor>> pushes;
+    for (const auto& r : results) {
+      for (const auto& name : r.names) pushes.emplace_back(name, r.image.root);
+    }
     PushOptions options;
     options.registry = registry_options(f);
-    options.show_progress = !f.quiet && !f.json;
-    for (const auto& r : results) {
-      for (const auto& name : r.names) push_image(store, NamedImage{name, r.image.root}, name, options);
+    options.show_progress = !f.quiet && !f.json && pushes.size() == 1;
+    std::vector<std::future<void>> running;
+    for (const auto& [name, root] : pushes) {
+      running.push_back(std::async(std::launch::async, [&store, &options, name = name, root = root] {
+        push_image(store, NamedImage{name, root}, name, options);
+      }));
     }
+    std::exception_ptr first_error;
+    for (auto& push : running) {
+      try {
+        push.get();
+      } catch (...) {
+        if (!first_error) first_error = std::current_exception();
+      }
+    }
+    if (first_error) std::rethrow_exception(first_error);
   }
 }
 
