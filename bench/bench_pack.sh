@@ -13,13 +13,24 @@ printf 'FROM scratch\nCOPY hello /app/hello\nENTRYPOINT ["/app/hello"]\n' >"$wor
 cp "$work/ctx/Containerfile" "$work/ctx/Dockerfile"
 ls -l "$work/ctx/hello"
 
+# A changed binary each run: 16 random bytes appended to a copy of it.
+cat >"$work/change.sh" <<SH
+#!/bin/sh
+head -c 16 /dev/urandom >>$work/changing/hello
+SH
+chmod +x "$work/change.sh"
+mkdir -p "$work/changing"
+cp "$work/ctx/hello" "$work/changing/hello"
 commands=(
-  --command-name "gocrate pack (cold store)" --prepare "rm -rf $work/store"
+  --command-name "gocrate pack (changed binary, existing store)" --prepare "$work/change.sh"
+  "$GOCRATE --root $work/existing pack $work/changing/hello -t hello -q"
+  --command-name "gocrate pack (new store)" --prepare "rm -rf $work/store"
   "$GOCRATE --root $work/store pack $work/ctx/hello -t hello -q"
   --command-name "gocrate pack (unchanged binary)" --prepare "true"
   "$GOCRATE --root $work/warm pack $work/ctx/hello -t hello -q"
 )
 "$GOCRATE" --root "$work/warm" pack "$work/ctx/hello" -t hello -q >/dev/null
+"$GOCRATE" --root "$work/existing" pack "$work/ctx/hello" -t hello -q >/dev/null
 if have buildah; then
   commands+=(--command-name "buildah bud" --prepare "true"
     "buildah --root $work/buildah --runroot $work/buildah-run --storage-driver vfs bud -q -t hello $work/ctx")
@@ -33,7 +44,7 @@ python3 - "$RESULTS_DIR/pack.json" <<'PY'
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
 base = results[0]["mean"]
-print("\nratios against gocrate pack (cold store):")
+print("\nratios against gocrate pack (changed binary, existing store):")
 for r in results:
     print(f"  {r['command']:<34} {r['mean'] * 1000:8.1f} ms  {r['mean'] / base:6.1f}x")
 PY
