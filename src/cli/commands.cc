@@ -29,6 +29,7 @@ constexpr CommandEntry kCommands[] = {
     {"prune", "Delete blobs no image uses", prune_command},
     {"save", "Write images to a tar that docker load and podman load accept", save_command},
     {"load", "Read images from a tar made by docker save, podman save or gocrate save", load_command},
+    {"run", "Run a command in a new container", run_command},
 };
 
 void print_usage(FILE* out) {
@@ -43,8 +44,9 @@ void print_usage(FILE* out) {
 }  // namespace
 
 void add_global_options(CLI::App& app, Globals& globals) {
-  app.add_option("--root", globals.root, "State directory (default: /var/lib/gocrate for root, "
-                                         "$XDG_DATA_HOME/gocrate otherwise; or $GOCRATE_ROOT)");
+  app.add_option("--root", globals.root,
+                 "State directory (default: /var/lib/gocrate for root, "
+                 "$XDG_DATA_HOME/gocrate otherwise; or $GOCRATE_ROOT)");
 }
 
 void parse_command_line(CLI::App& app, int argc, char** argv) {

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <optional>
 #include <string>
 
@@ -38,5 +37,6 @@ int rmi_command(Globals& globals, int argc, char** argv);
 int prune_command(Globals& globals, int argc, char** argv);
 int save_command(Globals& globals, int argc, char** argv);
 int load_command(Globals& globals, int argc, char** argv);
+int run_command(Globals& globals, int argc, char** argv);
 
 }  // namespace gocrate::cli

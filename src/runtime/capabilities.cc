@@ -16,17 +16,53 @@ namespace gocrate {
 namespace {
 
 constexpr std::string_view kNames[] = {
-    "CHOWN",           "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER",        "FSETID",        "KILL",
-    "SETGID",          "SETUID",       "SETPCAP",         "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
-    "NET_ADMIN",       "NET_RAW",      "IPC_LOCK",        "IPC_OWNER",     "SYS_MODULE",    "SYS_RAWIO",
-    "SYS_CHROOT",      "SYS_PTRACE",   "SYS_PACCT",       "SYS_ADMIN",     "SYS_BOOT",      "SYS_NICE",
-    "SYS_RESOURCE",    "SYS_TIME",     "SYS_TTY_CONFIG",  "MKNOD",         "LEASE",         "AUDIT_WRITE",
-    "AUDIT_CONTROL",   "SETFCAP",      "MAC_OVERRIDE",    "MAC_ADMIN",     "SYSLOG",        "WAKE_ALARM",
-    "BLOCK_SUSPEND",   "AUDIT_READ",   "PERFMON",         "BPF",           "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
 };
 constexpr int kKnown = static_cast<int>(std::size(kNames));
 
-CapabilitySet bit(int cap) { return CapabilitySet{1} << cap; }
+CapabilitySet bit(int cap) {
+  return CapabilitySet{1} << cap;
+}
 
 CapabilitySet all_capabilities() {
   int last = last_capability();
@@ -74,7 +110,8 @@ std::vector<std::string> capability_names(CapabilitySet set) {
   return names;
 }
 
-CapabilitySet resolve_capabilities(const std::vector<std::string>& add, const std::vector<std::string>& drop) {
+CapabilitySet resolve_capabilities(const std::vector<std::string>& add,
+                                   const std::vector<std::string>& drop) {
   CapabilitySet set = docker_default_capabilities();
   for (const auto& name : drop) set &= ~parse_capability(name);
   for (const auto& name : add) set |= parse_capability(name);

@@ -39,7 +39,8 @@ void write_control(const std::string& path, std::string_view value) {
   ssize_t n = ::write(fd, value.data(), value.size());
   int err = errno;
   ::close(fd);
-  if (n != static_cast<ssize_t>(value.size())) fail_errno(fmt::format("cannot write \"{}\" to {}", value, path), err);
+  if (n != static_cast<ssize_t>(value.size()))
+    fail_errno(fmt::format("cannot write \"{}\" to {}", value, path), err);
 }
 
 uint64_t read_number(const std::string& path) {
@@ -147,7 +148,8 @@ const CgroupHierarchy* CgroupLayout::find(std::string_view controller) const {
   // v1 first: in a hybrid layout a controller bound to v1 is absent from v2.
   for (bool v2 : {false, true}) {
     for (const auto& h : hierarchies) {
-      if (h.v2 == v2 && std::find(h.controllers.begin(), h.controllers.end(), controller) != h.controllers.end()) {
+      if (h.v2 == v2 &&
+          std::find(h.controllers.begin(), h.controllers.end(), controller) != h.controllers.end()) {
         return &h;
       }
     }
@@ -175,9 +177,10 @@ void require_controllers(const CgroupLayout& layout, const ResourceLimits& limit
                            LimitNeed{"cpu", "--cpus", limits.cpus.has_value()},
                            LimitNeed{"pids", "--pids-limit", limits.pids.has_value()}}) {
     if (need.wanted && !layout.find(need.controller)) {
-      fail("cannot enforce {}: this host has no {} cgroup controller available ({}); enable the controller or "
-           "run without {}",
-           need.flag, need.controller, layout.describe(), need.flag);
+      fail(
+          "cannot enforce {}: this host has no {} cgroup controller available ({}); enable the controller or "
+          "run without {}",
+          need.flag, need.controller, layout.describe(), need.flag);
     }
   }
 }
@@ -203,7 +206,8 @@ void enable_v2_controllers(const CgroupHierarchy& h, const std::string& parent_r
   }
 }
 
-void apply_limits(const std::string& dir, bool v2, std::string_view controller, const ResourceLimits& limits) {
+void apply_limits(const std::string& dir, bool v2, std::string_view controller,
+                  const ResourceLimits& limits) {
   if (controller == "memory" && limits.memory_bytes) {
     std::string value = std::to_string(*limits.memory_bytes);
     if (v2) {
@@ -211,7 +215,8 @@ void apply_limits(const std::string& dir, bool v2, std::string_view controller, 
       if (path_exists(dir + "/memory.swap.max")) write_control(dir + "/memory.swap.max", "0");
     } else {
       write_control(dir + "/memory.limit_in_bytes", value);
-      if (path_exists(dir + "/memory.memsw.limit_in_bytes")) write_control(dir + "/memory.memsw.limit_in_bytes", value);
+      if (path_exists(dir + "/memory.memsw.limit_in_bytes"))
+        write_control(dir + "/memory.memsw.limit_in_bytes", value);
     }
   } else if (controller == "cpu" && limits.cpus) {
     auto quota = static_cast<uint64_t>(std::llround(*limits.cpus * kCpuPeriodUs));
@@ -279,7 +284,8 @@ CgroupStats Cgroup::stats() const {
       s.cpu_throttled_ns = read_key(dir + "/cpu.stat", "throttled_time");
     }
   }
-  if (auto dir = dir_with("cpuacct.usage"); !dir.empty()) s.cpu_usage_ns = read_number(dir + "/cpuacct.usage");
+  if (auto dir = dir_with("cpuacct.usage"); !dir.empty())
+    s.cpu_usage_ns = read_number(dir + "/cpuacct.usage");
   if (auto dir = dir_with("memory.usage_in_bytes"); !dir.empty()) {
     s.memory_bytes = read_number(dir + "/memory.usage_in_bytes");
     s.memory_peak_bytes = read_number(dir + "/memory.max_usage_in_bytes");

@@ -19,21 +19,32 @@ namespace gocrate {
 namespace {
 
 constexpr const char* kMaskedPaths[] = {
-    "/proc/asound",     "/proc/acpi",       "/proc/kcore",   "/proc/keys",    "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
     "/sys/devices/virtual/powercap",
 };
-constexpr const char* kReadOnlyPaths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+constexpr const char* kReadOnlyPaths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                          "/proc/sysrq-trigger"};
 
 struct DeviceNode {
   const char* name;
   unsigned major;
   unsigned minor;
 };
-constexpr DeviceNode kDevices[] = {{"null", 1, 3},    {"zero", 1, 5}, {"full", 1, 7},
-                                   {"random", 1, 8},  {"urandom", 1, 9}, {"tty", 5, 0}};
+constexpr DeviceNode kDevices[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+                                   {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
 
-std::string fd_path(int fd) { return fmt::format("/proc/self/fd/{}", fd); }
+std::string fd_path(int fd) {
+  return fmt::format("/proc/self/fd/{}", fd);
+}
 
 void mount_or_fail(const char* source, const std::string& target, const char* type, unsigned long flags,
                    const std::string& data, std::string_view what) {
@@ -65,11 +76,17 @@ void mount_dev(int root_fd) {
     }
   }
   for (auto [name, mode] : {std::pair{"pts", 0755}, {"shm", 01777}, {"mqueue", 01777}}) {
-    if (::mkdirat(d, name, mode) != 0) fail_errno(fmt::format("cannot create /dev/{} in the container", name));
+    if (::mkdirat(d, name, mode) != 0)
+      fail_errno(fmt::format("cannot create /dev/{} in the container", name));
   }
-  for (auto [name, target] : {std::pair{"ptmx", "pts/ptmx"}, {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"},
-                              {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}, {"core", "/proc/kcore"}}) {
-    if (::symlinkat(target, d, name) != 0) fail_errno(fmt::format("cannot create /dev/{} in the container", name));
+  for (auto [name, target] : {std::pair{"ptmx", "pts/ptmx"},
+                              {"fd", "/proc/self/fd"},
+                              {"stdin", "/proc/self/fd/0"},
+                              {"stdout", "/proc/self/fd/1"},
+                              {"stderr", "/proc/self/fd/2"},
+                              {"core", "/proc/kcore"}}) {
+    if (::symlinkat(target, d, name) != 0)
+      fail_errno(fmt::format("cannot create /dev/{} in the container", name));
   }
   auto sub = [&](const char* name) {
     UniqueFd fd(::openat(d, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
@@ -107,7 +124,8 @@ VolumeMount parse_volume(const std::string& text) {
     fail("bad -v \"{}\": use HOST_PATH:CONTAINER_PATH[:ro]", text);
   }
   if (parts.size() == 3) {
-    if (parts[2] != "ro" && parts[2] != "rw") fail("bad -v \"{}\": the mode must be ro or rw, not \"{}\"", text, parts[2]);
+    if (parts[2] != "ro" && parts[2] != "rw")
+      fail("bad -v \"{}\": the mode must be ro or rw, not \"{}\"", text, parts[2]);
     v.read_only = parts[2] == "ro";
   }
   if (!parts[0].starts_with('/')) {
@@ -131,7 +149,8 @@ void make_mounts_private() {
 
 void mount_rootfs(const RootfsPlan& plan, bool read_only) {
   if (!plan.copy_dir.empty()) {
-    mount_or_fail(plan.copy_dir.c_str(), plan.mount_point, nullptr, MS_BIND | MS_REC, "", "the container's root");
+    mount_or_fail(plan.copy_dir.c_str(), plan.mount_point, nullptr, MS_BIND | MS_REC, "",
+                  "the container's root");
     return;
   }
   // Lower directories relative to the layer cache keep the option string
@@ -140,14 +159,16 @@ void mount_rootfs(const RootfsPlan& plan, bool read_only) {
   std::string options = "lowerdir=" + join(plan.lower_dirs, ":");
   if (!plan.upper_dir.empty()) options += ",upperdir=" + plan.upper_dir + ",workdir=" + plan.work_dir;
   unsigned long flags = MS_NODEV | (read_only ? MS_RDONLY : 0);
-  if (options.size() >= 4096) fail("the image has too many layers for one overlay mount ({})", plan.lower_dirs.size());
+  if (options.size() >= 4096)
+    fail("the image has too many layers for one overlay mount ({})", plan.lower_dirs.size());
   mount_or_fail("overlay", plan.mount_point, "overlay", flags, options, "the container's root (overlay)");
 }
 
 void mount_kernel_file_systems(int root_fd) {
   UniqueFd proc = open_path_in_root(root_fd, "/proc");
   if (!proc) fail_errno("cannot open /proc in the container");
-  mount_or_fail("proc", fd_path(proc.get()), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "", "/proc in the container");
+  mount_or_fail("proc", fd_path(proc.get()), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "",
+                "/proc in the container");
   mount_dev(root_fd);
   mount_sys(root_fd);
 }
@@ -161,7 +182,8 @@ void mask_kernel_paths(int root_fd) {
     struct stat st;
     if (::fstat(target.get(), &st) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
-      mount_or_fail("tmpfs", fd_path(target.get()), "tmpfs", MS_RDONLY, "", fmt::format("a mask over {}", path));
+      mount_or_fail("tmpfs", fd_path(target.get()), "tmpfs", MS_RDONLY, "",
+                    fmt::format("a mask over {}", path));
     } else {
       mount_or_fail(fd_path(null_device.get()).c_str(), fd_path(target.get()), nullptr, MS_BIND, "",
                     fmt::format("a mask over {}", path));
@@ -172,7 +194,10 @@ void mask_kernel_paths(int root_fd) {
     if (!target) continue;
     std::string where = fd_path(target.get());
     mount_or_fail(where.c_str(), where, nullptr, MS_BIND | MS_REC, "", fmt::format("{} read-only", path));
-    bind_read_only(where, fmt::format("{} read-only", path), MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    // The descriptor still names what lies under the new mount: reopen.
+    UniqueFd mounted = open_path_in_root(root_fd, path);
+    bind_read_only(fd_path(mounted.get()), fmt::format("{} read-only", path),
+                   MS_NOSUID | MS_NODEV | MS_NOEXEC);
   }
 }
 
@@ -214,9 +239,11 @@ void mount_volumes(int root_fd, const std::vector<VolumeMount>& volumes, bool cr
     }
     if (!target) {
       if (errno == ENOENT) {
-        fail("cannot mount volume {}: {} does not exist in the read-only container; create it in the image or drop "
-             "--read-only",
-             v.source, v.target);
+        fail(
+            "cannot mount volume {}: {} does not exist in the read-only container; create it in the image or "
+            "drop "
+            "--read-only",
+            v.source, v.target);
       }
       fail_errno(fmt::format("cannot open volume target {} in the container", v.target));
     }

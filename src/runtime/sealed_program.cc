@@ -60,8 +60,9 @@ UniqueFd sealed_program_from_file(std::string_view name, const std::string& path
 }
 
 UniqueFd init_program() {
-  return sealed_program("gocrate-init",
-                        std::string_view(gocrate_init_program_start, gocrate_init_program_end - gocrate_init_program_start));
+  return sealed_program(
+      "gocrate-init",
+      std::string_view(gocrate_init_program_start, gocrate_init_program_end - gocrate_init_program_start));
 }
 
 }  // namespace gocrate

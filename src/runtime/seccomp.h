@@ -26,7 +26,7 @@ struct SyscallRule {
 };
 
 struct SeccompProfile {
-  int default_errno = 1;           // EPERM
+  int default_errno = 1;            // EPERM
   std::vector<std::string> arches;  // libseccomp names: "x86_64", "x86", "x32"
   std::vector<SyscallRule> rules;
 

@@ -83,9 +83,11 @@ ContainerUser resolve_user(int root_fd, std::string_view spec) {
   }
   if (!found) {
     if (!numeric_uid) {
-      fail("unknown user \"{}\": the image's /etc/passwd has no such user; give a numeric UID or a user the image "
-           "defines",
-           user_part);
+      fail(
+          "unknown user \"{}\": the image's /etc/passwd has no such user; give a numeric UID or a user the "
+          "image "
+          "defines",
+          user_part);
     }
     user.uid = *numeric_uid;
   }
@@ -106,7 +108,8 @@ ContainerUser resolve_user(int root_fd, std::string_view spec) {
         }
       }
       if (!group_found) {
-        fail("unknown group \"{}\": the image's /etc/group has no such group; give a numeric GID", *group_part);
+        fail("unknown group \"{}\": the image's /etc/group has no such group; give a numeric GID",
+             *group_part);
       }
     }
   }
