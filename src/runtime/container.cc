@@ -269,12 +269,14 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 [[noreturn]] void run_container_process(const ChildContext& c) {
   const ContainerSpec& spec = *c.spec;
   prepare_process(c);
-  wait_for_parent(c.sync_fd);
-  enter_cgroup_namespace();
   build_file_system(c);
   pivot_into(c.rootfs.mount_point);
   set_hostname(spec.hostname);
   if (spec.network != NetworkMode::host) bring_up_loopback();
+  // The parent moves this process into its cgroup meanwhile (on cgroup v1 the
+  // first move after a quiet spell waits for an RCU grace period).
+  wait_for_parent(c.sync_fd);
+  enter_cgroup_namespace();
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
   ContainerUser user = resolve_user(root.get(), spec.user);
   enter_workdir(spec, root.get());
@@ -313,10 +315,14 @@ Pipe make_pipe() {
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-pid_t clone_container(unsigned long flags, UniqueFd& pidfd) {
+pid_t clone_container(unsigned long flags, int cgroup_fd, UniqueFd& pidfd) {
   int pidfd_value = -1;
   clone_args args{};
   args.flags = flags | CLONE_PIDFD;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd_value);
   args.exit_signal = SIGCHLD;
   std::fflush(nullptr);
@@ -416,7 +422,8 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   child.options = &options;
   child.rootfs = plan_rootfs(spec, dir, container.copy_dir_);
   if (spec.seccomp) {
-    auto profile = docker_default_profile(spec.capabilities, host_architecture_for_seccomp());
+    auto profile = docker_default_profile(spec.capabilities, host_architecture_for_seccomp(),
+                                          spec.platform.architecture);
     child.seccomp_program = cached_seccomp_program(profile, store_root + "/.gocrate/seccomp");
   }
   UniqueFd init_fd, emulator_fd;
@@ -434,7 +441,12 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   Pipe report = make_pipe();
   child.sync_fd = sync.read_end.get();
   child.error_fd = report.write_end.get();
-  pid_t pid = clone_container(container_clone_flags(spec.network), container.pidfd_);
+  // On cgroup v2 the child is born in its cgroup; elsewhere it is moved.
+  UniqueFd cgroup_fd;
+  if (container.cgroup_.v2() && container.cgroup_.dirs().size() == 1) {
+    cgroup_fd = open_or_fail(container.cgroup_.dirs()[0], O_PATH | O_DIRECTORY);
+  }
+  pid_t pid = clone_container(container_clone_flags(spec.network), cgroup_fd.get(), container.pidfd_);
   if (pid == 0) container_process(child);
   rollback.add([&container] {
     ::syscall(SYS_pidfd_send_signal, container.pidfd_.get(), SIGKILL, nullptr, 0);
@@ -444,7 +456,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   sync.read_end.reset();
   report.write_end.reset();
 
-  container.cgroup_.add_process(pid);
+  if (!cgroup_fd) container.cgroup_.add_process(pid);
   char go = 1;
   if (::write(sync.write_end.get(), &go, 1) != 1) fail_errno("cannot start the container process");
   sync.write_end.reset();

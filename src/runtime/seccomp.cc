@@ -408,17 +408,24 @@ const std::vector<CapabilitySection>& capability_sections() {
 constexpr uint64_t kNamespaceCloneFlags = 0x7E020000;  // NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
 constexpr int kAfVsock = 40;
 
-// libseccomp's names for the architectures a Go architecture's filter covers.
-std::vector<std::string> seccomp_arches(std::string_view architecture) {
-  if (architecture == "amd64") return {"x86_64", "x86", "x32"};
-  if (architecture == "arm64") return {"aarch64", "arm"};
-  if (architecture == "386") return {"x86"};
-  if (architecture == "arm") return {"arm"};
-  if (architecture == "ppc64le") return {"ppc64le"};
-  if (architecture == "s390x") return {"s390x", "s390"};
-  if (architecture == "riscv64") return {"riscv64"};
-  if (architecture == "mips64le") return {"mipsel64", "mipsel", "mipsel64n32"};
+// libseccomp's name for a Go architecture's system call ABI.
+std::string seccomp_arch(std::string_view architecture) {
+  if (architecture == "amd64") return "x86_64";
+  if (architecture == "arm64") return "aarch64";
+  if (architecture == "386") return "x86";
+  if (architecture == "arm") return "arm";
+  if (architecture == "ppc64le") return "ppc64le";
+  if (architecture == "s390x") return "s390x";
+  if (architecture == "riscv64") return "riscv64";
+  if (architecture == "mips64le") return "mipsel64";
   fail("no seccomp profile for architecture {}: run with a supported host", architecture);
+}
+
+std::vector<std::string> seccomp_arches(std::string_view host, std::string_view image) {
+  std::vector<std::string> arches{seccomp_arch(host)};
+  bool compat = (host == "amd64" && image == "386") || (host == "arm64" && image == "arm");
+  if (compat) arches.push_back(seccomp_arch(image));
+  return arches;
 }
 
 void add_allowed(SeccompProfile& profile, std::string_view name, std::vector<SyscallRule::Arg> args = {}) {
@@ -434,7 +441,8 @@ void running_kernel(int& major, int& minor) {
 }  // namespace
 
 SeccompProfile docker_default_profile(CapabilitySet capabilities, std::string_view architecture,
-                                      int kernel_major, int kernel_minor) {
+                                      std::string_view image_architecture, int kernel_major,
+                                      int kernel_minor) {
   if (kernel_major == 0) running_kernel(kernel_major, kernel_minor);
   auto has = [&](int cap) { return (capabilities >> cap) & 1; };
   bool x86 = architecture == "amd64" || architecture == "386";
@@ -442,7 +450,7 @@ SeccompProfile docker_default_profile(CapabilitySet capabilities, std::string_vi
   bool s390 = architecture == "s390x";
 
   SeccompProfile profile;
-  profile.arches = seccomp_arches(architecture);
+  profile.arches = seccomp_arches(architecture, image_architecture);
   for (auto name : kAlwaysAllowed) add_allowed(profile, name);
   if (kernel_major > 4 || (kernel_major == 4 && kernel_minor >= 8)) {
     for (auto name : {"process_vm_readv", "process_vm_writev", "ptrace"}) add_allowed(profile, name);

@@ -34,11 +34,16 @@ struct SeccompProfile {
   std::string canonical_text() const;
 };
 
-// Docker's default profile resolved for a capability set and a Go
+// Docker's default profile resolved for a capability set and the host's Go
 // architecture name ("amd64"): capability- and arch-conditional sections are
-// kept or left out, as Docker does when it starts a container.
-SeccompProfile docker_default_profile(CapabilitySet capabilities, std::string_view architecture,
-                                      int kernel_major = 0, int kernel_minor = 0);
+// kept or left out, as Docker does when it starts a container. The filter
+// covers the host's native system call ABI, plus the 32-bit one only when
+// the image is a 32-bit program the host runs natively (386 on amd64, arm on
+// arm64): other ABIs are refused outright, which is stricter than Docker and
+// keeps the filter a third of the size, so it loads faster.
+SeccompProfile docker_default_profile(CapabilitySet capabilities, std::string_view host_architecture,
+                                      std::string_view image_architecture, int kernel_major = 0,
+                                      int kernel_minor = 0);
 
 // Compiles a profile into a classic BPF program (struct sock_filter array).
 std::string compile_seccomp(const SeccompProfile& profile);
