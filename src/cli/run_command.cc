@@ -175,6 +175,7 @@ int run(Globals& globals, RunFlags& f) {
   block_signals(kForwardedSignals);
   Container container = Container::start(store.dir(), std::move(spec), options);
   ExitStatus status = container.wait(kForwardedSignals);
+  Container::remove_stale(store.dir());
   return status.code;
 }
 
@@ -186,8 +187,10 @@ int run_command(Globals& globals, int argc, char** argv) {
   add_global_options(app, globals);
   app.add_flag("--rm", f.remove, "Remove the container when it exits");
   app.add_option("--name", f.name, "Name of the container (default: the first 12 digits of its id)");
-  app.add_option("-e,--env", f.env, "Set an environment variable (KEY=VALUE, or KEY to pass gocrate's)");
-  app.add_option("--env-file", f.env_files, "Read environment variables from a file");
+  app.add_option("-e,--env", f.env, "Set an environment variable (KEY=VALUE, or KEY to pass gocrate's)")
+      ->allow_extra_args(false);
+  app.add_option("--env-file", f.env_files, "Read environment variables from a file")
+      ->allow_extra_args(false);
   app.add_option("-u,--user", f.user, "User: NAME, UID, NAME:GROUP or UID:GID (default: the image's)");
   app.add_option("-w,--workdir", f.workdir, "Working directory inside the container");
   app.add_option("--entrypoint", f.entrypoint, "Run this program instead of the image's entrypoint");
@@ -195,15 +198,17 @@ int run_command(Globals& globals, int argc, char** argv) {
   app.add_option("-m,--memory", f.memory, "Memory limit (64m, 1g); no swap beyond it");
   app.add_option("--cpus", f.cpus, "CPUs the container may use (0.5, 2)");
   app.add_option("--pids-limit", f.pids_limit, "Maximum number of processes (-1: no limit)");
-  app.add_option("--cap-add", f.cap_add, "Add a capability to Docker's default set (NET_ADMIN, ALL)");
-  app.add_option("--cap-drop", f.cap_drop, "Drop a capability from Docker's default set (ALL drops all)");
+  app.add_option("--cap-add", f.cap_add, "Add a capability to Docker's default set (NET_ADMIN, ALL)")
+      ->allow_extra_args(false);
+  app.add_option("--cap-drop", f.cap_drop, "Drop a capability from Docker's default set (ALL drops all)")
+      ->allow_extra_args(false);
   app.add_flag("--init", f.init, "Run a minimal init as pid 1 that forwards signals and reaps zombies");
   app.add_flag("-i,--interactive", f.interactive, "Connect standard input to the container");
   app.add_option("--platform", f.platform,
                  "Run this platform's variant of the image (linux/arm64 runs under qemu)");
   app.add_option("--network", f.network, "Network: private (own namespace, loopback up), host or none");
   app.add_option("--hostname", f.hostname, "Hostname inside the container (default: its name)");
-  app.add_option("-v,--volume", f.volumes, "Bind mount a host path: SRC:DST[:ro]");
+  app.add_option("-v,--volume", f.volumes, "Bind mount a host path: SRC:DST[:ro]")->allow_extra_args(false);
   app.add_option("IMAGE", f.image, "Image to run")->required();
   app.positionals_at_end(false);
   app.prefix_command();

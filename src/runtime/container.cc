@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -202,10 +204,19 @@ void reset_signals() {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
+// The kernel forgets the parent-death signal when credentials change.
+void rearm_parent_death_signal(const ChildContext& c) {
+  if (!c.options->kill_with_parent) return;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  pollfd report{c.error_fd, POLLOUT, 0};
+  if (::poll(&report, 1, 0) == 1 && (report.revents & POLLERR)) ::_exit(kExitRuntimeFailure);  // gocrate died
+}
+
 void restrict_privileges(const ChildContext& c, const ContainerUser& user) {
   const ContainerSpec& spec = *c.spec;
   limit_bounding_set(spec.capabilities);
   switch_to_user(user);
+  rearm_parent_death_signal(c);
   set_process_capabilities(spec.capabilities);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail_errno("cannot set no_new_privs");
   if (spec.seccomp) load_seccomp_program(c.seccomp_program);
@@ -362,6 +373,12 @@ std::string host_architecture_for_seccomp() {
   return Platform::host().architecture;
 }
 
+UniqueFd lock_container(const std::string& dir) {
+  UniqueFd fd = open_or_fail(dir + "/lock", O_RDWR | O_CREAT, 0600);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) fail_errno(fmt::format("cannot lock {}", dir));
+  return fd;
+}
+
 RootfsPlan plan_rootfs(const ContainerSpec& spec, const std::string& dir, std::string& copy_dir) {
   RootfsPlan plan;
   plan.layers_dir = spec.layers_dir;
@@ -416,6 +433,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   directory.create(state);
   rollback.add([directory, state] { directory.remove(state); });
   std::string dir = directory.dir_of(state.id);
+  container.lock_ = lock_container(dir);
 
   ChildContext child;
   child.spec = &spec;
@@ -483,6 +501,7 @@ Container::Container(Container&& other) noexcept
       state_(std::move(other.state_)),
       cgroup_(std::move(other.cgroup_)),
       pidfd_(std::move(other.pidfd_)),
+      lock_(std::move(other.lock_)),
       copy_dir_(std::move(other.copy_dir_)),
       finished_(std::exchange(other.finished_, true)) {}
 
@@ -545,6 +564,42 @@ void Container::cleanup(const ExitStatus* status) {
     state_.stats = status->stats;
   }
   directory.save(state_);
+  lock_.reset();
+}
+
+void Container::remove_stale(const std::string& store_root) {
+  ContainerDirectory directory(store_root);
+  std::optional<CgroupLayout> layout;
+  for (const auto& id : directory.ids()) {
+    std::string dir = directory.dir_of(id);
+    UniqueFd lock(::open((dir + "/lock").c_str(), O_RDWR | O_CLOEXEC));
+    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;  // alive, or ended cleanly
+    auto state = directory.find(id);
+    if (state && state->status == "exited") continue;
+    if (!layout) layout = CgroupLayout::detect();
+    std::vector<std::string> dirs;
+    for (const auto& h : layout->hierarchies) {
+      std::string cgroup_dir = h.mount + "/gocrate/" + id;
+      if (std::find(dirs.begin(), dirs.end(), cgroup_dir) == dirs.end() && path_exists(cgroup_dir)) {
+        dirs.push_back(cgroup_dir);
+      }
+    }
+    try {
+      Cgroup(dirs, false).remove();
+      if (!state || state->auto_remove) {
+        remove_tree(dir);
+        if (state) directory.remove(*state);
+        continue;
+      }
+      state->status = "exited";
+      state->pid = 0;
+      state->finished = now_rfc3339();
+      directory.save(*state);
+      ::unlink((dir + "/lock").c_str());
+    } catch (const Error&) {
+      // Another gocrate may be cleaning the same container up.
+    }
+  }
 }
 
 }  // namespace gocrate

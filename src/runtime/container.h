@@ -96,6 +96,11 @@ class Container {
   // auto_remove, else state.json records the exit.
   ExitStatus wait(const std::vector<int>& forward = {});
 
+  // Cleans up after containers whose gocrate was killed (kill -9, a crash):
+  // their cgroups go, and their state is marked exited, or removed for
+  // auto_remove. A container's starter holds <dir>/lock while it lives.
+  static void remove_stale(const std::string& store_root);
+
  private:
   Container() = default;
   void cleanup(const ExitStatus* status);
@@ -104,6 +109,7 @@ class Container {
   ContainerState state_;
   Cgroup cgroup_;
   UniqueFd pidfd_;
+  UniqueFd lock_;
   std::string copy_dir_;
   bool finished_ = true;
 };

@@ -150,16 +150,20 @@ std::optional<ContainerState> ContainerDirectory::find(const std::string& id_or_
   return ContainerState::parse(*text, path);
 }
 
-std::vector<ContainerState> ContainerDirectory::list() const {
-  std::vector<ContainerState> out;
-  DIR* dir = ::opendir(dir_.c_str());
-  if (!dir) return out;
+std::vector<std::string> ContainerDirectory::ids() const {
   std::vector<std::string> ids;
+  DIR* dir = ::opendir(dir_.c_str());
+  if (!dir) return ids;
   while (dirent* entry = ::readdir(dir)) {
     if (is_container_id(entry->d_name)) ids.push_back(entry->d_name);
   }
   ::closedir(dir);
-  for (const auto& id : ids) {
+  return ids;
+}
+
+std::vector<ContainerState> ContainerDirectory::list() const {
+  std::vector<ContainerState> out;
+  for (const auto& id : ids()) {
     if (auto state = find(id)) out.push_back(std::move(*state));
   }
   return out;

@@ -51,6 +51,8 @@ class ContainerDirectory {
   void save(const ContainerState& state) const;
   std::optional<ContainerState> find(const std::string& id_or_name) const;
   std::vector<ContainerState> list() const;
+  // The ids of every container directory, with or without state yet.
+  std::vector<std::string> ids() const;
   // Removes the directory and the name.
   void remove(const ContainerState& state) const;
 
