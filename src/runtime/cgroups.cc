@@ -157,6 +157,13 @@ const CgroupHierarchy* CgroupLayout::find(std::string_view controller) const {
   return nullptr;
 }
 
+bool CgroupLayout::pure_v2() const {
+  for (const auto& h : hierarchies) {
+    if (!h.v2) return false;
+  }
+  return hierarchies.size() == 1;
+}
+
 std::string CgroupLayout::describe() const {
   bool v1 = false, v2 = false;
   for (const auto& h : hierarchies) (h.v2 ? v2 : v1) = true;

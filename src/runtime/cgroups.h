@@ -53,6 +53,9 @@ class CgroupLayout {
   const CgroupHierarchy* find(std::string_view controller) const;
   // "cgroup v1", "cgroup v2", "cgroup v1 and v2 (hybrid)".
   std::string describe() const;
+  // Whether every controller a container uses is in the v2 hierarchy, so a
+  // process can be cloned straight into its cgroup (CLONE_INTO_CGROUP).
+  bool pure_v2() const;
 
   std::vector<CgroupHierarchy> hierarchies;
 };

@@ -32,7 +32,6 @@
 namespace gocrate {
 
 namespace {
-
 // What the container's first process needs, prepared by the parent so that
 // the child only makes system calls.
 struct ChildContext {
@@ -90,6 +89,14 @@ void prepare_process(const ChildContext& c) {
   // container's file system is visible (CVE-2019-5736).
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail_errno("cannot make the container process non-dumpable");
   if (c.options->kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+}
+
+// Every namespace but the pid one, which clone made: creating them here
+// runs in parallel with the parent's cgroup work.
+void enter_namespaces(NetworkMode network) {
+  if (::unshare(container_clone_flags(network) & ~CLONE_NEWPID) != 0) {
+    fail_errno("cannot create the container's namespaces");
+  }
 }
 
 void wait_for_parent(int sync_fd) {
@@ -195,7 +202,9 @@ void connect_stdio(const StartOptions& options) {
 }
 
 void reset_signals() {
-  for (int sig = 1; sig < NSIG; ++sig) {
+  // Handlers reset themselves on exec; only ignored signals stay ignored,
+  // and only the classic ones are ever ignored by a parent.
+  for (int sig = 1; sig < 32; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     ::signal(sig, SIG_DFL);
   }
@@ -280,6 +289,7 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 [[noreturn]] void run_container_process(const ChildContext& c) {
   const ContainerSpec& spec = *c.spec;
   prepare_process(c);
+  enter_namespaces(spec.network);
   build_file_system(c);
   pivot_into(c.rootfs.mount_point);
   set_hostname(spec.hostname);
@@ -356,6 +366,20 @@ std::string read_report(int fd) {
   return text;
 }
 
+// Throws what the child reported, if anything: its error, with the exit code
+// `run` should give.
+void rethrow_child_failure(int report_fd) {
+  std::string failure = read_report(report_fd);
+  if (failure.empty()) return;
+  int code = kExitRuntimeFailure;
+  std::string message = failure;
+  if (size_t space = failure.find(' '); space != std::string::npos) {
+    code = std::atoi(failure.substr(0, space).c_str());
+    message = failure.substr(space + 1);
+  }
+  throw Error(message, code);
+}
+
 int wait_for_exit(int pidfd, int* signal_number) {
   siginfo_t info{};
   while (::waitid(static_cast<idtype_t>(P_PIDFD), pidfd, &info, WEXITED) != 0) {
@@ -374,7 +398,7 @@ std::string host_architecture_for_seccomp() {
 }
 
 UniqueFd lock_container(const std::string& dir) {
-  UniqueFd fd = open_or_fail(dir + "/lock", O_RDWR | O_CREAT, 0600);
+  UniqueFd fd = open_or_fail(dir, O_RDONLY | O_DIRECTORY);
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) fail_errno(fmt::format("cannot lock {}", dir));
   return fd;
 }
@@ -382,9 +406,9 @@ UniqueFd lock_container(const std::string& dir) {
 RootfsPlan plan_rootfs(const ContainerSpec& spec, const std::string& dir, std::string& copy_dir) {
   RootfsPlan plan;
   plan.layers_dir = spec.layers_dir;
-  plan.mount_point = dir + "/rootfs";
-  make_directories(plan.mount_point, 0700);
   if (rootfs_method(spec.layers_dir) == RootfsMethod::copy) {
+    plan.mount_point = dir + "/rootfs";
+    make_directories(plan.mount_point, 0700);
     copy_dir = dir + "/rootfs-copy";
     make_directories(copy_dir, 0755);
     copy_layers(spec.lower_dirs, copy_dir);
@@ -395,11 +419,20 @@ RootfsPlan plan_rootfs(const ContainerSpec& spec, const std::string& dir, std::s
   for (const auto& lower : spec.lower_dirs) {
     plan.lower_dirs.push_back(lower.starts_with(prefix) ? lower.substr(prefix.size()) : lower);
   }
+  // A container that is removed when it ends keeps its writes in memory
+  // (charged to its memory cgroup); one that is kept, on disk.
+  bool on_disk = !spec.auto_remove;
+  if (!on_disk) plan.scratch_dir = dir;
+  plan.mount_point = dir + "/rootfs";
   if (!spec.read_only) {
     plan.upper_dir = dir + "/upper";
     plan.work_dir = dir + "/work";
-    make_directories(plan.upper_dir, 0755);
-    make_directories(plan.work_dir, 0700);
+  }
+  if (on_disk) {
+    for (const auto& [path, mode] :
+         {std::pair{plan.mount_point, 0700}, {plan.upper_dir, 0755}, {plan.work_dir, 0700}}) {
+      if (!path.empty()) make_directories(path, mode);
+    }
   }
   return plan;
 }
@@ -450,21 +483,25 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   child.init_fd = init_fd.get();
   child.emulator_fd = emulator_fd.get();
 
-  container.cgroup_ = Cgroup::create(CgroupLayout::detect(), "gocrate/" + state.id, spec.limits);
-  rollback.add([&container] { container.cgroup_.remove(); });
-  state.cgroup_dirs = container.cgroup_.dirs();
-  state.cgroup_v2 = container.cgroup_.v2();
-
   Pipe sync = make_pipe();
   Pipe report = make_pipe();
   child.sync_fd = sync.read_end.get();
   child.error_fd = report.write_end.get();
-  // On cgroup v2 the child is born in its cgroup; elsewhere it is moved.
+  // On cgroup v2 the child is born in its cgroup. Elsewhere it has to be
+  // moved, which the parent does while the child builds its file system.
+  CgroupLayout layout = CgroupLayout::detect();
   UniqueFd cgroup_fd;
-  if (container.cgroup_.v2() && container.cgroup_.dirs().size() == 1) {
+  auto make_cgroup = [&] {
+    container.cgroup_ = Cgroup::create(layout, "gocrate/" + state.id, spec.limits);
+    rollback.add([&container] { container.cgroup_.remove(); });
+    state.cgroup_dirs = container.cgroup_.dirs();
+    state.cgroup_v2 = container.cgroup_.v2();
+  };
+  if (layout.pure_v2()) {
+    make_cgroup();
     cgroup_fd = open_or_fail(container.cgroup_.dirs()[0], O_PATH | O_DIRECTORY);
   }
-  pid_t pid = clone_container(container_clone_flags(spec.network), cgroup_fd.get(), container.pidfd_);
+  pid_t pid = clone_container(CLONE_NEWPID, cgroup_fd.get(), container.pidfd_);
   if (pid == 0) container_process(child);
   rollback.add([&container] {
     ::syscall(SYS_pidfd_send_signal, container.pidfd_.get(), SIGKILL, nullptr, 0);
@@ -474,20 +511,19 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   sync.read_end.reset();
   report.write_end.reset();
 
-  if (!cgroup_fd) container.cgroup_.add_process(pid);
+  if (!cgroup_fd) {
+    try {
+      make_cgroup();
+      container.cgroup_.add_process(pid);
+    } catch (const Error&) {
+      rethrow_child_failure(report.read_end.get());  // the child's own reason, if it failed first
+      throw;
+    }
+  }
   char go = 1;
   if (::write(sync.write_end.get(), &go, 1) != 1) fail_errno("cannot start the container process");
   sync.write_end.reset();
-  std::string failure = read_report(report.read_end.get());
-  if (!failure.empty()) {
-    int code = kExitRuntimeFailure;
-    std::string message = failure;
-    if (size_t space = failure.find(' '); space != std::string::npos) {
-      code = std::atoi(failure.substr(0, space).c_str());
-      message = failure.substr(space + 1);
-    }
-    throw Error(message, code);
-  }
+  rethrow_child_failure(report.read_end.get());
   state.pid = pid;
   state.status = "running";
   directory.save(state);
@@ -572,10 +608,14 @@ void Container::remove_stale(const std::string& store_root) {
   std::optional<CgroupLayout> layout;
   for (const auto& id : directory.ids()) {
     std::string dir = directory.dir_of(id);
-    UniqueFd lock(::open((dir + "/lock").c_str(), O_RDWR | O_CLOEXEC));
-    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;  // alive, or ended cleanly
+    UniqueFd lock(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;  // alive
     auto state = directory.find(id);
     if (state && state->status == "exited") continue;
+    struct stat st;
+    // A directory without state may be one a starter made a moment ago and
+    // has not locked yet.
+    if (!state && (::fstat(lock.get(), &st) != 0 || ::time(nullptr) - st.st_mtime < 60)) continue;
     if (!layout) layout = CgroupLayout::detect();
     std::vector<std::string> dirs;
     for (const auto& h : layout->hierarchies) {
@@ -595,7 +635,6 @@ void Container::remove_stale(const std::string& store_root) {
       state->pid = 0;
       state->finished = now_rfc3339();
       directory.save(*state);
-      ::unlink((dir + "/lock").c_str());
     } catch (const Error&) {
       // Another gocrate may be cleaning the same container up.
     }

@@ -153,6 +153,14 @@ void mount_rootfs(const RootfsPlan& plan, bool read_only) {
                   "the container's root");
     return;
   }
+  if (!plan.scratch_dir.empty()) {
+    mount_or_fail("tmpfs", plan.scratch_dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700",
+                  "the container's scratch space");
+    for (const auto& [dir, mode] :
+         {std::pair{plan.mount_point, 0755}, {plan.upper_dir, 0755}, {plan.work_dir, 0700}}) {
+      if (!dir.empty() && ::mkdir(dir.c_str(), mode) != 0) fail_errno(fmt::format("cannot create {}", dir));
+    }
+  }
   // Lower directories relative to the layer cache keep the option string
   // short: mount(2) takes at most one page of options.
   if (::chdir(plan.layers_dir.c_str()) != 0) fail_errno(fmt::format("cannot enter {}", plan.layers_dir));

@@ -23,6 +23,10 @@ struct RootfsPlan {
   std::string work_dir;
   std::string copy_dir;  // overlay fallback: a private copy of the layers, bound instead
   std::string mount_point;
+  // Non-empty: a tmpfs is mounted here first, in the container's own mount
+  // namespace, and holds the upper layer, work directory and mount point.
+  // It vanishes with the container: nothing to create or delete on disk.
+  std::string scratch_dir;
 };
 
 // The steps of building the container's file system view, in the order

@@ -534,6 +534,10 @@ scmp_arg_cmp to_libseccomp(const SyscallRule::Arg& arg) {
 std::string compile_seccomp(const SeccompProfile& profile) {
   FilterContext filter(profile.default_errno);
   seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_NNP, 0);
+  // A binary tree instead of a chain: the kernel runs the filter once per
+  // system call number when it is installed (to cache the verdicts), so a
+  // shorter path per call makes loading faster too.
+  seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
   for (const auto& name : profile.arches) {
     uint32_t arch = seccomp_arch_resolve_name(name.c_str());
     if (arch == 0) fail("libseccomp does not know architecture {}", name);
@@ -562,8 +566,8 @@ std::string compile_seccomp(const SeccompProfile& profile) {
 
 std::string cached_seccomp_program(const SeccompProfile& profile, const std::string& cache_dir) {
   const scmp_version* version = seccomp_version();
-  std::string key = sha256_hex(fmt::format("libseccomp {}.{}.{}\n{}", version->major, version->minor,
-                                           version->micro, profile.canonical_text()));
+  std::string key = sha256_hex(fmt::format("libseccomp {}.{}.{} binary-tree\n{}", version->major,
+                                           version->minor, version->micro, profile.canonical_text()));
   std::string path = cache_dir + "/" + key + ".bpf";
   if (auto cached = read_file_if_exists(path); cached && !cached->empty() && cached->size() % 8 == 0) {
     return *cached;
