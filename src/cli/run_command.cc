@@ -1,4 +1,5 @@
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -168,6 +169,12 @@ void block_signals(const std::vector<int>& signals) {
 }
 
 int run(Globals& globals, RunFlags& f) {
+  if (::geteuid() != 0) {
+    fail(
+        "gocrate run needs root: it creates namespaces, mounts and cgroups (rootless containers are not "
+        "supported "
+        "yet); run it with sudo");
+  }
   Store store = open_store(globals);
   ContainerSpec spec = build_spec(store, f);
   StartOptions options;
