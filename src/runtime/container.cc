@@ -89,6 +89,9 @@ void prepare_process(const ChildContext& c) {
   // container's file system is visible (CVE-2019-5736).
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail_errno("cannot make the container process non-dumpable");
   if (c.options->kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  // Out of gocrate's process group: a terminal's ^C reaches the program once,
+  // forwarded by gocrate, not twice.
+  ::setsid();
 }
 
 // Every namespace but the pid one, which clone made: creating them here

@@ -186,6 +186,36 @@ func spin(ms int) {
 	fmt.Println("spun")
 }
 
+// orphans leaves a grandchild to be re-parented to pid 1 and counts the
+// zombies that are left a moment after it exited.
+func orphans() {
+	pid, _, e := syscall.RawSyscall(syscall.SYS_FORK, 0, 0, 0)
+	if e != 0 {
+		fmt.Println("fork failed", e.Error())
+		return
+	}
+	if pid == 0 {
+		syscall.RawSyscall(syscall.SYS_FORK, 0, 0, 0)
+		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 0, 0, 0)
+	}
+	var ws syscall.WaitStatus
+	syscall.Wait4(int(pid), &ws, 0, nil)
+	time.Sleep(300 * time.Millisecond)
+	zombies := 0
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(data[strings.LastIndex(string(data), ")")+1:]))
+		if len(fields) > 0 && fields[0] == "Z" {
+			zombies++
+		}
+	}
+	fmt.Printf("zombies=%d\n", zombies)
+}
+
 func signals() {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGUSR1, syscall.SIGTERM)
@@ -224,6 +254,8 @@ func main() {
 		spin(n)
 	case "signals":
 		signals()
+	case "orphans":
+		orphans()
 	case "write":
 		fmt.Println(errnoOf(os.WriteFile(os.Args[2], []byte("x"), 0644)))
 	default:
@@ -391,6 +423,14 @@ def test_init_is_pid_1_and_not_gocrate(store, work):
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait(30)
+
+
+def test_init_reaps_orphans(store, work):
+    build_program(store, work, "probe", PROBE_SOURCE)
+    without = store("run", "--rm", "probe", "orphans").stdout
+    check(without == "zombies=1\n", f"without --init: {without}")
+    with_init = store("run", "--rm", "--init", "probe", "orphans").stdout
+    check(with_init == "zombies=0\n", f"with --init: {with_init}")
 
 
 def test_exit_codes_propagate(store, work):
