@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -41,8 +42,8 @@ struct ChildContext {
   std::string seccomp_program;
   int init_fd = -1;      // sealed init program
   int emulator_fd = -1;  // sealed emulator
-  int sync_fd = -1;      // the parent writes one byte once the child is in its cgroup
-  int error_fd = -1;     // close-on-exec: EOF without data means the program was executed
+  int sync_fd = -1;   // socket: the parent's "go" once the child is in its cgroup, with its network namespace
+  int error_fd = -1;  // close-on-exec: EOF without data means the program was executed
 };
 
 // Runs `undo` unless dismissed: what start() made is removed when it fails.
@@ -94,21 +95,11 @@ void prepare_process(const ChildContext& c) {
   ::setsid();
 }
 
-// Every namespace but the pid one, which clone made: creating them here
-// runs in parallel with the parent's cgroup work.
-void enter_namespaces(NetworkMode network) {
-  if (::unshare(container_clone_flags(network) & ~CLONE_NEWPID) != 0) {
-    fail_errno("cannot create the container's namespaces");
-  }
-}
-
-void wait_for_parent(int sync_fd) {
-  char byte = 0;
-  ssize_t n;
-  while ((n = ::read(sync_fd, &byte, 1)) < 0 && errno == EINTR) {
-  }
-  if (n != 1) fail("gocrate stopped before the container was set up");
+// Returns the network namespace to join, if any.
+UniqueFd wait_for_parent(int sync_fd) {
+  UniqueFd network = receive_go(sync_fd);
   ::close(sync_fd);
+  return network;
 }
 
 void build_file_system(const ChildContext& c) {
@@ -116,9 +107,16 @@ void build_file_system(const ChildContext& c) {
   make_mounts_private();
   mount_rootfs(c.rootfs, spec.read_only);
   UniqueFd root = open_or_fail(c.rootfs.mount_point, O_PATH | O_DIRECTORY);
-  mount_kernel_file_systems(root.get());
+  mount_proc_and_dev(root.get());
   mount_volumes(root.get(), spec.volumes, !spec.read_only);
+}
+
+void enter_network(const ChildContext& c, UniqueFd network) {
+  if (network) join_network_namespace(network.get());
+  UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
+  mount_sys(root.get());
   mask_kernel_paths(root.get());
+  if (c.spec->network != NetworkMode::host) bring_up_loopback();
 }
 
 void enter_workdir(const ContainerSpec& spec, int root_fd) {
@@ -292,14 +290,14 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 [[noreturn]] void run_container_process(const ChildContext& c) {
   const ContainerSpec& spec = *c.spec;
   prepare_process(c);
-  enter_namespaces(spec.network);
+  enter_private_namespaces();
   build_file_system(c);
   pivot_into(c.rootfs.mount_point);
   set_hostname(spec.hostname);
-  if (spec.network != NetworkMode::host) bring_up_loopback();
-  // The parent moves this process into its cgroup meanwhile (on cgroup v1 the
-  // first move after a quiet spell waits for an RCU grace period).
-  wait_for_parent(c.sync_fd);
+  // Meanwhile the parent made the network namespace and moved this process
+  // into its cgroup (on cgroup v1 the first move after a quiet spell waits
+  // for an RCU grace period).
+  enter_network(c, wait_for_parent(c.sync_fd));
   enter_cgroup_namespace();
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
   ContainerUser user = resolve_user(root.get(), spec.user);
@@ -332,6 +330,13 @@ struct Pipe {
   UniqueFd read_end;
   UniqueFd write_end;
 };
+
+Pipe make_socket_pair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
+    fail_errno("cannot create a socket pair");
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
 
 Pipe make_pipe() {
   int fds[2];
@@ -486,7 +491,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   child.init_fd = init_fd.get();
   child.emulator_fd = emulator_fd.get();
 
-  Pipe sync = make_pipe();
+  Pipe sync = make_socket_pair();
   Pipe report = make_pipe();
   child.sync_fd = sync.read_end.get();
   child.error_fd = report.write_end.get();
@@ -514,17 +519,19 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   sync.read_end.reset();
   report.write_end.reset();
 
-  if (!cgroup_fd) {
-    try {
+  UniqueFd network;
+  try {
+    if (spec.network != NetworkMode::host) network = create_network_namespace();
+    if (!cgroup_fd) {
       make_cgroup();
       container.cgroup_.add_process(pid);
-    } catch (const Error&) {
-      rethrow_child_failure(report.read_end.get());  // the child's own reason, if it failed first
-      throw;
     }
+    send_go(sync.write_end.get(), network.get());
+  } catch (const Error&) {
+    rethrow_child_failure(report.read_end.get());  // the child's own reason, if it failed first
+    throw;
   }
-  char go = 1;
-  if (::write(sync.write_end.get(), &go, 1) != 1) fail_errno("cannot start the container process");
+  network.reset();
   sync.write_end.reset();
   rethrow_child_failure(report.read_end.get());
   state.pid = pid;

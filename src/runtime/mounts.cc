@@ -104,17 +104,6 @@ void mount_dev(int root_fd) {
                 "/dev/mqueue in the container");
 }
 
-void mount_sys(int root_fd) {
-  UniqueFd sys = open_path_in_root(root_fd, "/sys");
-  if (!sys) fail_errno("cannot open /sys in the container");
-  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
-  if (::mount("sysfs", fd_path(sys.get()).c_str(), "sysfs", flags, nullptr) == 0) return;
-  // sysfs of the host's network namespace (--network host) may not be
-  // mountable again; a read-only bind of the host's /sys shows the same.
-  mount_or_fail("/sys", fd_path(sys.get()), nullptr, MS_BIND | MS_REC, "", "/sys in the container");
-  bind_read_only(fd_path(sys.get()), "/sys read-only in the container", MS_NOSUID | MS_NODEV | MS_NOEXEC);
-}
-
 }  // namespace
 
 VolumeMount parse_volume(const std::string& text) {
@@ -139,6 +128,17 @@ VolumeMount parse_volume(const std::string& text) {
   v.source = parts[0];
   v.target = parts[1];
   return v;
+}
+
+void mount_sys(int root_fd) {
+  UniqueFd sys = open_path_in_root(root_fd, "/sys");
+  if (!sys) fail_errno("cannot open /sys in the container");
+  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
+  if (::mount("sysfs", fd_path(sys.get()).c_str(), "sysfs", flags, nullptr) == 0) return;
+  // sysfs of the host's network namespace (--network host) may not be
+  // mountable again; a read-only bind of the host's /sys shows the same.
+  mount_or_fail("/sys", fd_path(sys.get()), nullptr, MS_BIND | MS_REC, "", "/sys in the container");
+  bind_read_only(fd_path(sys.get()), "/sys read-only in the container", MS_NOSUID | MS_NODEV | MS_NOEXEC);
 }
 
 void make_mounts_private() {
@@ -172,13 +172,12 @@ void mount_rootfs(const RootfsPlan& plan, bool read_only) {
   mount_or_fail("overlay", plan.mount_point, "overlay", flags, options, "the container's root (overlay)");
 }
 
-void mount_kernel_file_systems(int root_fd) {
+void mount_proc_and_dev(int root_fd) {
   UniqueFd proc = open_path_in_root(root_fd, "/proc");
   if (!proc) fail_errno("cannot open /proc in the container");
   mount_or_fail("proc", fd_path(proc.get()), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "",
                 "/proc in the container");
   mount_dev(root_fd);
-  mount_sys(root_fd);
 }
 
 void mask_kernel_paths(int root_fd) {

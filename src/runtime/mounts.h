@@ -34,9 +34,12 @@ struct RootfsPlan {
 // before pivot_root; paths inside the root are resolved in the root.
 void make_mounts_private();
 void mount_rootfs(const RootfsPlan& plan, bool read_only);
-// Mounts /proc, /dev (tmpfs with the standard nodes, pts, shm, mqueue) and
-// /sys (read-only) inside `root_fd`.
-void mount_kernel_file_systems(int root_fd);
+// Mounts /proc and /dev (tmpfs with the standard nodes, pts, shm, mqueue)
+// inside `root_fd`.
+void mount_proc_and_dev(int root_fd);
+// Mounts /sys read-only: after joining the network namespace, whose devices
+// sysfs shows.
+void mount_sys(int root_fd);
 // Docker's masked (/proc/kcore, ...) and read-only (/proc/sys, ...) paths.
 void mask_kernel_paths(int root_fd);
 void mount_volumes(int root_fd, const std::vector<VolumeMount>& volumes, bool create_targets);

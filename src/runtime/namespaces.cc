@@ -1,9 +1,12 @@
 #include "runtime/namespaces.h"
 
+#include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -32,10 +35,95 @@ std::string_view network_mode_name(NetworkMode mode) {
   return "none";
 }
 
-unsigned long container_clone_flags(NetworkMode network) {
-  unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
-  if (network != NetworkMode::host) flags |= CLONE_NEWNET;
-  return flags;
+void enter_private_namespaces() {
+  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
+    fail_errno("cannot create the container's mount, uts and ipc namespaces");
+  }
+}
+
+namespace {
+
+struct NamespaceHelper {
+  int fd = -1;
+  int err = 0;
+};
+
+// Runs in a vfork-like child that shares gocrate's memory and descriptor
+// table: only raw system calls, no libc state.
+int open_own_network_namespace(void* arg) {
+  auto* helper = static_cast<NamespaceHelper*>(arg);
+  long fd = ::syscall(SYS_openat, AT_FDCWD, "/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    helper->err = errno;
+  } else {
+    helper->fd = static_cast<int>(fd);
+  }
+  return 0;
+}
+
+}  // namespace
+
+UniqueFd create_network_namespace() {
+  alignas(16) static char stack[64 * 1024];
+  NamespaceHelper helper;
+  // CLONE_VFORK: gocrate waits until the helper has exited, its descriptor
+  // (in the shared table) then holds the namespace.
+  pid_t pid = ::clone(open_own_network_namespace, stack + sizeof stack,
+                      CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWNET | SIGCHLD, &helper);
+  if (pid < 0) fail_errno("cannot create the container's network namespace");
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (helper.fd < 0) fail_errno("cannot open the container's network namespace", helper.err);
+  return UniqueFd(helper.fd);
+}
+
+void join_network_namespace(int fd) {
+  if (::setns(fd, CLONE_NEWNET) != 0) fail_errno("cannot enter the container's network namespace");
+}
+
+void send_go(int socket, int network_namespace) {
+  char go = 'g';
+  iovec data{&go, 1};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (network_namespace >= 0) {
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(header), &network_namespace, sizeof(int));
+  }
+  while (::sendmsg(socket, &message, MSG_NOSIGNAL) != 1) {
+    if (errno != EINTR) fail_errno("cannot start the container process");
+  }
+}
+
+UniqueFd receive_go(int socket) {
+  char go = 0;
+  iovec data{&go, 1};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) fail("gocrate stopped before the container was set up");
+  UniqueFd received;
+  for (cmsghdr* h = CMSG_FIRSTHDR(&message); h; h = CMSG_NXTHDR(&message, h)) {
+    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(h), sizeof fd);
+      received.reset(fd);
+    }
+  }
+  return received;
 }
 
 void enter_cgroup_namespace() {

@@ -134,6 +134,12 @@ func inspect() {
 		ifaces = append(ifaces, i.Name+" "+i.Flags.String())
 	}
 	r["interfaces"] = ifaces
+	var sysNet []string
+	netDevs, _ := os.ReadDir("/sys/class/net")
+	for _, d := range netDevs {
+		sysNet = append(sysNet, d.Name())
+	}
+	r["sys_class_net"] = sysNet
 	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
 	r["mountinfo"] = string(mountinfo)
 	out, _ := json.Marshal(r)
@@ -384,6 +390,7 @@ def test_probe_sees_an_isolated_restricted_world(store, work):
     for path, result in v["paths"].items():
         check(result == "no such file or directory", f"host path {path} reachable: {result}")
     check(v["interfaces"] == ["lo up|loopback"], v["interfaces"])
+    check(v["sys_class_net"] == ["lo"], f"/sys shows the host's devices: {v['sys_class_net']}")
     check(v["pid1_exe"].startswith("/app/probe"), v["pid1_exe"])
     check(v["hostname"] == v["hostname"].strip() and len(v["hostname"]) == 12, v["hostname"])
 
