@@ -248,6 +248,10 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& name, const
     for (auto controller : kControllers) {
       const CgroupHierarchy* h = layout.find(controller);
       if (!h) continue;
+      // Without a quota the cpu controller has nothing to do or report
+      // (usage comes from cpuacct, or cpu.stat on v2): one cgroup fewer to
+      // make, join and remove.
+      if (controller == "cpu" && !limits.cpus && !h->v2) continue;
       std::string dir = h->mount + "/" + name;
       bool fresh = std::find(cgroup.dirs_.begin(), cgroup.dirs_.end(), dir) == cgroup.dirs_.end();
       if (fresh) {
