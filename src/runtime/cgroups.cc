@@ -207,8 +207,11 @@ void enable_v2_controllers(const CgroupHierarchy& h, const std::string& parent_r
   for (const auto& part : split(parent_relative, '/')) levels.push_back(dir += "/" + part);
   for (const auto& level : levels) {
     auto current = read_small(level + "/cgroup.subtree_control");
-    bool all = current.has_value();
-    for (const auto& c : split(wanted, ' ')) all = all && current->find(c.substr(1)) != std::string::npos;
+    auto enabled = split(std::string(trim(current.value_or(""))), ' ');
+    bool all = true;
+    for (const auto& c : split(wanted, ' ')) {
+      all = all && std::find(enabled.begin(), enabled.end(), c.substr(1)) != enabled.end();
+    }
     if (!all) write_control(level + "/cgroup.subtree_control", wanted);
   }
 }
