@@ -279,6 +279,14 @@ void Cgroup::add_process(pid_t pid) const {
   for (const auto& dir : dirs_) write_control(dir + "/cgroup.procs", text);
 }
 
+void Cgroup::add_current_process() const {
+  for (const auto& dir : dirs_) {
+    // v2 has no per-thread file outside threaded subtrees.
+    bool v1 = path_exists(dir + "/tasks");
+    write_control(dir + (v1 ? "/tasks" : "/cgroup.procs"), "0");
+  }
+}
+
 std::string Cgroup::dir_with(std::string_view file) const {
   for (const auto& dir : dirs_) {
     if (::access((dir + "/" + std::string(file)).c_str(), F_OK) == 0) return dir;

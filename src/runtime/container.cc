@@ -40,8 +40,9 @@ struct ChildContext {
   const StartOptions* options;
   RootfsPlan rootfs;
   std::string seccomp_program;
-  int init_fd = -1;      // sealed init program
-  int emulator_fd = -1;  // sealed emulator
+  const Cgroup* join_cgroup = nullptr;  // to move into first; null when cloned into it
+  int init_fd = -1;                     // sealed init program
+  int emulator_fd = -1;                 // sealed emulator
   int sync_fd = -1;   // socket: the parent's "go" once the child is in its cgroup, with its network namespace
   int error_fd = -1;  // close-on-exec: EOF without data means the program was executed
 };
@@ -290,13 +291,12 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 [[noreturn]] void run_container_process(const ChildContext& c) {
   const ContainerSpec& spec = *c.spec;
   prepare_process(c);
+  if (c.join_cgroup) c.join_cgroup->add_current_process();
   enter_private_namespaces();
   build_file_system(c);
   pivot_into(c.rootfs.mount_point);
   set_hostname(spec.hostname);
-  // Meanwhile the parent made the network namespace and moved this process
-  // into its cgroup (on cgroup v1 the first move after a quiet spell waits
-  // for an RCU grace period).
+  // Meanwhile the parent made the network namespace.
   enter_network(c, wait_for_parent(c.sync_fd));
   enter_cgroup_namespace();
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
@@ -495,19 +495,18 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   Pipe report = make_pipe();
   child.sync_fd = sync.read_end.get();
   child.error_fd = report.write_end.get();
-  // On cgroup v2 the child is born in its cgroup. Elsewhere it has to be
-  // moved, which the parent does while the child builds its file system.
+  // On cgroup v2 the child is born in its cgroup; elsewhere it moves itself
+  // in first thing.
   CgroupLayout layout = CgroupLayout::detect();
+  container.cgroup_ = Cgroup::create(layout, "gocrate/" + state.id, spec.limits);
+  rollback.add([&container] { container.cgroup_.remove(); });
+  state.cgroup_dirs = container.cgroup_.dirs();
+  state.cgroup_v2 = container.cgroup_.v2();
   UniqueFd cgroup_fd;
-  auto make_cgroup = [&] {
-    container.cgroup_ = Cgroup::create(layout, "gocrate/" + state.id, spec.limits);
-    rollback.add([&container] { container.cgroup_.remove(); });
-    state.cgroup_dirs = container.cgroup_.dirs();
-    state.cgroup_v2 = container.cgroup_.v2();
-  };
   if (layout.pure_v2()) {
-    make_cgroup();
     cgroup_fd = open_or_fail(container.cgroup_.dirs()[0], O_PATH | O_DIRECTORY);
+  } else {
+    child.join_cgroup = &container.cgroup_;
   }
   pid_t pid = clone_container(CLONE_NEWPID, cgroup_fd.get(), container.pidfd_);
   if (pid == 0) container_process(child);
@@ -522,10 +521,6 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   UniqueFd network;
   try {
     if (spec.network != NetworkMode::host) network = create_network_namespace();
-    if (!cgroup_fd) {
-      make_cgroup();
-      container.cgroup_.add_process(pid);
-    }
     send_go(sync.write_end.get(), network.get());
   } catch (const Error&) {
     rethrow_child_failure(report.read_end.get());  // the child's own reason, if it failed first
