@@ -3,12 +3,12 @@
 # plain exec, the unshare floor, runc on an unpacked bundle, podman and docker,
 # in one hyperfine run. Prints mean times and the ratios to gocrate.
 #
-# Usage: bench/run_startup.sh [GOCRATE] [RUNS]
+# Usage: bench/bench_run.sh [GOCRATE] [RUNS]   (or GOCRATE=... in the environment, as bench/run.sh sets it)
 set -euo pipefail
 
-GOCRATE=$(realpath "${1:-build/gocrate}")
-RUNS=${2:-200}
 SOURCE_DIR=$(cd "$(dirname "$0")/.." && pwd)
+GOCRATE=$(realpath "${1:-${GOCRATE:-$SOURCE_DIR/build/gocrate}}")
+RUNS=${2:-${RUNS:-200}}
 WORK=$(mktemp -d /tmp/gocrate-bench-XXXXXX)
 DOCKERD_PID=
 cleanup() {
