@@ -279,12 +279,16 @@ void Cgroup::add_process(pid_t pid) const {
   for (const auto& dir : dirs_) write_control(dir + "/cgroup.procs", text);
 }
 
-void Cgroup::add_current_process() const {
+std::vector<UniqueFd> Cgroup::open_join_files() const {
+  std::vector<UniqueFd> files;
   for (const auto& dir : dirs_) {
     // v2 has no per-thread file outside threaded subtrees.
-    bool v1 = path_exists(dir + "/tasks");
-    write_control(dir + (v1 ? "/tasks" : "/cgroup.procs"), "0");
+    int fd = ::open((dir + "/tasks").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) fail_errno(fmt::format("cannot open cgroup {}", dir));
+    files.emplace_back(fd);
   }
+  return files;
 }
 
 std::string Cgroup::dir_with(std::string_view file) const {

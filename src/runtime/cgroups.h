@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/fs.h"
+
 namespace gocrate {
 
 // What a container may use; nullopt means no limit.
@@ -73,11 +75,11 @@ class Cgroup {
   Cgroup& operator=(Cgroup&& other) noexcept = default;
 
   void add_process(pid_t pid) const;
-  // Moves the calling (single-threaded) process in. On v1 a thread that
-  // moves itself through `tasks` skips the global lock that costs a move
-  // from outside an RCU grace period (10 ms and more when the system was
-  // quiet).
-  void add_current_process() const;
+  // The files a process writes "0" into to move itself in: `tasks` on v1,
+  // where a thread moving itself skips the global lock whose first use
+  // after a quiet spell waits for an RCU grace period (10 ms and more);
+  // cgroup.procs on v2. Opened by gocrate, written by the container.
+  std::vector<UniqueFd> open_join_files() const;
   CgroupStats stats() const;
   // Kills what is left inside and removes the directories; waits up to a
   // second for the kernel to let go of exited tasks.

@@ -22,6 +22,7 @@
 #include <functional>
 
 #include "runtime/emulator.h"
+#include "runtime/handover.h"
 #include "runtime/sealed_program.h"
 #include "runtime/seccomp.h"
 #include "runtime/users.h"
@@ -40,9 +41,8 @@ struct ChildContext {
   const StartOptions* options;
   RootfsPlan rootfs;
   std::string seccomp_program;
-  const Cgroup* join_cgroup = nullptr;  // to move into first; null when cloned into it
-  int init_fd = -1;                     // sealed init program
-  int emulator_fd = -1;                 // sealed emulator
+  int init_fd = -1;      // sealed init program
+  int emulator_fd = -1;  // sealed emulator
   int sync_fd = -1;   // socket: the parent's "go" once the child is in its cgroup, with its network namespace
   int error_fd = -1;  // close-on-exec: EOF without data means the program was executed
 };
@@ -96,11 +96,16 @@ void prepare_process(const ChildContext& c) {
   ::setsid();
 }
 
-// Returns the network namespace to join, if any.
-UniqueFd wait_for_parent(int sync_fd) {
-  UniqueFd network = receive_go(sync_fd);
+Handover wait_for_parent(int sync_fd) {
+  Handover handover = receive_handover(sync_fd);
   ::close(sync_fd);
-  return network;
+  return handover;
+}
+
+void join_cgroup(const std::vector<UniqueFd>& entries) {
+  for (const auto& entry : entries) {
+    if (::write(entry.get(), "0", 1) != 1) fail_errno("cannot join the container's cgroup");
+  }
 }
 
 void build_file_system(const ChildContext& c) {
@@ -291,13 +296,14 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 [[noreturn]] void run_container_process(const ChildContext& c) {
   const ContainerSpec& spec = *c.spec;
   prepare_process(c);
-  if (c.join_cgroup) c.join_cgroup->add_current_process();
   enter_private_namespaces();
   build_file_system(c);
   pivot_into(c.rootfs.mount_point);
   set_hostname(spec.hostname);
-  // Meanwhile the parent made the network namespace.
-  enter_network(c, wait_for_parent(c.sync_fd));
+  // Meanwhile the parent made the cgroup and the network namespace.
+  Handover handover = wait_for_parent(c.sync_fd);
+  join_cgroup(handover.cgroup_entries);
+  enter_network(c, std::move(handover.network_namespace));
   enter_cgroup_namespace();
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
   ContainerUser user = resolve_user(root.get(), spec.user);
@@ -388,6 +394,13 @@ void rethrow_child_failure(int report_fd) {
   throw Error(message, code);
 }
 
+// As rethrow_child_failure, but only for what the child has already
+// reported: the child may still be waiting for the parent.
+void rethrow_reported_failure(int report_fd) {
+  pollfd ready{report_fd, POLLIN, 0};
+  if (::poll(&ready, 1, 0) == 1 && (ready.revents & POLLIN)) rethrow_child_failure(report_fd);
+}
+
 int wait_for_exit(int pidfd, int* signal_number) {
   siginfo_t info{};
   while (::waitid(static_cast<idtype_t>(P_PIDFD), pidfd, &info, WEXITED) != 0) {
@@ -411,9 +424,11 @@ UniqueFd lock_container(const std::string& dir) {
   return fd;
 }
 
-RootfsPlan plan_rootfs(const ContainerSpec& spec, const std::string& dir, std::string& copy_dir) {
+RootfsPlan plan_rootfs(const ContainerSpec& spec, const ContainerDirectory& directory,
+                       std::string& copy_dir) {
   RootfsPlan plan;
   plan.layers_dir = spec.layers_dir;
+  std::string dir = directory.dir_of(spec.id);
   if (rootfs_method(spec.layers_dir) == RootfsMethod::copy) {
     plan.mount_point = dir + "/rootfs";
     make_directories(plan.mount_point, 0700);
@@ -428,15 +443,18 @@ RootfsPlan plan_rootfs(const ContainerSpec& spec, const std::string& dir, std::s
     plan.lower_dirs.push_back(lower.starts_with(prefix) ? lower.substr(prefix.size()) : lower);
   }
   // A container that is removed when it ends keeps its writes in memory
-  // (charged to its memory cgroup); one that is kept, on disk.
-  bool on_disk = !spec.auto_remove;
-  if (!on_disk) plan.scratch_dir = dir;
+  // (charged to its memory cgroup), on a tmpfs mounted in its own mount
+  // namespace over the containers directory; one that is kept, on disk.
+  if (spec.auto_remove) {
+    plan.scratch_dir = directory.dir();
+    dir = plan.scratch_dir;
+  }
   plan.mount_point = dir + "/rootfs";
   if (!spec.read_only) {
     plan.upper_dir = dir + "/upper";
     plan.work_dir = dir + "/work";
   }
-  if (on_disk) {
+  if (!spec.auto_remove) {
     for (const auto& [path, mode] :
          {std::pair{plan.mount_point, 0700}, {plan.upper_dir, 0755}, {plan.work_dir, 0700}}) {
       if (!path.empty()) make_directories(path, mode);
@@ -469,17 +487,29 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   state.created = now_rfc3339();
   state.auto_remove = spec.auto_remove;
 
-  Rollback rollback;
   ContainerDirectory directory(store_root);
-  directory.create(state);
-  rollback.add([directory, state] { directory.remove(state); });
-  std::string dir = directory.dir_of(state.id);
-  container.lock_ = lock_container(dir);
+  directory.ensure_exists();
+  bool have_directory = false;
+  // Undone in reverse: the child is killed before its cgroup and directory go.
+  Rollback rollback;
+  rollback.add([&] {
+    if (have_directory) directory.remove(state);
+  });
+  rollback.add([&container] { container.cgroup_.remove(); });
+  auto make_directory = [&] {
+    directory.create(state);
+    have_directory = true;
+    container.lock_ = lock_container(directory.dir_of(state.id));
+  };
+  // A container kept on disk, or built by copying, needs its directory
+  // before it starts; the usual --rm one only later, for its state.
+  bool scratch = spec.auto_remove && rootfs_method(spec.layers_dir) == RootfsMethod::overlay;
+  if (!scratch) make_directory();
 
   ChildContext child;
   child.spec = &spec;
   child.options = &options;
-  child.rootfs = plan_rootfs(spec, dir, container.copy_dir_);
+  child.rootfs = plan_rootfs(spec, directory, container.copy_dir_);
   if (spec.seccomp) {
     auto profile = docker_default_profile(spec.capabilities, host_architecture_for_seccomp(),
                                           spec.platform.architecture);
@@ -495,18 +525,19 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   Pipe report = make_pipe();
   child.sync_fd = sync.read_end.get();
   child.error_fd = report.write_end.get();
-  // On cgroup v2 the child is born in its cgroup; elsewhere it moves itself
-  // in first thing.
   CgroupLayout layout = CgroupLayout::detect();
-  container.cgroup_ = Cgroup::create(layout, "gocrate/" + state.id, spec.limits);
-  rollback.add([&container] { container.cgroup_.remove(); });
-  state.cgroup_dirs = container.cgroup_.dirs();
-  state.cgroup_v2 = container.cgroup_.v2();
+  auto make_cgroup = [&] {
+    container.cgroup_ = Cgroup::create(layout, "gocrate/" + state.id, spec.limits);
+    state.cgroup_dirs = container.cgroup_.dirs();
+    state.cgroup_v2 = container.cgroup_.v2();
+  };
+  // On cgroup v2 the child is born in its cgroup. Elsewhere gocrate makes
+  // the cgroup while the child builds its file system, and the child moves
+  // itself in.
   UniqueFd cgroup_fd;
   if (layout.pure_v2()) {
+    make_cgroup();
     cgroup_fd = open_or_fail(container.cgroup_.dirs()[0], O_PATH | O_DIRECTORY);
-  } else {
-    child.join_cgroup = &container.cgroup_;
   }
   pid_t pid = clone_container(CLONE_NEWPID, cgroup_fd.get(), container.pidfd_);
   if (pid == 0) container_process(child);
@@ -518,15 +549,20 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   sync.read_end.reset();
   report.write_end.reset();
 
-  UniqueFd network;
   try {
+    if (!have_directory) make_directory();
+    std::vector<UniqueFd> cgroup_entries;
+    if (!cgroup_fd) {
+      make_cgroup();
+      cgroup_entries = container.cgroup_.open_join_files();
+    }
+    UniqueFd network;
     if (spec.network != NetworkMode::host) network = create_network_namespace();
-    send_go(sync.write_end.get(), network.get());
+    send_handover(sync.write_end.get(), network.get(), cgroup_entries);
   } catch (const Error&) {
-    rethrow_child_failure(report.read_end.get());  // the child's own reason, if it failed first
+    rethrow_reported_failure(report.read_end.get());  // the child's own reason, if it failed first
     throw;
   }
-  network.reset();
   sync.write_end.reset();
   rethrow_child_failure(report.read_end.get());
   state.pid = pid;

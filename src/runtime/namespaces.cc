@@ -81,51 +81,6 @@ void join_network_namespace(int fd) {
   if (::setns(fd, CLONE_NEWNET) != 0) fail_errno("cannot enter the container's network namespace");
 }
 
-void send_go(int socket, int network_namespace) {
-  char go = 'g';
-  iovec data{&go, 1};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (network_namespace >= 0) {
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(header), &network_namespace, sizeof(int));
-  }
-  while (::sendmsg(socket, &message, MSG_NOSIGNAL) != 1) {
-    if (errno != EINTR) fail_errno("cannot start the container process");
-  }
-}
-
-UniqueFd receive_go(int socket) {
-  char go = 0;
-  iovec data{&go, 1};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  ssize_t n;
-  while ((n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
-  if (n != 1) fail("gocrate stopped before the container was set up");
-  UniqueFd received;
-  for (cmsghdr* h = CMSG_FIRSTHDR(&message); h; h = CMSG_NXTHDR(&message, h)) {
-    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(h), sizeof fd);
-      received.reset(fd);
-    }
-  }
-  return received;
-}
-
 void enter_cgroup_namespace() {
   if (::unshare(CLONE_NEWCGROUP) != 0) fail_errno("cannot create the container's cgroup namespace");
 }

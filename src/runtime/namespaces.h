@@ -26,11 +26,6 @@ void join_network_namespace(int fd);
 // Entered last, once the process sits in its own cgroup.
 void enter_cgroup_namespace();
 
-// The parent's "go" to the container process, with the network namespace
-// to join (-1: keep the current one). receive_go returns that descriptor.
-void send_go(int socket, int network_namespace);
-UniqueFd receive_go(int socket);
-
 void set_hostname(const std::string& hostname);
 void bring_up_loopback();
 

@@ -100,6 +100,10 @@ ContainerState ContainerState::parse(const std::string& text, const std::string&
 
 ContainerDirectory::ContainerDirectory(const std::string& store_root) : dir_(store_root + "/containers") {}
 
+void ContainerDirectory::ensure_exists() const {
+  if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) make_directories(dir_, 0700);
+}
+
 void ContainerDirectory::create(const ContainerState& state) {
   std::string names = dir_ + "/by-name";
   if (::mkdir(names.c_str(), 0700) != 0 && errno != EEXIST) {

@@ -42,7 +42,10 @@ class ContainerDirectory {
  public:
   explicit ContainerDirectory(const std::string& store_root);
 
+  const std::string& dir() const { return dir_; }
   std::string dir_of(const std::string& id) const { return dir_ + "/" + id; }
+  // Creates <store>/containers itself if needed.
+  void ensure_exists() const;
   // Creates the container's directory and claims its name: an error when a
   // container that still exists has it.
   void create(const ContainerState& state);
