@@ -93,7 +93,7 @@ void prepare_process(const ChildContext& c) {
   if (c.options->kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   // Out of gocrate's process group: a terminal's ^C reaches the program once,
   // forwarded by gocrate, not twice.
-  ::setsid();
+  ::setpgid(0, 0);
 }
 
 Handover wait_for_parent(int sync_fd) {
@@ -117,9 +117,12 @@ void build_file_system(const ChildContext& c) {
   mount_volumes(root.get(), spec.volumes, !spec.read_only);
 }
 
-void enter_network(const ChildContext& c, UniqueFd network) {
-  if (network) join_network_namespace(network.get());
+// Joins the namespaces the parent made, and mounts what shows them.
+void enter_namespaces(const ChildContext& c, Handover& handover) {
+  if (handover.ipc_namespace) join_namespace(handover.ipc_namespace.get(), CLONE_NEWIPC);
+  if (handover.network_namespace) join_namespace(handover.network_namespace.get(), CLONE_NEWNET);
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
+  mount_mqueue(root.get());
   mount_sys(root.get());
   mask_kernel_paths(root.get());
   if (c.spec->network != NetworkMode::host) bring_up_loopback();
@@ -303,7 +306,7 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   // Meanwhile the parent made the cgroup and the network namespace.
   Handover handover = wait_for_parent(c.sync_fd);
   join_cgroup(handover.cgroup_entries);
-  enter_network(c, std::move(handover.network_namespace));
+  enter_namespaces(c, handover);
   enter_cgroup_namespace();
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
   ContainerUser user = resolve_user(root.get(), spec.user);
@@ -556,9 +559,8 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
       make_cgroup();
       cgroup_entries = container.cgroup_.open_join_files();
     }
-    UniqueFd network;
-    if (spec.network != NetworkMode::host) network = create_network_namespace();
-    send_handover(sync.write_end.get(), network.get(), cgroup_entries);
+    ContainerNamespaces namespaces = create_container_namespaces(spec.network != NetworkMode::host);
+    send_handover(sync.write_end.get(), namespaces.ipc.get(), namespaces.network.get(), cgroup_entries);
   } catch (const Error&) {
     rethrow_reported_failure(report.read_end.get());  // the child's own reason, if it failed first
     throw;

@@ -12,17 +12,26 @@ namespace gocrate {
 namespace {
 
 constexpr size_t kMaxDescriptors = 8;
-constexpr char kWithNetwork = 'n';
-constexpr char kWithoutNetwork = 'g';
+// The tag byte says which namespaces come first among the descriptors.
+constexpr char kWithIpc = 1;
+constexpr char kWithNetwork = 2;
 
 }  // namespace
 
-void send_handover(int socket, int network_namespace, const std::vector<UniqueFd>& cgroup_entries) {
+void send_handover(int socket, int ipc_namespace, int network_namespace,
+                   const std::vector<UniqueFd>& cgroup_entries) {
   std::vector<int> fds;
-  if (network_namespace >= 0) fds.push_back(network_namespace);
+  char tag = 0;
+  if (ipc_namespace >= 0) {
+    fds.push_back(ipc_namespace);
+    tag |= kWithIpc;
+  }
+  if (network_namespace >= 0) {
+    fds.push_back(network_namespace);
+    tag |= kWithNetwork;
+  }
   for (const auto& fd : cgroup_entries) fds.push_back(fd.get());
   if (fds.size() > kMaxDescriptors) fail("too many cgroup hierarchies to hand over ({})", fds.size());
-  char tag = network_namespace >= 0 ? kWithNetwork : kWithoutNetwork;
   iovec data{&tag, 1};
   msghdr message{};
   message.msg_iov = &data;
@@ -67,7 +76,8 @@ Handover receive_handover(int socket) {
   }
   Handover handover;
   size_t first = 0;
-  if (tag == kWithNetwork && !fds.empty()) handover.network_namespace = std::move(fds[first++]);
+  if ((tag & kWithIpc) && first < fds.size()) handover.ipc_namespace = std::move(fds[first++]);
+  if ((tag & kWithNetwork) && first < fds.size()) handover.network_namespace = std::move(fds[first++]);
   for (size_t i = first; i < fds.size(); ++i) handover.cgroup_entries.push_back(std::move(fds[i]));
   return handover;
 }

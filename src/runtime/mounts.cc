@@ -99,9 +99,6 @@ void mount_dev(int root_fd) {
   UniqueFd shm = sub("shm");
   mount_or_fail("shm", fd_path(shm.get()), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k",
                 "/dev/shm in the container");
-  UniqueFd mqueue = sub("mqueue");
-  mount_or_fail("mqueue", fd_path(mqueue.get()), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, "",
-                "/dev/mqueue in the container");
 }
 
 }  // namespace
@@ -139,6 +136,13 @@ void mount_sys(int root_fd) {
   // mountable again; a read-only bind of the host's /sys shows the same.
   mount_or_fail("/sys", fd_path(sys.get()), nullptr, MS_BIND | MS_REC, "", "/sys in the container");
   bind_read_only(fd_path(sys.get()), "/sys read-only in the container", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+}
+
+void mount_mqueue(int root_fd) {
+  UniqueFd mqueue = open_path_in_root(root_fd, "/dev/mqueue");
+  if (!mqueue) fail_errno("cannot open /dev/mqueue in the container");
+  mount_or_fail("mqueue", fd_path(mqueue.get()), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, "",
+                "/dev/mqueue in the container");
 }
 
 void make_mounts_private() {

@@ -34,9 +34,11 @@ struct RootfsPlan {
 // before pivot_root; paths inside the root are resolved in the root.
 void make_mounts_private();
 void mount_rootfs(const RootfsPlan& plan, bool read_only);
-// Mounts /proc and /dev (tmpfs with the standard nodes, pts, shm, mqueue)
-// inside `root_fd`.
+// Mounts /proc and /dev (tmpfs with the standard nodes, pts, shm) inside
+// `root_fd`.
 void mount_proc_and_dev(int root_fd);
+// Mounts /dev/mqueue: after joining the ipc namespace, whose queues it shows.
+void mount_mqueue(int root_fd);
 // Mounts /sys read-only: after joining the network namespace, whose devices
 // sysfs shows.
 void mount_sys(int root_fd);

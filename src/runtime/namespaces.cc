@@ -36,49 +36,59 @@ std::string_view network_mode_name(NetworkMode mode) {
 }
 
 void enter_private_namespaces() {
-  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
-    fail_errno("cannot create the container's mount, uts and ipc namespaces");
-  }
+  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0)
+    fail_errno("cannot create the container's mount and uts namespaces");
 }
 
 namespace {
 
 struct NamespaceHelper {
-  int fd = -1;
+  bool network = false;
+  int ipc = -1;
+  int net = -1;
   int err = 0;
 };
 
+long open_namespace(const char* path, int* err) {
+  long fd = ::syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) *err = errno;
+  return fd;
+}
+
 // Runs in a vfork-like child that shares gocrate's memory and descriptor
 // table: only raw system calls, no libc state.
-int open_own_network_namespace(void* arg) {
+int open_own_namespaces(void* arg) {
   auto* helper = static_cast<NamespaceHelper*>(arg);
-  long fd = ::syscall(SYS_openat, AT_FDCWD, "/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    helper->err = errno;
-  } else {
-    helper->fd = static_cast<int>(fd);
-  }
+  helper->ipc = static_cast<int>(open_namespace("/proc/self/ns/ipc", &helper->err));
+  if (helper->network) helper->net = static_cast<int>(open_namespace("/proc/self/ns/net", &helper->err));
   return 0;
 }
 
 }  // namespace
 
-UniqueFd create_network_namespace() {
+ContainerNamespaces create_container_namespaces(bool network) {
   alignas(16) static char stack[64 * 1024];
   NamespaceHelper helper;
-  // CLONE_VFORK: gocrate waits until the helper has exited, its descriptor
-  // (in the shared table) then holds the namespace.
-  pid_t pid = ::clone(open_own_network_namespace, stack + sizeof stack,
-                      CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWNET | SIGCHLD, &helper);
-  if (pid < 0) fail_errno("cannot create the container's network namespace");
+  helper.network = network;
+  // CLONE_VFORK: gocrate waits until the helper has exited; its descriptors
+  // (in the shared table) then hold the namespaces.
+  int flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWIPC | (network ? CLONE_NEWNET : 0) | SIGCHLD;
+  pid_t pid = ::clone(open_own_namespaces, stack + sizeof stack, flags, &helper);
+  if (pid < 0) fail_errno("cannot create the container's network and ipc namespaces");
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  if (helper.fd < 0) fail_errno("cannot open the container's network namespace", helper.err);
-  return UniqueFd(helper.fd);
+  ContainerNamespaces namespaces{UniqueFd(helper.ipc), UniqueFd(helper.net)};
+  if (!namespaces.ipc || (network && !namespaces.network)) {
+    fail_errno("cannot open the container's namespaces", helper.err);
+  }
+  return namespaces;
 }
 
-void join_network_namespace(int fd) {
-  if (::setns(fd, CLONE_NEWNET) != 0) fail_errno("cannot enter the container's network namespace");
+void join_namespace(int fd, int type) {
+  if (::setns(fd, type) != 0) {
+    fail_errno(type == CLONE_NEWNET ? "cannot enter the container's network namespace"
+                                    : "cannot enter the container's ipc namespace");
+  }
 }
 
 void enter_cgroup_namespace() {

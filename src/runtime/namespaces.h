@@ -16,13 +16,20 @@ NetworkMode parse_network_mode(std::string_view text);
 std::string_view network_mode_name(NetworkMode mode);
 
 // The container process is cloned into a new pid namespace and then
-// unshares mount, uts and ipc itself.
+// unshares mount and uts itself.
 void enter_private_namespaces();
-// A new network namespace, held by the returned descriptor. Creating one
-// costs a third of a millisecond, so gocrate makes it while the container
-// process builds its file system, and hands it over (join_network_namespace).
-UniqueFd create_network_namespace();
-void join_network_namespace(int fd);
+// New ipc and (with `network`) network namespaces, held by descriptors.
+// A network namespace costs a third of a millisecond, so gocrate makes them
+// while the container process builds its file system, and hands them over.
+// Both register sysctl tables under one kernel lock: made apart, at the same
+// time, they would wait for each other.
+struct ContainerNamespaces {
+  UniqueFd ipc;
+  UniqueFd network;
+};
+ContainerNamespaces create_container_namespaces(bool network);
+// setns(2); `type` is CLONE_NEWNET or CLONE_NEWIPC.
+void join_namespace(int fd, int type);
 // Entered last, once the process sits in its own cgroup.
 void enter_cgroup_namespace();
 
