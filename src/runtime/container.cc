@@ -92,8 +92,10 @@ void prepare_process(const ChildContext& c) {
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail_errno("cannot make the container process non-dumpable");
   if (c.options->kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   // Out of gocrate's process group: a terminal's ^C reaches the program once,
-  // forwarded by gocrate, not twice.
-  ::setpgid(0, 0);
+  // forwarded by gocrate, not twice. Not when it reads the terminal: a
+  // background group that reads it is stopped.
+  int in = c.options->stdin_fd;
+  if (in < 0 || !::isatty(in)) ::setpgid(0, 0);
 }
 
 Handover wait_for_parent(int sync_fd) {
