@@ -23,6 +23,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -262,6 +263,9 @@ func main() {
 		signals()
 	case "orphans":
 		orphans()
+	case "stdin":
+		data, _ := io.ReadAll(os.Stdin)
+		fmt.Printf("read %q\n", string(data))
 	case "write":
 		fmt.Println(errnoOf(os.WriteFile(os.Args[2], []byte("x"), 0644)))
 	default:
@@ -511,6 +515,14 @@ def test_read_only_volumes_workdir_env(store, work):
     v = probe(store, "--env-file", env_file, "-e", "SHARED=flag", "-w", "/new/dir", "probe", "inspect")
     check(v["cwd"] == "/new/dir", v["cwd"])
     expect_run_error(store, ["--rm", "--read-only", "-w", "/missing", "probe"], 125, ["/missing", "read-only"])
+
+
+def test_stdin_only_with_interactive(store, work):
+    build_program(store, work, "probe", PROBE_SOURCE)
+    out = store("run", "--rm", "-i", "probe", "stdin", input="to the container\n").stdout
+    check(out == 'read "to the container\\n"\n', out)
+    out = store("run", "--rm", "probe", "stdin", input="dropped\n").stdout
+    check(out == 'read ""\n', out)
 
 
 def test_network_modes(store, work):
