@@ -645,6 +645,7 @@ void Container::cleanup(const ExitStatus* status) {
     state_.stats = status->stats;
   }
   directory.save(state_);
+  directory.mark_ended(state_.id);
   lock_.reset();
 }
 
@@ -653,10 +654,14 @@ void Container::remove_stale(const std::string& store_root) {
   std::optional<CgroupLayout> layout;
   for (const auto& id : directory.ids()) {
     std::string dir = directory.dir_of(id);
+    if (directory.is_ended(id)) continue;
     UniqueFd lock(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;  // alive
     auto state = directory.find(id);
-    if (state && state->status == "exited") continue;
+    if (state && state->status == "exited") {
+      directory.mark_ended(id);
+      continue;
+    }
     struct stat st;
     // A directory without state may be one a starter made a moment ago and
     // has not locked yet.
@@ -680,6 +685,7 @@ void Container::remove_stale(const std::string& store_root) {
       state->pid = 0;
       state->finished = now_rfc3339();
       directory.save(*state);
+      directory.mark_ended(id);
     } catch (const Error&) {
       // Another gocrate may be cleaning the same container up.
     }

@@ -173,6 +173,16 @@ std::vector<ContainerState> ContainerDirectory::list() const {
   return out;
 }
 
+void ContainerDirectory::mark_ended(const std::string& id) const {
+  std::string path = dir_of(id) + "/ended";
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) fail_errno(fmt::format("cannot write {}", path));
+}
+
+bool ContainerDirectory::is_ended(const std::string& id) const {
+  return ::access((dir_of(id) + "/ended").c_str(), F_OK) == 0;
+}
+
 void ContainerDirectory::remove(const ContainerState& state) const {
   std::string link = dir_ + "/by-name/" + state.name;
   char target[128] = {};

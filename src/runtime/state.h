@@ -56,6 +56,10 @@ class ContainerDirectory {
   std::vector<ContainerState> list() const;
   // The ids of every container directory, with or without state yet.
   std::vector<std::string> ids() const;
+  // A container that has ended and was kept: marked by an empty file, so
+  // that finding stale containers needs no state to be parsed.
+  void mark_ended(const std::string& id) const;
+  bool is_ended(const std::string& id) const;
   // Removes the directory and the name.
   void remove(const ContainerState& state) const;
 

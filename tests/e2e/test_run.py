@@ -12,7 +12,7 @@ import subprocess
 import tarfile
 import time
 
-from harness import GOCRATE, HELLO_DIR, Skip, check, main, require, run
+from harness import GOCRATE, HELLO_DIR, Skip, check, main, require, run, wait_for
 
 DOCKER_DEFAULT_CAPS = "00000000a80425fb"
 
@@ -660,6 +660,21 @@ def test_no_leftovers_after_100_runs(store, work):
     check(set(gocrate_cgroups()) - cgroups_before == set(), f"cgroups left: {gocrate_cgroups()}")
     net_after = run(["lsns", "-n", "-t", "net"], check_rc=False).stdout.count("\n")
     check(net_after <= net_before, f"network namespaces {net_before} -> {net_after}")
+
+
+def test_a_killed_gocrate_is_cleaned_up_by_the_next_run(store, work):
+    build_program(store, work, "probe", PROBE_SOURCE)
+    p = subprocess.Popen([GOCRATE, "--root", store.path, "run", "--name", "victim", "probe", "signals"],
+                         stdout=subprocess.PIPE, text=True)
+    check(p.stdout.readline() == "ready\n", "probe did not start")
+    pid = state_of(store, "victim")["pid"]
+    p.kill()
+    p.wait()
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10, "the container to die with its gocrate")
+    store("run", "--rm", "probe", "exit", "0")
+    state = state_of(store, "victim")
+    check(state["status"] == "exited", state)
+    check(not [c for c in gocrate_cgroups() if state["id"] in c], gocrate_cgroups())
 
 
 def test_cgroup_v2_paths(store, work):
