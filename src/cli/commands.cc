@@ -44,9 +44,8 @@ void print_usage(FILE* out) {
 }  // namespace
 
 void add_global_options(CLI::App& app, Globals& globals) {
-  app.add_option("--root", globals.root,
-                 "State directory (default: /var/lib/gocrate for root, "
-                 "$XDG_DATA_HOME/gocrate otherwise; or $GOCRATE_ROOT)");
+  app.add_option("--root", globals.root, "State directory (default: /var/lib/gocrate for root, "
+                                         "$XDG_DATA_HOME/gocrate otherwise; or $GOCRATE_ROOT)");
 }
 
 void parse_command_line(CLI::App& app, int argc, char** argv) {
