@@ -38,6 +38,7 @@ constexpr CommandEntry kCommands[] = {
     {"apply", "resolve, then kubectl apply", apply_command},
     {"create", "resolve, then kubectl create", create_command},
     {"delete", "kubectl delete the resources in YAML files", delete_command},
+    {"run", "Run a command in a new container", run_command},
 };
 
 void print_usage(FILE* out) {

@@ -45,5 +45,6 @@ int push_command(Globals& globals, int argc, char** argv);
 int pull_command(Globals& globals, int argc, char** argv);
 int login_command(Globals& globals, int argc, char** argv);
 int logout_command(Globals& globals, int argc, char** argv);
+int run_command(Globals& globals, int argc, char** argv);
 
 }  // namespace gocrate::cli

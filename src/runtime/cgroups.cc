@@ -1,0 +1,349 @@
+#include "runtime/cgroups.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/strings.h"
+
+namespace gocrate {
+
+namespace {
+
+constexpr uint64_t kMinimumMemory = 6 * 1024 * 1024;  // docker's floor
+constexpr uint64_t kCpuPeriodUs = 100000;
+constexpr std::string_view kControllers[] = {"memory", "cpu", "cpuacct", "pids"};
+
+std::optional<std::string> read_small(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buffer[4096];
+  ssize_t n = ::read(fd, buffer, sizeof buffer);
+  ::close(fd);
+  if (n < 0) return std::nullopt;
+  return std::string(buffer, n);
+}
+
+void write_control(const std::string& path, std::string_view value) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail_errno(fmt::format("cannot open cgroup file {}", path));
+  ssize_t n = ::write(fd, value.data(), value.size());
+  int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(value.size()))
+    fail_errno(fmt::format("cannot write \"{}\" to {}", value, path), err);
+}
+
+uint64_t read_number(const std::string& path) {
+  auto text = read_small(path);
+  if (!text) return 0;
+  return std::strtoull(text->c_str(), nullptr, 10);
+}
+
+// A "key value" line of a flat-keyed file such as cpu.stat.
+uint64_t read_key(const std::string& path, std::string_view key) {
+  auto text = read_small(path);
+  if (!text) return 0;
+  for (const auto& line : split(*text, '\n')) {
+    if (line.size() > key.size() && line.starts_with(key) && line[key.size()] == ' ') {
+      return std::strtoull(line.c_str() + key.size() + 1, nullptr, 10);
+    }
+  }
+  return 0;
+}
+
+std::string unescape_mount_path(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 3 < text.size()) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 3)), nullptr, 8));
+      i += 3;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> v2_controllers(const std::string& mount) {
+  auto text = read_small(mount + "/cgroup.controllers");
+  std::vector<std::string> out;
+  if (!text) return out;
+  for (const auto& word : split(std::string(trim(*text)), ' ')) {
+    if (!word.empty()) out.push_back(word);
+  }
+  // cpu.stat usage is kept in every v2 cgroup: v2 needs no cpuacct.
+  out.push_back("cpuacct");
+  return out;
+}
+
+bool make_cgroup_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) == 0) return true;
+  if (errno == EEXIST) return false;
+  fail_errno(fmt::format("cannot create cgroup {}", path));
+}
+
+}  // namespace
+
+std::optional<uint64_t> parse_memory_limit(std::string_view text) {
+  uint64_t bytes = 0;
+  if (!parse_byte_size(text, bytes) || bytes < kMinimumMemory) return std::nullopt;
+  return bytes;
+}
+
+std::optional<double> parse_cpus(std::string_view text) {
+  std::string s(trim(text));
+  if (s.empty() || s.find_first_not_of("0123456789.") != std::string::npos) return std::nullopt;
+  char* end = nullptr;
+  double value = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size() || !std::isfinite(value) || value < 0.01) return std::nullopt;
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  if (cpus > 0 && value > static_cast<double>(cpus)) return std::nullopt;
+  return value;
+}
+
+CgroupLayout CgroupLayout::detect() {
+  CgroupLayout layout;
+  auto text = read_file_if_exists("/proc/self/mountinfo");
+  if (!text) return layout;
+  for (const auto& line : split(*text, '\n')) {
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    auto fields = split(line.substr(0, dash), ' ');
+    auto tail = split(line.substr(dash + 3), ' ');
+    if (fields.size() < 5 || tail.size() < 3) continue;
+    std::string mount = unescape_mount_path(fields[4]);
+    if (tail[0] == "cgroup2") {
+      layout.hierarchies.push_back({mount, true, v2_controllers(mount)});
+    } else if (tail[0] == "cgroup") {
+      CgroupHierarchy h{mount, false, {}};
+      for (const auto& option : split(tail[2], ',')) {
+        if (std::find(std::begin(kControllers), std::end(kControllers), option) != std::end(kControllers)) {
+          h.controllers.push_back(option);
+        }
+      }
+      if (!h.controllers.empty()) layout.hierarchies.push_back(std::move(h));
+    }
+  }
+  return layout;
+}
+
+CgroupLayout CgroupLayout::v2_at(std::string mount) {
+  CgroupLayout layout;
+  auto controllers = v2_controllers(mount);
+  layout.hierarchies.push_back({std::move(mount), true, std::move(controllers)});
+  return layout;
+}
+
+const CgroupHierarchy* CgroupLayout::find(std::string_view controller) const {
+  // v1 first: in a hybrid layout a controller bound to v1 is absent from v2.
+  for (bool v2 : {false, true}) {
+    for (const auto& h : hierarchies) {
+      if (h.v2 == v2 &&
+          std::find(h.controllers.begin(), h.controllers.end(), controller) != h.controllers.end()) {
+        return &h;
+      }
+    }
+  }
+  return nullptr;
+}
+
+bool CgroupLayout::pure_v2() const {
+  for (const auto& h : hierarchies) {
+    if (!h.v2) return false;
+  }
+  return hierarchies.size() == 1;
+}
+
+std::string CgroupLayout::describe() const {
+  bool v1 = false, v2 = false;
+  for (const auto& h : hierarchies) (h.v2 ? v2 : v1) = true;
+  if (v1 && v2) return "cgroup v1 and v2 (hybrid)";
+  return v2 ? "cgroup v2" : v1 ? "cgroup v1" : "no cgroup file system";
+}
+
+namespace {
+
+struct LimitNeed {
+  std::string_view controller;
+  std::string_view flag;
+  bool wanted;
+};
+
+void require_controllers(const CgroupLayout& layout, const ResourceLimits& limits) {
+  for (const auto& need : {LimitNeed{"memory", "--memory", limits.memory_bytes.has_value()},
+                           LimitNeed{"cpu", "--cpus", limits.cpus.has_value()},
+                           LimitNeed{"pids", "--pids-limit", limits.pids.has_value()}}) {
+    if (need.wanted && !layout.find(need.controller)) {
+      fail(
+          "cannot enforce {}: this host has no {} cgroup controller available ({}); enable the controller or "
+          "run without {}",
+          need.flag, need.controller, layout.describe(), need.flag);
+    }
+  }
+}
+
+// v2 hands a controller to a child only when every ancestor lists it in
+// cgroup.subtree_control.
+void enable_v2_controllers(const CgroupHierarchy& h, const std::string& parent_relative) {
+  std::string wanted;
+  for (auto c : {"memory", "cpu", "pids"}) {
+    if (std::find(h.controllers.begin(), h.controllers.end(), c) != h.controllers.end()) {
+      wanted += fmt::format("{}+{}", wanted.empty() ? "" : " ", c);
+    }
+  }
+  if (wanted.empty()) return;
+  std::string dir = h.mount;
+  std::vector<std::string> levels{dir};
+  for (const auto& part : split(parent_relative, '/')) levels.push_back(dir += "/" + part);
+  for (const auto& level : levels) {
+    auto current = read_small(level + "/cgroup.subtree_control");
+    auto enabled = split(std::string(trim(current.value_or(""))), ' ');
+    bool all = true;
+    for (const auto& c : split(wanted, ' ')) {
+      all = all && std::find(enabled.begin(), enabled.end(), c.substr(1)) != enabled.end();
+    }
+    if (!all) write_control(level + "/cgroup.subtree_control", wanted);
+  }
+}
+
+void apply_limits(const std::string& dir, bool v2, std::string_view controller,
+                  const ResourceLimits& limits) {
+  if (controller == "memory" && limits.memory_bytes) {
+    std::string value = std::to_string(*limits.memory_bytes);
+    if (v2) {
+      write_control(dir + "/memory.max", value);
+      if (path_exists(dir + "/memory.swap.max")) write_control(dir + "/memory.swap.max", "0");
+    } else {
+      write_control(dir + "/memory.limit_in_bytes", value);
+      if (path_exists(dir + "/memory.memsw.limit_in_bytes"))
+        write_control(dir + "/memory.memsw.limit_in_bytes", value);
+    }
+  } else if (controller == "cpu" && limits.cpus) {
+    auto quota = static_cast<uint64_t>(std::llround(*limits.cpus * kCpuPeriodUs));
+    if (v2) {
+      write_control(dir + "/cpu.max", fmt::format("{} {}", quota, kCpuPeriodUs));
+    } else {
+      write_control(dir + "/cpu.cfs_period_us", std::to_string(kCpuPeriodUs));
+      write_control(dir + "/cpu.cfs_quota_us", std::to_string(quota));
+    }
+  } else if (controller == "pids" && limits.pids) {
+    write_control(dir + "/pids.max", *limits.pids > 0 ? std::to_string(*limits.pids) : "max");
+  }
+}
+
+}  // namespace
+
+Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& name, const ResourceLimits& limits) {
+  require_controllers(layout, limits);
+  Cgroup cgroup;
+  std::string parent = dir_name(name);
+  try {
+    for (auto controller : kControllers) {
+      const CgroupHierarchy* h = layout.find(controller);
+      if (!h) continue;
+      // Without a quota the cpu controller has nothing to do or report
+      // (usage comes from cpuacct, or cpu.stat on v2): one cgroup fewer to
+      // make, join and remove.
+      if (controller == "cpu" && !limits.cpus && !h->v2) continue;
+      std::string dir = h->mount + "/" + name;
+      bool fresh = std::find(cgroup.dirs_.begin(), cgroup.dirs_.end(), dir) == cgroup.dirs_.end();
+      if (fresh) {
+        if (h->v2) enable_v2_controllers(*h, parent);
+        make_cgroup_dir(h->mount + "/" + parent);
+        if (!make_cgroup_dir(dir)) fail("cgroup {} exists already: is a container of this id running?", dir);
+        cgroup.dirs_.push_back(dir);
+        cgroup.v2_ = cgroup.v2_ || h->v2;
+      }
+      apply_limits(dir, h->v2, controller, limits);
+    }
+    if (cgroup.dirs_.empty()) fail("no cgroup file system is mounted: mount cgroup2 on /sys/fs/cgroup");
+  } catch (...) {
+    cgroup.remove();
+    throw;
+  }
+  return cgroup;
+}
+
+void Cgroup::add_process(pid_t pid) const {
+  std::string text = std::to_string(pid);
+  for (const auto& dir : dirs_) write_control(dir + "/cgroup.procs", text);
+}
+
+std::vector<UniqueFd> Cgroup::open_join_files() const {
+  std::vector<UniqueFd> files;
+  for (const auto& dir : dirs_) {
+    // v2 has no per-thread file outside threaded subtrees.
+    int fd = ::open((dir + "/tasks").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) fail_errno(fmt::format("cannot open cgroup {}", dir));
+    files.emplace_back(fd);
+  }
+  return files;
+}
+
+std::string Cgroup::dir_with(std::string_view file) const {
+  for (const auto& dir : dirs_) {
+    if (::access((dir + "/" + std::string(file)).c_str(), F_OK) == 0) return dir;
+  }
+  return {};
+}
+
+CgroupStats Cgroup::stats() const {
+  CgroupStats s;
+  if (auto dir = dir_with("cpu.stat"); !dir.empty()) {
+    s.cpu_periods = read_key(dir + "/cpu.stat", "nr_periods");
+    s.cpu_throttled_periods = read_key(dir + "/cpu.stat", "nr_throttled");
+    if (v2_ && dir_with("cpuacct.usage").empty()) {
+      s.cpu_usage_ns = read_key(dir + "/cpu.stat", "usage_usec") * 1000;
+      s.cpu_throttled_ns = read_key(dir + "/cpu.stat", "throttled_usec") * 1000;
+    } else {
+      s.cpu_throttled_ns = read_key(dir + "/cpu.stat", "throttled_time");
+    }
+  }
+  if (auto dir = dir_with("cpuacct.usage"); !dir.empty())
+    s.cpu_usage_ns = read_number(dir + "/cpuacct.usage");
+  if (auto dir = dir_with("memory.usage_in_bytes"); !dir.empty()) {
+    s.memory_bytes = read_number(dir + "/memory.usage_in_bytes");
+    s.memory_peak_bytes = read_number(dir + "/memory.max_usage_in_bytes");
+    s.oom_kills = read_key(dir + "/memory.oom_control", "oom_kill");
+  } else if (auto dir = dir_with("memory.current"); !dir.empty()) {
+    s.memory_bytes = read_number(dir + "/memory.current");
+    s.memory_peak_bytes = read_number(dir + "/memory.peak");
+    s.oom_kills = read_key(dir + "/memory.events", "oom_kill");
+  }
+  if (auto dir = dir_with("pids.current"); !dir.empty()) s.pids = read_number(dir + "/pids.current");
+  return s;
+}
+
+void Cgroup::remove() {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  for (const auto& dir : dirs_) {
+    while (::rmdir(dir.c_str()) != 0) {
+      if (errno == ENOENT) break;
+      if (errno != EBUSY || std::chrono::steady_clock::now() > deadline) {
+        fail_errno(fmt::format("cannot remove cgroup {}", dir));
+      }
+      if (path_exists(dir + "/cgroup.kill")) {
+        write_control(dir + "/cgroup.kill", "1");
+      } else if (auto procs = read_small(dir + "/cgroup.procs")) {
+        for (const auto& pid : split(*procs, '\n')) {
+          if (!pid.empty()) ::kill(std::atoi(pid.c_str()), SIGKILL);
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  dirs_.clear();
+}
+
+}  // namespace gocrate

@@ -1,0 +1,97 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/fs.h"
+
+namespace gocrate {
+
+// What a container may use; nullopt means no limit.
+struct ResourceLimits {
+  std::optional<uint64_t> memory_bytes;  // -m: no swap beyond it
+  std::optional<double> cpus;            // --cpus: CFS quota per 100 ms period
+  std::optional<int64_t> pids;           // --pids-limit
+};
+
+// "64m", "1g", "1048576" (binary units, as docker -m; at least 6 MiB).
+std::optional<uint64_t> parse_memory_limit(std::string_view text);
+// "0.5", "2": more than 0.01 and at most the host's CPUs.
+std::optional<double> parse_cpus(std::string_view text);
+
+struct CgroupStats {
+  uint64_t cpu_usage_ns = 0;
+  uint64_t cpu_periods = 0;
+  uint64_t cpu_throttled_periods = 0;
+  uint64_t cpu_throttled_ns = 0;
+  uint64_t memory_bytes = 0;
+  uint64_t memory_peak_bytes = 0;  // 0 where the kernel does not record it
+  uint64_t pids = 0;
+  uint64_t oom_kills = 0;
+};
+
+// One mounted cgroup hierarchy: a v1 one with its controllers, or the v2 one.
+struct CgroupHierarchy {
+  std::string mount;
+  bool v2 = false;
+  std::vector<std::string> controllers;  // v2: those listed in the root's cgroup.controllers
+};
+
+// Where the controllers a container needs (memory, cpu, cpuacct, pids) live:
+// all in v1 hierarchies, all in the v2 one, or split (hybrid).
+class CgroupLayout {
+ public:
+  // Reads /proc/self/mountinfo.
+  static CgroupLayout detect();
+  // Only the cgroup2 file system mounted at `mount` (tests, other roots).
+  static CgroupLayout v2_at(std::string mount);
+
+  // The hierarchy that holds `controller`, or nullptr.
+  const CgroupHierarchy* find(std::string_view controller) const;
+  // "cgroup v1", "cgroup v2", "cgroup v1 and v2 (hybrid)".
+  std::string describe() const;
+  // Whether every controller a container uses is in the v2 hierarchy, so a
+  // process can be cloned straight into its cgroup (CLONE_INTO_CGROUP).
+  bool pure_v2() const;
+
+  std::vector<CgroupHierarchy> hierarchies;
+};
+
+// A container's cgroup, in every hierarchy that holds one of its controllers.
+class Cgroup {
+ public:
+  // Creates `name` ("gocrate/<id>") and applies `limits`. A limit whose
+  // controller is missing is an error naming it; nothing is left behind.
+  static Cgroup create(const CgroupLayout& layout, const std::string& name, const ResourceLimits& limits);
+  // An existing cgroup's directories (from state), for stats and removal.
+  Cgroup(std::vector<std::string> dirs, bool v2) : dirs_(std::move(dirs)), v2_(v2) {}
+  Cgroup() = default;
+  Cgroup(Cgroup&& other) noexcept = default;
+  Cgroup& operator=(Cgroup&& other) noexcept = default;
+
+  void add_process(pid_t pid) const;
+  // The files a process writes "0" into to move itself in: `tasks` on v1,
+  // where a thread moving itself skips the global lock whose first use
+  // after a quiet spell waits for an RCU grace period (10 ms and more);
+  // cgroup.procs on v2. Opened by gocrate, written by the container.
+  std::vector<UniqueFd> open_join_files() const;
+  CgroupStats stats() const;
+  // Kills what is left inside and removes the directories; waits up to a
+  // second for the kernel to let go of exited tasks.
+  void remove();
+
+  const std::vector<std::string>& dirs() const { return dirs_; }
+  bool v2() const { return v2_; }
+
+ private:
+  std::string dir_with(std::string_view file) const;
+  std::vector<std::string> dirs_;
+  bool v2_ = false;
+};
+
+}  // namespace gocrate

@@ -1,0 +1,695 @@
+#include "runtime/container.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+
+#include "runtime/emulator.h"
+#include "runtime/handover.h"
+#include "runtime/sealed_program.h"
+#include "runtime/seccomp.h"
+#include "runtime/users.h"
+#include "unpack/rootfs_copy.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/strings.h"
+
+namespace gocrate {
+
+namespace {
+// What the container's first process needs, prepared by the parent so that
+// the child only makes system calls.
+struct ChildContext {
+  const ContainerSpec* spec;
+  const StartOptions* options;
+  RootfsPlan rootfs;
+  std::string seccomp_program;
+  int init_fd = -1;      // sealed init program
+  int emulator_fd = -1;  // sealed emulator
+  int sync_fd = -1;   // socket: the parent's "go" once the child is in its cgroup, with its network namespace
+  int error_fd = -1;  // close-on-exec: EOF without data means the program was executed
+};
+
+// Runs `undo` unless dismissed: what start() made is removed when it fails.
+class Rollback {
+ public:
+  void add(std::function<void()> undo) { steps_.push_back(std::move(undo)); }
+  void dismiss() { steps_.clear(); }
+  ~Rollback() {
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
+      try {
+        (*it)();
+      } catch (...) {
+      }
+    }
+  }
+
+ private:
+  std::vector<std::function<void()>> steps_;
+};
+
+std::string now_rfc3339() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return rfc3339_utc(ts.tv_sec);
+}
+
+// ---- The container's first process --------------------------------------
+
+[[noreturn]] void report_and_exit(int error_fd, int code, std::string_view message) {
+  std::string text = fmt::format("{} {}", code, message);
+  [[maybe_unused]] ssize_t n = ::write(error_fd, text.data(), text.size());
+  ::_exit(code);
+}
+
+std::string env_value(const std::vector<std::string>& env, std::string_view key) {
+  for (const auto& e : env) {
+    if (e.size() > key.size() && e.starts_with(key) && e[key.size()] == '=') return e.substr(key.size() + 1);
+  }
+  return {};
+}
+
+void prepare_process(const ChildContext& c) {
+  // Nothing of this process may be read or traced from inside once the
+  // container's file system is visible (CVE-2019-5736).
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail_errno("cannot make the container process non-dumpable");
+  if (c.options->kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  // Out of gocrate's process group: a terminal's ^C reaches the program once,
+  // forwarded by gocrate, not twice. Not when it reads the terminal: a
+  // background group that reads it is stopped.
+  int in = c.options->stdin_fd;
+  if (in < 0 || !::isatty(in)) ::setpgid(0, 0);
+}
+
+Handover wait_for_parent(int sync_fd) {
+  Handover handover = receive_handover(sync_fd);
+  ::close(sync_fd);
+  return handover;
+}
+
+void join_cgroup(const std::vector<UniqueFd>& entries) {
+  for (const auto& entry : entries) {
+    if (::write(entry.get(), "0", 1) != 1) fail_errno("cannot join the container's cgroup");
+  }
+}
+
+void build_file_system(const ChildContext& c) {
+  const ContainerSpec& spec = *c.spec;
+  make_mounts_private();
+  mount_rootfs(c.rootfs, spec.read_only);
+  UniqueFd root = open_or_fail(c.rootfs.mount_point, O_PATH | O_DIRECTORY);
+  mount_proc_and_dev(root.get());
+  mount_volumes(root.get(), spec.volumes, !spec.read_only);
+}
+
+// Joins the namespaces the parent made, and mounts what shows them.
+void enter_namespaces(const ChildContext& c, Handover& handover) {
+  if (handover.ipc_namespace) join_namespace(handover.ipc_namespace.get(), CLONE_NEWIPC);
+  if (handover.network_namespace) join_namespace(handover.network_namespace.get(), CLONE_NEWNET);
+  UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
+  mount_mqueue(root.get());
+  mount_sys(root.get());
+  mask_kernel_paths(root.get());
+  if (c.spec->network != NetworkMode::host) bring_up_loopback();
+}
+
+void enter_workdir(const ContainerSpec& spec, int root_fd) {
+  std::string workdir = spec.workdir.empty() ? "/" : spec.workdir;
+  if (!workdir.starts_with('/')) fail("the working directory \"{}\" is not an absolute path", workdir);
+  UniqueFd dir(open_in_root(root_fd, workdir, O_PATH | O_DIRECTORY));
+  if (!dir && errno == ENOENT && !spec.read_only) {
+    make_directories_in_root(root_fd, workdir);
+    dir.reset(open_in_root(root_fd, workdir, O_PATH | O_DIRECTORY));
+  }
+  if (!dir) {
+    if (errno == ENOENT) {
+      fail(
+          "the working directory {} does not exist in the read-only container: create it in the image or "
+          "drop "
+          "--read-only",
+          workdir);
+    }
+    fail_errno(fmt::format("cannot enter the working directory {}", workdir));
+  }
+  if (::fchdir(dir.get()) != 0) fail_errno(fmt::format("cannot enter the working directory {}", workdir));
+}
+
+bool is_executable_regular(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+// The program to execute: args[0] itself when it has a '/', else the first
+// match in the container's PATH, as execvp would find it.
+std::string find_program(const ContainerSpec& spec) {
+  const std::string& name = spec.args[0];
+  if (name.find('/') != std::string::npos) {
+    struct stat st;
+    if (::stat(name.c_str(), &st) != 0) {
+      fail_with_code(kExitNotFound, "cannot run {}: no such file in the image {}", name, spec.image);
+    }
+    if (S_ISDIR(st.st_mode)) fail_with_code(kExitNotExecutable, "cannot run {}: it is a directory", name);
+    if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111)) {
+      fail_with_code(kExitNotExecutable, "cannot run {}: it is not executable (mode {:o})", name,
+                     st.st_mode & 07777);
+    }
+    return name;
+  }
+  std::string path = env_value(spec.env, "PATH");
+  for (const auto& dir : split(path, ':')) {
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (is_executable_regular(candidate)) return candidate;
+  }
+  fail_with_code(kExitNotFound, "cannot run {}: executable file not found in $PATH ({}) of the image {}",
+                 name, path, spec.image);
+}
+
+// Refuses a native run of a program built for another architecture with the
+// reason, instead of the bare "exec format error" the kernel gives.
+void check_architecture(const ContainerSpec& spec, const std::string& program) {
+  if (spec.emulator) return;
+  UniqueFd fd(::open(program.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return;
+  char header[64];
+  ssize_t n = ::read(fd.get(), header, sizeof header);
+  if (n <= 0) return;
+  std::string arch = elf_architecture(std::string_view(header, n));
+  Platform host = Platform::host();
+  if (arch.empty() || arch == host.architecture || (host.architecture == "amd64" && arch == "386")) return;
+  fail_with_code(
+      kExitNotExecutable,
+      "cannot run {}: exec format error: it is a linux/{} program and this host is {}; run the image's "
+      "linux/{} variant with --platform linux/{} (needs qemu-user-static)",
+      program, arch, host.str(), arch, arch);
+}
+
+void connect_stdio(const StartOptions& options) {
+  int in = options.stdin_fd;
+  UniqueFd null_device;
+  if (in < 0) {
+    null_device.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!null_device) fail_errno("cannot open /dev/null in the container");
+    in = null_device.get();
+  }
+  for (auto [from, to] : {std::pair{in, 0}, {options.stdout_fd, 1}, {options.stderr_fd, 2}}) {
+    if (from != to && ::dup2(from, to) < 0) fail_errno("cannot connect the container's standard streams");
+  }
+}
+
+void reset_signals() {
+  // Handlers reset themselves on exec; only ignored signals stay ignored,
+  // and only the classic ones are ever ignored by a parent.
+  for (int sig = 1; sig < 32; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    ::signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// The kernel forgets the parent-death signal when credentials change.
+void rearm_parent_death_signal(const ChildContext& c) {
+  if (!c.options->kill_with_parent) return;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  pollfd report{c.error_fd, POLLOUT, 0};
+  if (::poll(&report, 1, 0) == 1 && (report.revents & POLLERR)) ::_exit(kExitRuntimeFailure);  // gocrate died
+}
+
+void restrict_privileges(const ChildContext& c, const ContainerUser& user) {
+  const ContainerSpec& spec = *c.spec;
+  limit_bounding_set(spec.capabilities);
+  switch_to_user(user);
+  rearm_parent_death_signal(c);
+  set_process_capabilities(spec.capabilities);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail_errno("cannot set no_new_privs");
+  if (spec.seccomp) load_seccomp_program(c.seccomp_program);
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (auto& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+[[noreturn]] void explain_exec_failure(const ContainerSpec& spec, const std::string& program, int err) {
+  if (err == ENOENT) fail_with_code(kExitNotFound, "cannot run {}: {}", program, errno_text(err));
+  if (err == EACCES) {
+    fail_with_code(kExitNotExecutable, "cannot run {}: permission denied for user \"{}\"", program,
+                   spec.user.empty() ? "root" : spec.user);
+  }
+  if (err == ENOEXEC) {
+    fail_with_code(kExitNotExecutable,
+                   "cannot run {}: exec format error: it is not a program this host can run", program);
+  }
+  fail_with_code(kExitNotExecutable, "cannot run {}: {}", program, errno_text(err));
+}
+
+[[noreturn]] void execute(const ChildContext& c, const std::string& program, std::vector<std::string> env) {
+  const ContainerSpec& spec = *c.spec;
+  std::vector<std::string> argv;
+  int exec_fd = -1;
+  if (spec.init) {
+    argv = {"gocrate-init"};
+    if (c.emulator_fd >= 0) argv.insert(argv.end(), {"-f", std::to_string(c.emulator_fd)});
+    argv.push_back(program);
+    exec_fd = c.init_fd;
+  } else if (c.emulator_fd >= 0) {
+    exec_fd = c.emulator_fd;
+  }
+  if (c.emulator_fd >= 0)
+    argv.insert(argv.end(), {base_name(*spec.emulator), "-0", spec.args[0], program});
+  else
+    argv.push_back(spec.args[0]);
+  argv.insert(argv.end(), spec.args.begin() + 1, spec.args.end());
+  auto argv_ptrs = pointers(argv);
+  auto env_ptrs = pointers(env);
+
+  // Every descriptor but the standard three closes on exec; the emulator's
+  // stays open for init, which executes it.
+  if (::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+    fail_errno("cannot close gocrate's files");
+  if (spec.init && c.emulator_fd >= 0) ::fcntl(c.emulator_fd, F_SETFD, 0);
+  if (exec_fd >= 0) {
+    ::syscall(SYS_execveat, exec_fd, "", argv_ptrs.data(), env_ptrs.data(), AT_EMPTY_PATH);
+  } else {
+    ::execve(program.c_str(), argv_ptrs.data(), env_ptrs.data());
+  }
+  explain_exec_failure(spec, program, errno);
+}
+
+// The containment sequence, in order. Each step fails with an Error that
+// reaches the parent through the error pipe.
+[[noreturn]] void run_container_process(const ChildContext& c) {
+  const ContainerSpec& spec = *c.spec;
+  prepare_process(c);
+  enter_private_namespaces();
+  build_file_system(c);
+  pivot_into(c.rootfs.mount_point);
+  set_hostname(spec.hostname);
+  // Meanwhile the parent made the cgroup and the network namespace.
+  Handover handover = wait_for_parent(c.sync_fd);
+  join_cgroup(handover.cgroup_entries);
+  enter_namespaces(c, handover);
+  enter_cgroup_namespace();
+  UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
+  ContainerUser user = resolve_user(root.get(), spec.user);
+  enter_workdir(spec, root.get());
+  std::string program = find_program(spec);
+  check_architecture(spec, program);
+  if (spec.read_only && !c.rootfs.copy_dir.empty()) remount_root_read_only();
+  connect_stdio(*c.options);
+  reset_signals();
+  std::vector<std::string> env = spec.env;
+  if (env_value(env, "HOME").empty()) env.push_back("HOME=" + user.home);
+  restrict_privileges(c, user);
+  execute(c, program, std::move(env));
+}
+
+[[noreturn]] void container_process(const ChildContext& c) {
+  try {
+    run_container_process(c);
+  } catch (const Error& e) {
+    int code = e.exit_code() == 1 ? kExitRuntimeFailure : e.exit_code();
+    report_and_exit(c.error_fd, code, e.what());
+  } catch (const std::exception& e) {
+    report_and_exit(c.error_fd, kExitRuntimeFailure, e.what());
+  }
+}
+
+// ---- The parent ---------------------------------------------------------
+
+struct Pipe {
+  UniqueFd read_end;
+  UniqueFd write_end;
+};
+
+Pipe make_socket_pair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
+    fail_errno("cannot create a socket pair");
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+Pipe make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) fail_errno("cannot create a pipe");
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+pid_t clone_container(unsigned long flags, int cgroup_fd, UniqueFd& pidfd) {
+  int pidfd_value = -1;
+  clone_args args{};
+  args.flags = flags | CLONE_PIDFD;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd_value);
+  args.exit_signal = SIGCHLD;
+  std::fflush(nullptr);
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) fail_errno("cannot create the container's namespaces");
+  if (pid > 0) pidfd.reset(pidfd_value);
+  return static_cast<pid_t>(pid);
+}
+
+// The child's report: empty when the program was executed.
+std::string read_report(int fd) {
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buffer, n);
+  }
+  return text;
+}
+
+// Throws what the child reported, if anything: its error, with the exit code
+// `run` should give.
+void rethrow_child_failure(int report_fd) {
+  std::string failure = read_report(report_fd);
+  if (failure.empty()) return;
+  int code = kExitRuntimeFailure;
+  std::string message = failure;
+  if (size_t space = failure.find(' '); space != std::string::npos) {
+    code = std::atoi(failure.substr(0, space).c_str());
+    message = failure.substr(space + 1);
+  }
+  throw Error(message, code);
+}
+
+// As rethrow_child_failure, but only for what the child has already
+// reported: the child may still be waiting for the parent.
+void rethrow_reported_failure(int report_fd) {
+  pollfd ready{report_fd, POLLIN, 0};
+  if (::poll(&ready, 1, 0) == 1 && (ready.revents & POLLIN)) rethrow_child_failure(report_fd);
+}
+
+int wait_for_exit(int pidfd, int* signal_number) {
+  siginfo_t info{};
+  while (::waitid(static_cast<idtype_t>(P_PIDFD), pidfd, &info, WEXITED) != 0) {
+    if (errno != EINTR) fail_errno("cannot wait for the container");
+  }
+  if (info.si_code == CLD_EXITED) {
+    *signal_number = 0;
+    return info.si_status;
+  }
+  *signal_number = info.si_status;
+  return 128 + info.si_status;
+}
+
+std::string host_architecture_for_seccomp() {
+  return Platform::host().architecture;
+}
+
+UniqueFd lock_container(const std::string& dir) {
+  UniqueFd fd = open_or_fail(dir, O_RDONLY | O_DIRECTORY);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) fail_errno(fmt::format("cannot lock {}", dir));
+  return fd;
+}
+
+RootfsPlan plan_rootfs(const ContainerSpec& spec, const ContainerDirectory& directory,
+                       std::string& copy_dir) {
+  RootfsPlan plan;
+  plan.layers_dir = spec.layers_dir;
+  std::string dir = directory.dir_of(spec.id);
+  if (rootfs_method(spec.layers_dir) == RootfsMethod::copy) {
+    plan.mount_point = dir + "/rootfs";
+    make_directories(plan.mount_point, 0700);
+    copy_dir = dir + "/rootfs-copy";
+    make_directories(copy_dir, 0755);
+    copy_layers(spec.lower_dirs, copy_dir);
+    plan.copy_dir = copy_dir;
+    return plan;
+  }
+  std::string prefix = spec.layers_dir + "/";
+  for (const auto& lower : spec.lower_dirs) {
+    plan.lower_dirs.push_back(lower.starts_with(prefix) ? lower.substr(prefix.size()) : lower);
+  }
+  // A container that is removed when it ends keeps its writes in memory
+  // (charged to its memory cgroup), on a tmpfs mounted in its own mount
+  // namespace over the containers directory; one that is kept, on disk.
+  if (spec.auto_remove) {
+    plan.scratch_dir = directory.dir();
+    dir = plan.scratch_dir;
+  }
+  plan.mount_point = dir + "/rootfs";
+  if (!spec.read_only) {
+    plan.upper_dir = dir + "/upper";
+    plan.work_dir = dir + "/work";
+  }
+  if (!spec.auto_remove) {
+    for (const auto& [path, mode] :
+         {std::pair{plan.mount_point, 0700}, {plan.upper_dir, 0755}, {plan.work_dir, 0700}}) {
+      if (!path.empty()) make_directories(path, mode);
+    }
+  }
+  return plan;
+}
+
+}  // namespace
+
+Container Container::start(const std::string& store_root, ContainerSpec spec, const StartOptions& options) {
+  if (spec.args.empty())
+    fail("image {} has no entrypoint or command: give one with --entrypoint or as arguments", spec.image);
+  if (spec.id.empty()) spec.id = new_container_id();
+  if (spec.name.empty()) spec.name = spec.id.substr(0, 12);
+  check_container_name(spec.name);
+  if (spec.hostname.empty()) spec.hostname = spec.name;
+
+  Container container;
+  container.store_root_ = store_root;
+  ContainerState& state = container.state_;
+  state.id = spec.id;
+  state.name = spec.name;
+  state.image = spec.image;
+  state.image_digest = spec.image_digest;
+  state.platform = spec.platform.str();
+  state.hostname = spec.hostname;
+  state.command = spec.args;
+  state.network = std::string(network_mode_name(spec.network));
+  state.created = now_rfc3339();
+  state.auto_remove = spec.auto_remove;
+
+  ContainerDirectory directory(store_root);
+  directory.ensure_exists();
+  bool have_directory = false;
+  // Undone in reverse: the child is killed before its cgroup and directory go.
+  Rollback rollback;
+  rollback.add([&] {
+    if (have_directory) directory.remove(state);
+  });
+  rollback.add([&container] { container.cgroup_.remove(); });
+  auto make_directory = [&] {
+    directory.create(state);
+    have_directory = true;
+    container.lock_ = lock_container(directory.dir_of(state.id));
+  };
+  // A container kept on disk, or built by copying, needs its directory
+  // before it starts; the usual --rm one only later, for its state.
+  bool scratch = spec.auto_remove && rootfs_method(spec.layers_dir) == RootfsMethod::overlay;
+  if (!scratch) make_directory();
+
+  ChildContext child;
+  child.spec = &spec;
+  child.options = &options;
+  child.rootfs = plan_rootfs(spec, directory, container.copy_dir_);
+  if (spec.seccomp) {
+    auto profile = docker_default_profile(spec.capabilities, host_architecture_for_seccomp(),
+                                          spec.platform.architecture);
+    child.seccomp_program = cached_seccomp_program(profile, store_root + "/.gocrate/seccomp");
+  }
+  UniqueFd init_fd, emulator_fd;
+  if (spec.init) init_fd = init_program();
+  if (spec.emulator) emulator_fd = sealed_program_from_file(base_name(*spec.emulator), *spec.emulator);
+  child.init_fd = init_fd.get();
+  child.emulator_fd = emulator_fd.get();
+
+  Pipe sync = make_socket_pair();
+  Pipe report = make_pipe();
+  child.sync_fd = sync.read_end.get();
+  child.error_fd = report.write_end.get();
+  CgroupLayout layout = CgroupLayout::detect();
+  auto make_cgroup = [&] {
+    container.cgroup_ = Cgroup::create(layout, "gocrate/" + state.id, spec.limits);
+    state.cgroup_dirs = container.cgroup_.dirs();
+    state.cgroup_v2 = container.cgroup_.v2();
+  };
+  // On cgroup v2 the child is born in its cgroup. Elsewhere gocrate makes
+  // the cgroup while the child builds its file system, and the child moves
+  // itself in.
+  UniqueFd cgroup_fd;
+  if (layout.pure_v2()) {
+    make_cgroup();
+    cgroup_fd = open_or_fail(container.cgroup_.dirs()[0], O_PATH | O_DIRECTORY);
+  }
+  pid_t pid = clone_container(CLONE_NEWPID, cgroup_fd.get(), container.pidfd_);
+  if (pid == 0) container_process(child);
+  rollback.add([&container] {
+    ::syscall(SYS_pidfd_send_signal, container.pidfd_.get(), SIGKILL, nullptr, 0);
+    int sig = 0;
+    wait_for_exit(container.pidfd_.get(), &sig);
+  });
+  sync.read_end.reset();
+  report.write_end.reset();
+
+  try {
+    if (!have_directory) make_directory();
+    std::vector<UniqueFd> cgroup_entries;
+    if (!cgroup_fd) {
+      make_cgroup();
+      cgroup_entries = container.cgroup_.open_join_files();
+    }
+    ContainerNamespaces namespaces = create_container_namespaces(spec.network != NetworkMode::host);
+    send_handover(sync.write_end.get(), namespaces.ipc.get(), namespaces.network.get(), cgroup_entries);
+  } catch (const Error&) {
+    rethrow_reported_failure(report.read_end.get());  // the child's own reason, if it failed first
+    throw;
+  }
+  sync.write_end.reset();
+  rethrow_child_failure(report.read_end.get());
+  state.pid = pid;
+  state.status = "running";
+  directory.save(state);
+  rollback.dismiss();
+  container.finished_ = false;
+  return container;
+}
+
+Container::Container(Container&& other) noexcept
+    : store_root_(std::move(other.store_root_)),
+      state_(std::move(other.state_)),
+      cgroup_(std::move(other.cgroup_)),
+      pidfd_(std::move(other.pidfd_)),
+      lock_(std::move(other.lock_)),
+      copy_dir_(std::move(other.copy_dir_)),
+      finished_(std::exchange(other.finished_, true)) {}
+
+Container::~Container() {
+  if (finished_) return;
+  signal(SIGKILL);
+  try {
+    wait();
+  } catch (...) {
+  }
+}
+
+void Container::signal(int sig) const {
+  if (pidfd_) ::syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0);
+}
+
+ExitStatus Container::wait(const std::vector<int>& forward) {
+  UniqueFd signals;
+  if (!forward.empty()) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : forward) sigaddset(&set, sig);
+    signals.reset(::signalfd(-1, &set, SFD_CLOEXEC));
+  }
+  for (;;) {
+    pollfd fds[2] = {{pidfd_.get(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
+    int n = ::poll(fds, signals ? 2 : 1, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail_errno("cannot wait for the container");
+    if (signals && (fds[1].revents & POLLIN)) {
+      signalfd_siginfo info{};
+      if (::read(signals.get(), &info, sizeof info) == sizeof info) signal(static_cast<int>(info.ssi_signo));
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP)) break;
+  }
+  ExitStatus status;
+  status.code = wait_for_exit(pidfd_.get(), &status.signal);
+  status.stats = cgroup_.stats();
+  status.oom_killed = status.stats.oom_kills > 0;
+  cleanup(&status);
+  return status;
+}
+
+void Container::cleanup(const ExitStatus* status) {
+  finished_ = true;
+  cgroup_.remove();
+  pidfd_.reset();
+  ContainerDirectory directory(store_root_);
+  if (state_.auto_remove) {
+    directory.remove(state_);
+    return;
+  }
+  if (!copy_dir_.empty()) remove_tree(copy_dir_);
+  state_.status = "exited";
+  state_.pid = 0;
+  state_.finished = now_rfc3339();
+  if (status) {
+    state_.exit_code = status->code;
+    state_.oom_killed = status->oom_killed;
+    state_.stats = status->stats;
+  }
+  directory.save(state_);
+  directory.mark_ended(state_.id);
+  lock_.reset();
+}
+
+void Container::remove_stale(const std::string& store_root) {
+  ContainerDirectory directory(store_root);
+  std::optional<CgroupLayout> layout;
+  for (const auto& id : directory.ids()) {
+    std::string dir = directory.dir_of(id);
+    if (directory.is_ended(id)) continue;
+    UniqueFd lock(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;  // alive
+    auto state = directory.find(id);
+    if (state && state->status == "exited") {
+      directory.mark_ended(id);
+      continue;
+    }
+    struct stat st;
+    // A directory without state may be one a starter made a moment ago and
+    // has not locked yet.
+    if (!state && (::fstat(lock.get(), &st) != 0 || ::time(nullptr) - st.st_mtime < 60)) continue;
+    if (!layout) layout = CgroupLayout::detect();
+    std::vector<std::string> dirs;
+    for (const auto& h : layout->hierarchies) {
+      std::string cgroup_dir = h.mount + "/gocrate/" + id;
+      if (std::find(dirs.begin(), dirs.end(), cgroup_dir) == dirs.end() && path_exists(cgroup_dir)) {
+        dirs.push_back(cgroup_dir);
+      }
+    }
+    try {
+      Cgroup(dirs, false).remove();
+      if (!state || state->auto_remove) {
+        remove_tree(dir);
+        if (state) directory.remove(*state);
+        continue;
+      }
+      state->status = "exited";
+      state->pid = 0;
+      state->finished = now_rfc3339();
+      directory.save(*state);
+      directory.mark_ended(id);
+    } catch (const Error&) {
+      // Another gocrate may be cleaning the same container up.
+    }
+  }
+}
+
+}  // namespace gocrate

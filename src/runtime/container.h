@@ -1,0 +1,117 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "image/platform.h"
+#include "runtime/capabilities.h"
+#include "runtime/cgroups.h"
+#include "runtime/mounts.h"
+#include "runtime/namespaces.h"
+#include "runtime/state.h"
+#include "util/fs.h"
+
+namespace gocrate {
+
+// Everything a container is started from: built by `gocrate run` from the
+// image's config and the flags (cli/run_command.cc), or by a supervisor.
+struct ContainerSpec {
+  std::string id;        // empty: a new random id
+  std::string name;      // empty: the first 12 digits of the id
+  std::string hostname;  // empty: the name
+  std::string image;
+  std::string image_digest;
+  Platform platform;
+
+  // File system: cached layers, topmost first (image_lower_dirs()).
+  std::string layers_dir;
+  std::vector<std::string> lower_dirs;
+  bool read_only = false;
+  std::vector<VolumeMount> volumes;
+
+  // Process. args[0] is the program: a path, or a name looked up in the
+  // container's PATH.
+  std::vector<std::string> args;
+  std::vector<std::string> env;         // "K=V"; HOME is added from the user's entry when missing
+  std::string user;                     // docker --user syntax; empty: root
+  std::string workdir;                  // absolute; empty: "/"
+  bool init = false;                    // a minimal init as pid 1 (--init)
+  std::optional<std::string> emulator;  // host path of qemu-*-static for another architecture
+
+  CapabilitySet capabilities = docker_default_capabilities();
+  bool seccomp = true;
+  ResourceLimits limits;
+  NetworkMode network = NetworkMode::private_network;
+  bool auto_remove = false;  // --rm: nothing is kept once it has ended
+};
+
+// How the caller connects to the container.
+struct StartOptions {
+  int stdin_fd = -1;  // -1: the container's /dev/null
+  int stdout_fd = 1;
+  int stderr_fd = 2;
+  // The container is killed if the process that started it dies (foreground
+  // `run`); a supervisor that outlives its starter clears this.
+  bool kill_with_parent = true;
+};
+
+struct ExitStatus {
+  int code = 0;    // the program's exit code, or 128 + the signal that ended it
+  int signal = 0;  // that signal, 0 for a normal exit
+  bool oom_killed = false;
+  CgroupStats stats;  // read just before the cgroup was removed
+};
+
+// Exit codes of `run` when the program never started, as Docker's.
+inline constexpr int kExitRuntimeFailure = 125;
+inline constexpr int kExitNotExecutable = 126;
+inline constexpr int kExitNotFound = 127;
+
+// A started container. The launch API: start() returns once the container's
+// program has been executed (or throws, having removed everything it made);
+// pid(), pidfd() and cgroup() are what a supervisor watches; wait() reaps it;
+// cleanup() removes its cgroup and, for auto_remove, its state (done by
+// wait() too). Destroying a container that was not waited for kills it.
+class Container {
+ public:
+  static Container start(const std::string& store_root, ContainerSpec spec, const StartOptions& options = {});
+
+  Container(Container&& other) noexcept;
+  Container& operator=(Container&&) = delete;
+  ~Container();
+
+  const ContainerState& state() const { return state_; }
+  pid_t pid() const { return state_.pid; }
+  int pidfd() const { return pidfd_.get(); }
+  const Cgroup& cgroup() const { return cgroup_; }
+  CgroupStats stats() const { return cgroup_.stats(); }
+  void signal(int sig) const;
+
+  // Waits until the container's pid 1 exits. Signals in `forward` must be
+  // blocked by the caller; each one received meanwhile goes to the container.
+  // Then cleans up: the cgroup always, the state and upper layer with
+  // auto_remove, else state.json records the exit.
+  ExitStatus wait(const std::vector<int>& forward = {});
+
+  // Cleans up after containers whose gocrate was killed (kill -9, a crash):
+  // their cgroups go, and their state is marked exited, or removed for
+  // auto_remove. A container's starter holds <dir>/lock while it lives.
+  static void remove_stale(const std::string& store_root);
+
+ private:
+  Container() = default;
+  void cleanup(const ExitStatus* status);
+
+  std::string store_root_;
+  ContainerState state_;
+  Cgroup cgroup_;
+  UniqueFd pidfd_;
+  UniqueFd lock_;
+  std::string copy_dir_;
+  bool finished_ = true;
+};
+
+}  // namespace gocrate

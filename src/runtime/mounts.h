@@ -1,0 +1,57 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace gocrate {
+
+// -v SRC:DST[:ro]
+struct VolumeMount {
+  std::string source;  // absolute host path
+  std::string target;  // absolute path inside the container
+  bool read_only = false;
+};
+
+// Parses "SRC:DST[:ro|rw]"; SRC must be an existing absolute host path.
+VolumeMount parse_volume(const std::string& text);
+
+// How the container's root file system is put together.
+struct RootfsPlan {
+  std::string layers_dir;               // lower directories are given relative to it
+  std::vector<std::string> lower_dirs;  // topmost first, relative to layers_dir
+  std::string upper_dir;                // empty: read-only, no upper layer
+  std::string work_dir;
+  std::string copy_dir;  // overlay fallback: a private copy of the layers, bound instead
+  std::string mount_point;
+  // Non-empty: a tmpfs is mounted here first, in the container's own mount
+  // namespace, and holds the upper layer, work directory and mount point.
+  // It vanishes with the container: nothing to create or delete on disk.
+  std::string scratch_dir;
+};
+
+// The steps of building the container's file system view, in the order
+// container.cc calls them. All run in the container's mount namespace,
+// before pivot_root; paths inside the root are resolved in the root.
+void make_mounts_private();
+void mount_rootfs(const RootfsPlan& plan, bool read_only);
+// Mounts /proc and /dev (tmpfs with the standard nodes, pts, shm) inside
+// `root_fd`.
+void mount_proc_and_dev(int root_fd);
+// Mounts /dev/mqueue: after joining the ipc namespace, whose queues it shows.
+void mount_mqueue(int root_fd);
+// Mounts /sys read-only: after joining the network namespace, whose devices
+// sysfs shows.
+void mount_sys(int root_fd);
+// Docker's masked (/proc/kcore, ...) and read-only (/proc/sys, ...) paths.
+void mask_kernel_paths(int root_fd);
+void mount_volumes(int root_fd, const std::vector<VolumeMount>& volumes, bool create_targets);
+// pivot_root into `new_root` and detach the old root entirely.
+void pivot_into(const std::string& new_root);
+// Makes the container's / read-only (--read-only with the copy fallback).
+void remount_root_read_only();
+
+// Creates `path` (and its parents, 0755 root) inside `root_fd`; the result
+// is inside the root even when the path contains symlinks.
+void make_directories_in_root(int root_fd, const std::string& path);
+
+}  // namespace gocrate

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/capabilities.h"
+
+namespace gocrate {
+
+// A seccomp profile with the meaning of Docker's profiles: syscalls not named
+// fail with default_errno; a named one is allowed (or fails with its own
+// errno) when all its argument conditions hold. Rules for one syscall add up.
+struct SyscallRule {
+  struct Arg {
+    enum class Op { equal, not_equal, masked_equal };
+    unsigned index = 0;
+    Op op = Op::equal;
+    uint64_t value = 0;
+    uint64_t mask = 0;  // masked_equal: (arg & mask) == value
+  };
+  std::string name;
+  int errno_value = 0;  // 0: allow
+  std::vector<Arg> args;
+};
+
+struct SeccompProfile {
+  int default_errno = 1;            // EPERM
+  std::vector<std::string> arches;  // libseccomp names: "x86_64", "x86", "x32"
+  std::vector<SyscallRule> rules;
+
+  // A stable text form: what the compiled filter is cached under.
+  std::string canonical_text() const;
+};
+
+// Docker's default profile resolved for a capability set and the host's Go
+// architecture name ("amd64"): capability- and arch-conditional sections are
+// kept or left out, as Docker does when it starts a container. The filter
+// covers the host's native system call ABI, plus the 32-bit one only when
+// the image is a 32-bit program the host runs natively (386 on amd64, arm on
+// arm64): other ABIs are refused outright, which is stricter than Docker and
+// keeps the filter a third of the size, so it loads faster.
+SeccompProfile docker_default_profile(CapabilitySet capabilities, std::string_view host_architecture,
+                                      std::string_view image_architecture, int kernel_major = 0,
+                                      int kernel_minor = 0);
+
+// Compiles a profile into a classic BPF program (struct sock_filter array).
+std::string compile_seccomp(const SeccompProfile& profile);
+
+// The compiled program of `profile`, from `cache_dir` when it was compiled
+// before, else compiled and stored there: compiling costs milliseconds.
+std::string cached_seccomp_program(const SeccompProfile& profile, const std::string& cache_dir);
+
+// Installs a compiled program on the calling thread (no_new_privs must be set
+// already, or the caller hold CAP_SYS_ADMIN).
+void load_seccomp_program(std::string_view program);
+
+}  // namespace gocrate

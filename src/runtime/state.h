@@ -1,0 +1,75 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/cgroups.h"
+
+namespace gocrate {
+
+// What another process can learn about a container: <store>/containers/<id>/state.json.
+struct ContainerState {
+  std::string id;  // 64 hex digits
+  std::string name;
+  std::string image;         // as the user named it
+  std::string image_digest;  // of the platform manifest that was run
+  std::string platform;
+  std::string hostname;
+  std::vector<std::string> command;
+  std::string network;
+  std::string status = "created";  // created, running, exited
+  pid_t pid = 0;                   // host pid of the container's pid 1 while running
+  std::string created;
+  std::string finished;
+  std::vector<std::string> cgroup_dirs;
+  bool cgroup_v2 = false;
+  std::optional<int> exit_code;
+  bool oom_killed = false;
+  std::optional<CgroupStats> stats;  // last read, when the container ended
+  bool auto_remove = false;
+
+  std::string to_json_text() const;
+  static ContainerState parse(const std::string& text, const std::string& what);
+};
+
+// The containers of a store: <store>/containers/<id>/ (state.json, the
+// upper layer, the root mount point) and <store>/containers/by-name/<name>, a
+// symlink to the id that claims the name.
+class ContainerDirectory {
+ public:
+  explicit ContainerDirectory(const std::string& store_root);
+
+  const std::string& dir() const { return dir_; }
+  std::string dir_of(const std::string& id) const { return dir_ + "/" + id; }
+  // Creates <store>/containers itself if needed.
+  void ensure_exists() const;
+  // Creates the container's directory and claims its name: an error when a
+  // container that still exists has it.
+  void create(const ContainerState& state);
+  // Replaces state.json in one step. Not fsynced: the state of a container
+  // does not outlive the machine's uptime in any way that matters.
+  void save(const ContainerState& state) const;
+  std::optional<ContainerState> find(const std::string& id_or_name) const;
+  std::vector<ContainerState> list() const;
+  // The ids of every container directory, with or without state yet.
+  std::vector<std::string> ids() const;
+  // A container that has ended and was kept: marked by an empty file, so
+  // that finding stale containers needs no state to be parsed.
+  void mark_ended(const std::string& id) const;
+  bool is_ended(const std::string& id) const;
+  // Removes the directory and the name.
+  void remove(const ContainerState& state) const;
+
+ private:
+  std::string dir_;
+};
+
+// A new random container id.
+std::string new_container_id();
+// Docker's rule for names: [a-zA-Z0-9][a-zA-Z0-9_.-]*.
+void check_container_name(const std::string& name);
+
+}  // namespace gocrate

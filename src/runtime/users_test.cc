@@ -1,0 +1,75 @@
+#include "runtime/users.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace gocrate {
+namespace {
+
+class ImageUsers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    make_directories(root_.path() + "/etc");
+    write_file_atomic(root_.path() + "/etc/passwd",
+                      "root:x:0:0:root:/root:/sbin/nologin\n"
+                      "# a comment\n"
+                      "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+                      "app:x:1000:1000::/srv/app:/bin/sh\n");
+    write_file_atomic(root_.path() + "/etc/group",
+                      "root:x:0:\n"
+                      "nonroot:x:65532:\n"
+                      "app:x:1000:\n"
+                      "audio:x:29:app,nonroot\n"
+                      "video:x:44:app\n");
+    fd_ = open_or_fail(root_.path(), O_PATH | O_DIRECTORY);
+  }
+  TempDir root_;
+  UniqueFd fd_;
+};
+
+TEST_F(ImageUsers, ResolvesNamesNumbersAndGroups) {
+  ContainerUser root = resolve_user(fd_.get(), "");
+  EXPECT_EQ(root.uid, 0u);
+  EXPECT_EQ(root.home, "/root");
+
+  ContainerUser nonroot = resolve_user(fd_.get(), "65532:65532");
+  EXPECT_EQ(nonroot.uid, 65532u);
+  EXPECT_EQ(nonroot.gid, 65532u);
+  EXPECT_EQ(nonroot.name, "nonroot");
+  EXPECT_EQ(nonroot.home, "/home/nonroot");
+  EXPECT_EQ(nonroot.supplementary_groups, (std::vector<gid_t>{65532, 29}));
+
+  ContainerUser app = resolve_user(fd_.get(), "app");
+  EXPECT_EQ(app.uid, 1000u);
+  EXPECT_EQ(app.gid, 1000u);
+  EXPECT_EQ(app.supplementary_groups, (std::vector<gid_t>{1000, 29, 44}));
+
+  ContainerUser with_group = resolve_user(fd_.get(), "app:video");
+  EXPECT_EQ(with_group.gid, 44u);
+
+  ContainerUser unlisted = resolve_user(fd_.get(), "4242");
+  EXPECT_EQ(unlisted.uid, 4242u);
+  EXPECT_EQ(unlisted.gid, 0u);
+  EXPECT_EQ(unlisted.home, "/");
+}
+
+TEST_F(ImageUsers, RefusesUnknownNames) {
+  EXPECT_THROW(resolve_user(fd_.get(), "ghost"), Error);
+  EXPECT_THROW(resolve_user(fd_.get(), "app:nogroup"), Error);
+  EXPECT_THROW(resolve_user(fd_.get(), ":1000"), Error);
+}
+
+TEST_F(ImageUsers, ReadsTheImagesFilesEvenThroughAnEscapingSymlink) {
+  // /etc/passwd as a symlink to the host's file resolves inside the root.
+  ::unlink((root_.path() + "/etc/passwd").c_str());
+  ASSERT_EQ(::symlink("../../../../../../etc/passwd", (root_.path() + "/etc/passwd").c_str()), 0);
+  EXPECT_THROW(resolve_user(fd_.get(), "root"), Error);  // no passwd inside: the host's is never read
+  EXPECT_EQ(resolve_user(fd_.get(), "0").uid, 0u);
+}
+
+}  // namespace
+}  // namespace gocrate
