@@ -4,6 +4,8 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "transport/registry/pull.h"
+#include "util/progress.h"
 #include "image/content.h"
 #include "runtime/container.h"
 #include "runtime/emulator.h"
@@ -37,6 +39,7 @@ struct RunFlags {
   bool init = false;
   bool interactive = false;
   std::string platform;
+  std::string pull = "missing";
   std::string network = "private";
   std::string hostname;
   std::vector<std::string> volumes;
@@ -122,11 +125,28 @@ ResourceLimits parse_limits(const RunFlags& f) {
   return limits;
 }
 
+// The image from the store, pulled first when --pull asks for it and the
+// reference names a registry.
+NamedImage find_or_pull(Store& store, const RunFlags& f, const std::optional<Platform>& wanted) {
+  if (f.pull != "missing" && f.pull != "always" && f.pull != "never") {
+    fail("invalid --pull \"{}\": use missing, always or never", f.pull);
+  }
+  if (f.pull != "always") {
+    if (auto found = store.find(f.image)) return *found;
+  }
+  if (f.pull == "never" || !names_registry(f.image)) return store.resolve(f.image);
+  PullOptions options;
+  options.platform = wanted;
+  options.referrers = false;
+  options.show_progress = Progress::stderr_is_terminal();
+  return pull_image(store, f.image, options).image;
+}
+
 ContainerSpec build_spec(Store& store, const RunFlags& f) {
   ContainerSpec spec;
   std::optional<Platform> wanted;
   if (!f.platform.empty()) wanted = Platform::parse(f.platform);
-  NamedImage named = store.resolve(f.image);
+  NamedImage named = find_or_pull(store, f, wanted);
   PlatformImage image = load_platform_image(store, named.descriptor, wanted, f.image);
   const RunConfig& config = image.config.config;
 
@@ -211,6 +231,7 @@ int run_command(Globals& globals, int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_flag("--init", f.init, "Run a minimal init as pid 1 that forwards signals and reaps zombies");
   app.add_flag("-i,--interactive", f.interactive, "Connect standard input to the container");
+  app.add_option("--pull", f.pull, "Pull the image from its registry: missing (default), always or never");
   app.add_option("--platform", f.platform,
                  "Run this platform's variant of the image (linux/arm64 runs under qemu)");
   app.add_option("--network", f.network, "Network: private (own namespace, loopback up), host or none");

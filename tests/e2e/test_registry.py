@@ -96,6 +96,21 @@ def test_build_push_names_and_registry_base(store, work):
               f"{reg.host}/base:1", info)
 
 
+def test_run_pulls_a_missing_image(store, work):
+    with registry() as reg:
+        ref = f"{reg.host}/team/hello:v1"
+        store("build", ".", "-t", ref, "--push", "-q", "--platform", "linux/amd64,linux/arm64", cwd=HELLO_DIR)
+        fresh = store.__class__(os.path.join(work, "fresh"))
+        fresh.expect_error("run", "--rm", "--pull", "never", ref, "once", contains=["not found", "pull"])
+        out = fresh("run", "--rm", ref, "once").stdout
+        check(out == "Hello, World!\n", out)
+        # Only this machine's variant came down, named as it was run.
+        images = json.loads(fresh("images", "--json").stdout)
+        check([i["name"] for i in images] == [ref], images)
+        check(fresh("run", "--rm", "--pull", "always", ref, "once").stdout == "Hello, World!\n", "pull always")
+        fresh.expect_error("run", "--rm", "--pull", "sometimes", ref, contains="invalid --pull")
+
+
 def test_basic_auth_login_logout_and_helper(store, work):
     env = isolated_env(work)
     with registry(users={"alice": "s3cret"}) as reg:
