@@ -7,7 +7,9 @@
 #include "cli/commands.h"
 #include "image/media_types.h"
 #include "image/reference.h"
+#include "runtime/state.h"
 #include "transport/archive.h"
+#include "unpack/layer_cache.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strings.h"
@@ -62,6 +64,25 @@ std::vector<Descriptor> referrers_of(Store& store, const Descriptor& root) {
 std::pair<std::string, std::string> split_name_tag(const std::string& name) {
   Reference ref = Reference::parse(name);
   return {ref.name(), ref.tag.empty() ? "<none>" : ref.tag};
+}
+
+// prune as the CLI means it: images of existing containers stay, and the
+// unpacked layers of deleted blobs go with them.
+PruneReport prune_store(Store& store, bool wait) {
+  std::vector<Descriptor> in_use;
+  for (const auto& container : ContainerDirectory(store.dir()).list()) {
+    auto digest = Digest::try_parse(container.image_digest);
+    if (!digest || !store.has_blob(*digest)) continue;
+    auto text = read_file_if_exists(store.blob_path(*digest));
+    if (text)
+      in_use.push_back(Descriptor{sniff_media_type(*text), *digest, static_cast<int64_t>(text->size())});
+  }
+  int layers_removed = 0;
+  PruneReport report = store.prune(wait, in_use, [&](const std::set<Digest>& live) {
+    layers_removed = LayerCache(store.dir() + "/layers").remove_unused(live);
+  });
+  report.layers_removed = layers_removed;
+  return report;
 }
 
 }  // namespace
@@ -196,7 +217,7 @@ int rmi_command(Globals& globals, int argc, char** argv) {
       fmt::print("Untagged: {}\n", name);
     }
   }
-  PruneReport report = store.prune(false);
+  PruneReport report = prune_store(store, false);
   if (report.blobs_removed)
     fmt::print("Deleted {} blobs ({})\n", report.blobs_removed, human_size(report.bytes_freed));
   return 0;
@@ -210,9 +231,10 @@ int prune_command(Globals& globals, int argc, char** argv) {
   add_global_options(app, globals);
   parse_command_line(app, argc, argv);
   Store store = open_store(globals);
-  PruneReport report = store.prune(true);
-  fmt::print("Deleted {} blobs, freed {}; removed {} cache entries\n", report.blobs_removed,
-             human_size(report.bytes_freed), report.cache_entries_removed);
+  PruneReport report = prune_store(store, true);
+  fmt::print("Deleted {} blobs, freed {}; removed {} unpacked layers and {} cache entries\n",
+             report.blobs_removed, human_size(report.bytes_freed), report.layers_removed,
+             report.cache_entries_removed);
   return 0;
 }
 

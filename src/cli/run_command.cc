@@ -172,12 +172,9 @@ ContainerSpec build_spec(Store& store, const RunFlags& f) {
   spec.init = f.init;
   spec.auto_remove = f.remove;
 
-  {
-    FileLock lease = store.lease();  // prune keeps the blobs while they are unpacked
-    LayerCache cache(store.dir() + "/layers");
-    spec.layers_dir = store.dir() + "/layers";
-    spec.lower_dirs = image_lower_dirs(cache, store, image.manifest.layers);
-  }
+  LayerCache cache(store.dir() + "/layers");
+  spec.layers_dir = store.dir() + "/layers";
+  spec.lower_dirs = image_lower_dirs(cache, store, image.manifest.layers);
   return spec;
 }
 
@@ -196,11 +193,15 @@ int run(Globals& globals, RunFlags& f) {
         "yet); run it with sudo");
   }
   Store store = open_store(globals);
-  ContainerSpec spec = build_spec(store, f);
   StartOptions options;
   if (f.interactive) options.stdin_fd = 0;
   block_signals(kForwardedSignals);
+  // The lease keeps prune from the image's blobs and unpacked layers until the
+  // container's state names the image (prune keeps images containers use).
+  std::optional<FileLock> lease = store.lease();
+  ContainerSpec spec = build_spec(store, f);
   Container container = Container::start(store.dir(), std::move(spec), options);
+  lease.reset();
   ExitStatus status = container.wait(kForwardedSignals);
   Container::remove_stale(store.dir());
   return status.code;

@@ -172,12 +172,14 @@ void for_each_entry(const std::string& dir, Visit visit) {
 
 }  // namespace
 
-PruneReport Store::prune(bool wait) {
+PruneReport Store::prune(bool wait, const std::vector<Descriptor>& extra_roots,
+                         const std::function<void(const std::set<Digest>& live)>& also) {
   PruneReport report;
   auto exclusive = FileLock::acquire(dir_ + "/.gocrate/gc.lock", FileLock::Mode::exclusive, wait);
   if (!exclusive) return report;
   std::set<Digest> live;
   for (const auto& d : read_index().manifests) mark(*this, d, live);
+  for (const auto& d : extra_roots) mark(*this, d, live);
 
   std::string blobs = dir_ + "/blobs/sha256";
   for_each_entry(blobs, [&](const std::string& name) {
@@ -207,6 +209,7 @@ PruneReport Store::prune(bool wait) {
   remove_stale_ingests();
   std::string corrupt = dir_ + "/.gocrate/corrupt";
   if (path_exists(corrupt)) remove_tree(corrupt);
+  if (also) also(live);
   return report;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,7 @@ struct PruneReport {
   int blobs_removed = 0;
   uint64_t bytes_freed = 0;
   int cache_entries_removed = 0;
+  int layers_removed = 0;  // unpacked layers (filled in by the caller's cleanup)
 };
 
 // The local image store: an OCI image layout (so skopeo and umoci read it
@@ -53,7 +56,11 @@ class Store : public OciLayout {
   // Deletes every blob that no name or referrer reaches, leftovers of killed
   // writers and cache entries whose blobs are gone. With wait false it does
   // nothing while a writer holds its lease, instead of waiting for it.
-  PruneReport prune(bool wait = true);
+  // `extra_roots` are kept as if named (the images of existing containers);
+  // `also` runs while prune still holds the store exclusively, with the set of
+  // blobs that stay, to clean up what depends on blobs (unpacked layers).
+  PruneReport prune(bool wait = true, const std::vector<Descriptor>& extra_roots = {},
+                    const std::function<void(const std::set<Digest>& live)>& also = {});
 
   // The build cache: small JSON values under cache/<kind>/<key>.
   std::optional<std::string> cache_get(std::string_view kind, std::string_view key) const;

@@ -53,6 +53,22 @@ std::string LayerCache::path_of(const Digest& digest) const {
   return dir_ + "/sha256/" + digest.hex;
 }
 
+int LayerCache::remove_unused(const std::set<Digest>& live) {
+  std::string unpacked = dir_ + "/sha256";
+  std::vector<std::string> unused;
+  if (DIR* d = ::opendir(unpacked.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      auto digest = Digest::try_parse("sha256:" + name);
+      if (!digest || !live.contains(*digest)) unused.push_back(unpacked + "/" + name);
+    }
+    ::closedir(d);
+  }
+  for (const auto& path : unused) remove_tree(path);
+  return static_cast<int>(unused.size());
+}
+
 std::string LayerCache::ensure(BlobSource& source, const Descriptor& layer) {
   std::string final_path = path_of(layer.digest);
   if (directory_exists(final_path)) return final_path;

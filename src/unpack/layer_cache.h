@@ -1,5 +1,6 @@
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ class LayerCache {
   // A layer every container stacks at the bottom: the mount points /proc,
   // /dev and /sys, which images built from scratch do not have.
   std::string ensure_runtime_base();
+
+  // Removes the unpacked layers whose blobs are not in `live`; returns how
+  // many. The caller holds the store exclusively (Store::prune), so no run
+  // is unpacking or about to use them.
+  int remove_unused(const std::set<Digest>& live);
 
  private:
   void unpack(BlobSource& source, const Descriptor& layer, const std::string& into);

@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 
-from harness import GOCRATE, HELLO_DIR, check, check_blobs_match_names, main
+from harness import GOCRATE, HELLO_DIR, Skip, check, check_blobs_match_names, main, wait_for
 
 
 def start_build(store, tag, epoch):
@@ -85,6 +85,31 @@ def test_prune_racing_builds_keeps_every_named_image(store, work):
     for i in range(6):
         store("inspect", f"raced:{i}")
     check_store_is_trustworthy(store)
+
+
+def test_prune_keeps_images_of_containers_and_drops_unused_layers(store, work):
+    if os.geteuid() != 0:
+        raise Skip("running containers needs root")
+    store("build", ".", "-t", "served", cwd=HELLO_DIR)
+    server = subprocess.Popen([GOCRATE, "--root", store.path, "run", "--rm", "--name", "served", "served"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    layers = os.path.join(store.path, "layers", "sha256")
+    try:
+        wait_for(lambda: os.path.islink(os.path.join(store.path, "containers", "by-name", "served")), 20,
+                 "the container to start")
+        unpacked = sorted(os.listdir(layers))
+        check(len(unpacked) == 2, unpacked)
+        store("rmi", "served")
+        report = store("prune").stdout
+        check(sorted(os.listdir(layers)) == unpacked, f"prune removed layers a container runs on: {report}")
+        check_blobs_match_names(store.path)
+    finally:
+        server.terminate()
+        server.wait(30)
+    report = store("prune").stdout
+    check("removed 2 unpacked layers" in report, report)
+    check(os.listdir(layers) == [], os.listdir(layers))
+    check(os.listdir(os.path.join(store.path, "blobs", "sha256")) == [], "blobs of an unused image remain")
 
 
 if __name__ == "__main__":
