@@ -1,6 +1,7 @@
 #include "cli/commands.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -38,6 +39,10 @@ constexpr CommandEntry kCommands[] = {
     {"apply", "resolve, then kubectl apply", apply_command},
     {"create", "resolve, then kubectl create", create_command},
     {"delete", "kubectl delete the resources in YAML files", delete_command},
+    {"manifest", "Write a Deployment, Service and autoscaler for an image, sized by measure",
+     manifest_command},
+    {"measure", "Measure what containerizing saves: start time, memory, size against bare, Docker, Podman",
+     measure_command},
     {"run", "Run a command in a new container", run_command},
 };
 
@@ -69,6 +74,24 @@ void parse_command_line(CLI::App& app, int argc, char** argv) {
     fmt::print(stderr, "gocrate {}: {} (see `gocrate {} --help`)\n", app.get_name(), message, app.get_name());
     throw ExitRequest{2};
   }
+}
+
+std::vector<std::string> take_arguments_after_double_dash(int& argc, char** argv) {
+  std::vector<std::string> rest;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) != "--") continue;
+    rest.assign(argv + i + 1, argv + argc);
+    argc = i;
+    break;
+  }
+  return rest;
+}
+
+std::string gocrate_executable() {
+  char path[4096];
+  ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n < 0) fail_errno("cannot find gocrate's own executable");
+  return std::string(path, n);
 }
 
 Store open_store(const Globals& globals) {

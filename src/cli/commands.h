@@ -21,6 +21,11 @@ void add_global_options(CLI::App& app, Globals& globals);
 // a usage error exits 2 with a one-line message.
 void parse_command_line(CLI::App& app, int argc, char** argv);
 Store open_store(const Globals& globals);
+// The path of the running gocrate, for commands that start it again.
+std::string gocrate_executable();
+// Splits argv at "--": returns what follows it (for the program a command
+// hands over to) and shortens argc to what precedes it.
+std::vector<std::string> take_arguments_after_double_dash(int& argc, char** argv);
 
 // Thrown to end a command early with an exit code and nothing more to say.
 struct ExitRequest {
@@ -41,6 +46,8 @@ int resolve_command(Globals& globals, int argc, char** argv);
 int apply_command(Globals& globals, int argc, char** argv);
 int create_command(Globals& globals, int argc, char** argv);
 int delete_command(Globals& globals, int argc, char** argv);
+int manifest_command(Globals& globals, int argc, char** argv);
+int measure_command(Globals& globals, int argc, char** argv);
 int push_command(Globals& globals, int argc, char** argv);
 int pull_command(Globals& globals, int argc, char** argv);
 int login_command(Globals& globals, int argc, char** argv);

@@ -14,6 +14,7 @@
 #include "deploy/yaml_references.h"
 #include "image/media_types.h"
 #include "image/reference.h"
+#include "measure/engines.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/process.h"
@@ -94,54 +95,61 @@ void add_resolve_flags(CLI::App& app, ResolveFlags& f) {
   add_image_flags(app, f.image);
 }
 
-// Builds every referenced import path once, pushes it, and returns the
-// streams with the references replaced by REPOSITORY/NAME@DIGEST.
-std::string resolve_sources(Globals& globals, const CLI::App& app, ResolveFlags& f) {
+// Builds the import paths once each, pushes the images, and returns
+// import path -> REPOSITORY/NAME@DIGEST. `app` tells which flags were given.
+std::map<std::string, std::string> build_and_push(Globals& globals, const CLI::App& app,
+                                                  ImageFlags& image_flags,
+                                                  const std::set<std::string>& paths) {
   std::string working_dir = current_dir();
   ProjectConfig config = load_project_config(working_dir);
   GoImageRequest request;
   request.working_dir = working_dir;
-  apply_project_config(config, app, f.image, &request);
-  if (f.image.repository.empty()) {
+  apply_project_config(config, app, image_flags, &request);
+  if (image_flags.repository.empty()) {
     fail(
         "no repository to push to: set GOCRATE_DOCKER_REPO (or repository: in .gocrate.yaml), e.g. "
         "GOCRATE_DOCKER_REPO=localhost:5000/team");
   }
+  std::map<std::string, std::string> resolved;
+  if (paths.empty()) return resolved;
+  request.targets.assign(paths.begin(), paths.end());
+  Store store = open_store(globals);
+  store.remove_stale_ingests();
+  LocatedImage base;
+  request.recipe = make_recipe(image_flags, store, base);
+  request.all_platforms = image_flags.platform == "all";
+  request.platforms = parse_platform_list(image_flags.platform);
+  add_git_annotations(request.recipe, working_dir);
+  Progress progress(!image_flags.quiet && Progress::stderr_is_terminal());
+  std::vector<GoImage> images;
+  {
+    FileLock lease = store.lease();
+    images = build_go_images(store, request, progress);
+  }
+  progress.finish();
+  std::vector<std::string> names = repository_names(images, image_flags.repository);
+  std::vector<Published> published;
+  for (size_t i = 0; i < images.size(); ++i)
+    published.push_back({{names[i]}, images[i].image, images[i].platforms});
+  ImageFlags push_flags = image_flags;
+  push_flags.push = true;
+  push_flags.quiet = true;
+  publish(store, published, push_flags);
+  for (size_t i = 0; i < images.size(); ++i) {
+    resolved[request.targets[i]] =
+        Reference::parse(names[i]).name() + "@" + images[i].image.root.digest.str();
+  }
+  return resolved;
+}
+
+// The streams with every reference replaced by what it was built and pushed as.
+std::string resolve_sources(Globals& globals, const CLI::App& app, ResolveFlags& f) {
   std::vector<YamlSource> sources = read_sources(f.files, f.recursive);
   std::set<std::string> paths;
   for (const auto& source : sources) {
     for (const auto& path : find_image_references(source)) paths.insert(path);
   }
-  std::map<std::string, std::string> resolved;
-  if (!paths.empty()) {
-    request.targets.assign(paths.begin(), paths.end());
-    Store store = open_store(globals);
-    store.remove_stale_ingests();
-    LocatedImage base;
-    request.recipe = make_recipe(f.image, store, base);
-    request.all_platforms = f.image.platform == "all";
-    request.platforms = parse_platform_list(f.image.platform);
-    add_git_annotations(request.recipe, working_dir);
-    Progress progress(!f.image.quiet && Progress::stderr_is_terminal());
-    std::vector<GoImage> images;
-    {
-      FileLock lease = store.lease();
-      images = build_go_images(store, request, progress);
-    }
-    progress.finish();
-    std::vector<std::string> names = repository_names(images, f.image.repository);
-    std::vector<Published> published;
-    for (size_t i = 0; i < images.size(); ++i)
-      published.push_back({{names[i]}, images[i].image, images[i].platforms});
-    ImageFlags push_flags = f.image;
-    push_flags.push = true;
-    push_flags.quiet = true;
-    publish(store, published, push_flags);
-    for (size_t i = 0; i < images.size(); ++i) {
-      resolved[request.targets[i]] =
-          Reference::parse(names[i]).name() + "@" + images[i].image.root.digest.str();
-    }
-  }
+  std::map<std::string, std::string> resolved = build_and_push(globals, app, f.image, paths);
   std::string out;
   for (const auto& source : sources) {
     std::string text = replace_image_references(source, resolved);
@@ -174,25 +182,13 @@ int run_kubectl(std::vector<std::string> args, const std::optional<std::string>&
   return 0;
 }
 
-// Splits argv at "--": what follows goes to kubectl untouched.
-std::vector<std::string> take_kubectl_args(int& argc, char** argv) {
-  std::vector<std::string> rest;
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) != "--") continue;
-    rest.assign(argv + i + 1, argv + argc);
-    argc = i;
-    break;
-  }
-  return rest;
-}
-
 int resolve_then_kubectl(Globals& globals, int argc, char** argv, const char* verb) {
   CLI::App app{fmt::format("Resolve gocrate:// and ko:// references, then kubectl {} the result. Arguments "
                            "after -- go to kubectl.",
                            verb),
                verb};
   ResolveFlags flags;
-  std::vector<std::string> kubectl_args = take_kubectl_args(argc, argv);
+  std::vector<std::string> kubectl_args = take_arguments_after_double_dash(argc, argv);
   add_global_options(app, globals);
   add_resolve_flags(app, flags);
   parse_command_line(app, argc, argv);
@@ -231,7 +227,7 @@ int delete_command(Globals& globals, int argc, char** argv) {
       "kubectl delete the resources in the files (nothing is built). Arguments after -- go to kubectl.",
       "delete"};
   std::vector<std::string> files;
-  std::vector<std::string> kubectl_args = take_kubectl_args(argc, argv);
+  std::vector<std::string> kubectl_args = take_arguments_after_double_dash(argc, argv);
   add_global_options(app, globals);
   app.add_option("-f,--filename", files, "YAML file or directory (repeatable)")->required();
   parse_command_line(app, argc, argv);
@@ -242,6 +238,76 @@ int delete_command(Globals& globals, int argc, char** argv) {
   }
   args.insert(args.end(), kubectl_args.begin(), kubectl_args.end());
   return run_kubectl(args, std::nullopt);
+}
+
+int manifest_command(Globals& globals, int argc, char** argv) {
+  CLI::App app{
+      "Print a Deployment, a Service and a HorizontalPodAutoscaler for an image (or gocrate://IMPORTPATH, "
+      "built and pushed first), with resource requests and limits from `gocrate measure`",
+      "manifest"};
+  std::string target, name, probe_path;
+  int replicas = 2, max_replicas = 10;
+  std::optional<int> port;
+  ImageFlags image_flags;
+  add_global_options(app, globals);
+  app.add_option("image", target, "An image in the store, or gocrate://IMPORTPATH / ko://IMPORTPATH")
+      ->required();
+  app.add_option("--name", name, "Name of the resources (default: from the image)");
+  app.add_option("--replicas", replicas, "Replicas, and the autoscaler's minimum")->capture_default_str();
+  app.add_option("--max-replicas", max_replicas, "The autoscaler's maximum")->capture_default_str();
+  app.add_option("--port", port, "Container port (default: the image's first exposed TCP port)");
+  app.add_option("--probe-path", probe_path, "HTTP path for the probes (default: a TCP check)");
+  app.add_option("--insecure-registry", image_flags.insecure_registries, "See build --insecure-registry");
+  parse_command_line(app, argc, argv);
+  if (replicas < 1 || max_replicas < replicas) {
+    fail("invalid --replicas {} / --max-replicas {}: need 1 <= replicas <= max", replicas, max_replicas);
+  }
+
+  std::string image_ref, local;
+  if (std::string path = import_path_of_reference(target); !path.empty()) {
+    // Built and pushed as resolve does it; the store's copy is what gets measured.
+    image_ref = build_and_push(globals, app, image_flags, {path}).at(path);
+    local = image_ref;
+  } else {
+    Store store = open_store(globals);
+    NamedImage named = store.resolve(target);
+    local = named.name;
+    auto ref = Reference::try_parse(named.name);
+    image_ref = ref && !ref->domain.empty() ? ref->name() + "@" + named.descriptor.digest.str() : named.name;
+  }
+
+  Store store = open_store(globals);
+  NamedImage named = store.resolve(local);
+  PlatformImage image = load_platform_image(store, named.descriptor, std::nullopt, local);
+  if (!port) {
+    for (const auto& exposed : image.config.config.exposed_ports) {
+      if (exposed.ends_with("/tcp")) {
+        port = std::stoi(exposed);
+        break;
+      }
+    }
+  }
+  auto measured = load_measurement(store, image.descriptor.digest.str());
+  if (!measured) {
+    if (::geteuid() != 0) fail("{} has not been measured: run `sudo gocrate measure {}` first", local, local);
+    MeasureRequest request;
+    request.image = local;
+    request.runs = 3;
+    request.gocrate_binary = gocrate_executable();
+    if (port) request.ready = fmt::format("tcp://127.0.0.1:{}", *port);
+    measure_image(store, request);
+    measured = load_measurement(store, image.descriptor.digest.str());
+  }
+  WorkloadSpec spec;
+  spec.name = name.empty() ? workload_name_for(local) : name;
+  spec.image = image_ref;
+  spec.replicas = replicas;
+  spec.max_replicas = max_replicas;
+  spec.port = port;
+  spec.probe_path = probe_path;
+  spec.resources = resources_from_measurement(measured->peak_memory_bytes, measured->peak_cpu_cores);
+  fmt::print("{}", kubernetes_manifest(spec));
+  return 0;
 }
 
 }  // namespace gocrate::cli

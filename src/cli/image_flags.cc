@@ -50,7 +50,10 @@ void add_image_flags(CLI::App& app, ImageFlags& f) {
 
 void apply_project_config(const ProjectConfig& config, const CLI::App& app, ImageFlags& flags,
                           GoImageRequest* request) {
-  auto unset = [&](const char* option) { return app.count(option) == 0; };
+  auto unset = [&](const char* option) {
+    const CLI::Option* given = app.get_option_no_throw(option);
+    return given == nullptr || given->count() == 0;
+  };
   if (unset("--base") && !config.base.empty()) flags.base = config.base;
   if (unset("--sbom") && !config.sbom.empty()) flags.sbom = config.sbom;
   if (unset("--compression") && !config.compression.empty()) flags.compression = config.compression;

@@ -40,6 +40,7 @@ struct RunFlags {
   bool interactive = false;
   std::string platform;
   std::string pull = "missing";
+  std::string cgroup_parent;
   std::string network = "private";
   std::string hostname;
   std::vector<std::string> volumes;
@@ -125,6 +126,20 @@ ResourceLimits parse_limits(const RunFlags& f) {
   return limits;
 }
 
+// docker's --cgroup-parent: a path below each hierarchy's root.
+std::string parse_cgroup_parent(const std::string& text) {
+  std::vector<std::string> parts;
+  for (const auto& part : split(text, '/')) {
+    if (part.empty()) continue;
+    bool valid = part != "." && part != ".." &&
+                 std::all_of(part.begin(), part.end(), [](char c) { return isalnum(c) || c == '-' || c == '_' || c == '.'; });
+    if (!valid) fail("invalid --cgroup-parent \"{}\": use a path of letters, digits, '-', '_' and '.'", text);
+    parts.push_back(part);
+  }
+  if (parts.empty()) fail("invalid --cgroup-parent \"{}\": name a cgroup below the root", text);
+  return join(parts, "/");
+}
+
 // The image from the store, pulled first when --pull asks for it and the
 // reference names a registry.
 NamedImage find_or_pull(Store& store, const RunFlags& f, const std::optional<Platform>& wanted) {
@@ -160,6 +175,7 @@ ContainerSpec build_spec(Store& store, const RunFlags& f) {
   spec.env = container_env(config, f, spec.hostname);
   spec.network = parse_network_mode(f.network);
   spec.limits = parse_limits(f);
+  if (!f.cgroup_parent.empty()) spec.cgroup_parent = parse_cgroup_parent(f.cgroup_parent);
   spec.capabilities = resolve_capabilities(f.cap_add, f.cap_drop);
   for (const auto& v : f.volumes) spec.volumes.push_back(parse_volume(v));
   spec.args = container_args(config, f);
@@ -232,6 +248,7 @@ int run_command(Globals& globals, int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_flag("--init", f.init, "Run a minimal init as pid 1 that forwards signals and reaps zombies");
   app.add_flag("-i,--interactive", f.interactive, "Connect standard input to the container");
+  app.add_option("--cgroup-parent", f.cgroup_parent, "Cgroup to create the container's cgroup in (default gocrate)");
   app.add_option("--pull", f.pull, "Pull the image from its registry: missing (default), always or never");
   app.add_option("--platform", f.platform,
                  "Run this platform's variant of the image (linux/arm64 runs under qemu)");

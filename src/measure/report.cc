@@ -178,7 +178,7 @@ std::string render_svg_chart(const std::string& image, const std::vector<EngineR
       {"Peak memory", [](const EngineResult& r) { return static_cast<double>(r.peak_memory_bytes); }, mib},
       {"Image (compressed)",
        [](const EngineResult& r) { return static_cast<double>(r.image_compressed_bytes); },
-       [](double v) { return v > 0 ? human_size(static_cast<uint64_t>(v)) : std::string("-"); }},
+       [](double v) { return v > 0 ? human_size(static_cast<uint64_t>(v)) : std::string("no image"); }},
   };
   const int width = 960, panel_width = 300, bar_height = 26, gap = 10, label_width = 80, top = 96;
   int height = top + static_cast<int>(ran.size()) * (bar_height + gap) + 70;
@@ -195,8 +195,9 @@ std::string render_svg_chart(const std::string& image, const std::vector<EngineR
     savings.push_back(
         fmt::format("vs {}: R_sav {}, S_imp {}", m.baseline, signed_mib(m.r_sav), signed_ms(m.s_imp)));
   }
-  svg += fmt::format("<text x=\"20\" y=\"58\" font-size=\"13\" fill=\"#444\">{}</text>\n",
-                     escape_xml(savings.empty() ? "no baseline could run here" : join(savings, "   ")));
+  svg +=
+      fmt::format("<text x=\"20\" y=\"58\" font-size=\"13\" fill=\"#444\">{}</text>\n",
+                  escape_xml(savings.empty() ? "no baseline could run here" : join(savings, "  \u00b7  ")));
   for (size_t p = 0; p < panels.size(); ++p) {
     int x0 = 20 + static_cast<int>(p) * (panel_width + 15);
     svg +=
@@ -209,7 +210,7 @@ std::string render_svg_chart(const std::string& image, const std::vector<EngineR
       double value = panels[p].value(r);
       int y = top + static_cast<int>(i) * (bar_height + gap);
       int bar_max = panel_width - label_width - 80;
-      int bar = max_value > 0 ? std::max(2, static_cast<int>(bar_max * value / max_value)) : 0;
+      int bar = max_value > 0 && value > 0 ? std::max(2, static_cast<int>(bar_max * value / max_value)) : 0;
       const char* color = r.engine == "gocrate" ? "#1a7f37" : "#8c959f";
       svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\" fill=\"#222\">{}</text>\n", x0,
                          y + bar_height - 8, escape_xml(r.engine));

@@ -532,7 +532,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   child.error_fd = report.write_end.get();
   CgroupLayout layout = CgroupLayout::detect();
   auto make_cgroup = [&] {
-    container.cgroup_ = Cgroup::create(layout, "gocrate/" + state.id, spec.limits);
+    container.cgroup_ = Cgroup::create(layout, spec.cgroup_parent + "/" + state.id, spec.limits);
     state.cgroup_dirs = container.cgroup_.dirs();
     state.cgroup_v2 = container.cgroup_.v2();
   };
@@ -668,10 +668,16 @@ void Container::remove_stale(const std::string& store_root) {
     if (!state && (::fstat(lock.get(), &st) != 0 || ::time(nullptr) - st.st_mtime < 60)) continue;
     if (!layout) layout = CgroupLayout::detect();
     std::vector<std::string> dirs;
-    for (const auto& h : layout->hierarchies) {
-      std::string cgroup_dir = h.mount + "/gocrate/" + id;
-      if (std::find(dirs.begin(), dirs.end(), cgroup_dir) == dirs.end() && path_exists(cgroup_dir)) {
-        dirs.push_back(cgroup_dir);
+    if (state && !state->cgroup_dirs.empty()) {
+      for (const auto& cgroup_dir : state->cgroup_dirs) {
+        if (path_exists(cgroup_dir)) dirs.push_back(cgroup_dir);
+      }
+    } else {
+      for (const auto& h : layout->hierarchies) {
+        std::string cgroup_dir = h.mount + "/gocrate/" + id;
+        if (std::find(dirs.begin(), dirs.end(), cgroup_dir) == dirs.end() && path_exists(cgroup_dir)) {
+          dirs.push_back(cgroup_dir);
+        }
       }
     }
     try {

@@ -44,6 +44,7 @@ struct ContainerSpec {
   CapabilitySet capabilities = docker_default_capabilities();
   bool seccomp = true;
   ResourceLimits limits;
+  std::string cgroup_parent = "gocrate";  // relative to each hierarchy's root (docker's --cgroup-parent)
   NetworkMode network = NetworkMode::private_network;
   bool auto_remove = false;  // --rm: nothing is kept once it has ended
 };

@@ -129,7 +129,11 @@ def docker_daemon():
                     raise Skip(f"dockerd exited at start: {open(log.name).read()[-500:]}")
                 return run(["docker", "version"], check_rc=False, env=env).returncode == 0
             wait_for(ready, 60, "dockerd")
-            yield lambda *args, **kw: run(["docker", *args], env=env, **kw)
+
+            def docker(*args, **kw):
+                return run(["docker", *args], env=env, **kw)
+            docker.env = env  # DOCKER_HOST, for programs that talk to this daemon themselves
+            yield docker
         finally:
             daemon.terminate()
             try:
@@ -348,6 +352,82 @@ def registry(users=None, tls=False, token_users=None):
             reg.stop()
             if token:
                 token.close()
+
+@contextlib.contextmanager
+def podman_configured():
+    """Podman set up for this machine through its own configuration files
+    (vfs storage, cgroupfs, runc, the ulimits the host allows), so that a
+    plain `podman` call works: yields the environment to run it with."""
+    require("podman", "podman")
+    with temp_dir("gocrate-podman-conf-") as work:
+        conf = os.path.join(work, "containers.conf")
+        storage = os.path.join(work, "storage.conf")
+        open(conf, "w").write('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n'
+                              '[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n')
+        open(storage, "w").write(f'[storage]\ndriver = "vfs"\ngraphroot = "{work}/root"\nrunroot = "{work}/run"\n')
+        env = {"CONTAINERS_CONF": conf, "CONTAINERS_STORAGE_CONF": storage}
+        try:
+            yield env
+        finally:
+            run(["podman", "rm", "-af"], check_rc=False, env=env)
+            run(["podman", "rmi", "-af"], check_rc=False, env=env)
+            subprocess.run(["umount", "-R", f"{work}/root"], capture_output=True)
+
+
+def screenshot(url_or_file, png, width=1000, height=500):
+    """A headless Chromium screenshot of a page or file."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        raise Skip("chromium is not installed (Debian package chromium)")
+    with temp_dir("gocrate-chromium-") as profile:
+        target = url_or_file if "://" in url_or_file else "file://" + os.path.abspath(url_or_file)
+        run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", f"--window-size={width},{height}", f"--screenshot={png}", target],
+            timeout=120)
+    check(os.path.exists(png), "chromium wrote no screenshot")
+
+
+def png_pixels(path):
+    """The RGB(A) rows of an 8-bit, non-interlaced PNG, decoded with the standard library."""
+    import struct
+    import zlib
+    data = open(path, "rb").read()
+    check(data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG")
+    pos, idat, width = 8, b"", 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack(">IIBB", body[:10])
+            check(depth == 8 and color in (2, 6), f"unsupported PNG format {depth}/{color}")
+            channels = 3 if color == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    rows, previous, at = [], bytearray(stride), 0
+    for _ in range(height):
+        kind, line = raw[at], bytearray(raw[at + 1:at + 1 + stride])
+        at += 1 + stride
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up, corner = previous[i], previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 255
+        rows.append([tuple(line[i:i + 3]) for i in range(0, stride, channels)])
+        previous = line
+    return rows
+
 
 def main(namespace):
     tests = [(name, fn) for name, fn in namespace.items() if name.startswith("test_") and callable(fn)]
