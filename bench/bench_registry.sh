@@ -4,45 +4,30 @@
 # (cold: the registry is emptied before each run), re-push of an unchanged
 # image, pull into an empty store. One hyperfine run per case; prints ratios.
 # Usage: bench/bench_registry.sh [path/to/gocrate]
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source_dir=$(dirname "$here")
-gocrate=$(realpath "${1:-$source_dir/build/gocrate}")
+source "$(dirname "$0")/common.sh"
+here=$BENCH_DIR
+source_dir=$REPO_DIR
+gocrate=$GOCRATE
 runs=${RUNS:-10}
 for tool in hyperfine skopeo podman docker-registry python3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
 done
 
 work=$(mktemp -d /tmp/gocrate-bench-registry.XXXXXX)
-registry_pid=
 cleanup() {
-  [[ -n $registry_pid ]] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null || true
+  stop_registry
   podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver vfs rmi -af >/dev/null 2>&1 || true
   umount -R "$work/podman" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-reg=127.0.0.1:$port
-cat >"$work/registry.yml" <<YAML
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: $reg
-  secret: bench
-YAML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-for _ in $(seq 50); do curl -sf "http://$reg/v2/" >/dev/null && break; sleep 0.1; done
+start_registry
+reg=$REGISTRY
 
 store=$work/store
 podman_flags=(--root "$work/podman" --runroot "$work/podman-run" --storage-driver vfs --cgroup-manager cgroupfs)
-empty_registry="rm -rf $work/registry/docker"
+empty_registry="rm -rf $REGISTRY_DIR/data/docker"
 
 echo "== images"
 (cd "$source_dir/examples/hello" &&

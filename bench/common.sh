@@ -3,7 +3,7 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
-GOCRATE=$(realpath "${GOCRATE:-$REPO_DIR/build/gocrate}")
+GOCRATE=$(realpath "${GOCRATE:-${1:-$REPO_DIR/build/gocrate}}")
 RESULTS_DIR=${RESULTS_DIR:-$REPO_DIR/build/bench-results}
 mkdir -p "$RESULTS_DIR"
 

@@ -43,24 +43,6 @@ ImageSummary summarize(Store& store, const NamedImage& image) {
   return s;
 }
 
-// Artifacts in the store whose subject is the image or one of its manifests.
-std::vector<Descriptor> referrers_of(Store& store, const Descriptor& root) {
-  std::set<Digest> subjects{root.digest};
-  if (media_type::is_index(root.media_type)) {
-    for (const auto& m : Index::parse(store.read_blob(root), root.digest.str()).manifests)
-      subjects.insert(m.digest);
-  }
-  std::vector<Descriptor> out;
-  for (const auto& d : store.read_index().manifests) {
-    if (d.annotations.contains(std::string(annotation::ref_name)) || !media_type::is_manifest(d.media_type))
-      continue;
-    if (!store.has_blob(d.digest)) continue;
-    Manifest m = Manifest::parse(store.read_blob(d), d.digest.str());
-    if (m.subject && subjects.contains(m.subject->digest)) out.push_back(d);
-  }
-  return out;
-}
-
 std::pair<std::string, std::string> split_name_tag(const std::string& name) {
   Reference ref = Reference::parse(name);
   return {ref.name(), ref.tag.empty() ? "<none>" : ref.tag};
@@ -168,7 +150,7 @@ int inspect_command(Globals& globals, int argc, char** argv) {
     }
     entry["manifests"] = manifests;
     json referrers = json::array();
-    for (const auto& r : referrers_of(store, image.descriptor)) {
+    for (const auto& r : store.referrers(image.descriptor)) {
       referrers.push_back({{"digest", r.digest.str()},
                            {"artifactType", r.artifact_type},
                            {"manifest", json::parse(store.read_blob(r))}});
@@ -255,7 +237,7 @@ int save_command(Globals& globals, int argc, char** argv) {
   for (const auto& ref : refs) {
     NamedImage image = store.resolve(ref);
     copy_image(store, image.descriptor, archive);
-    for (const auto& referrer : referrers_of(store, image.descriptor)) {
+    for (const auto& referrer : store.referrers(image.descriptor)) {
       copy_image(store, referrer, archive);
       archive.add_referrer(referrer);
     }

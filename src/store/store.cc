@@ -107,6 +107,21 @@ NamedImage Store::resolve(std::string_view ref) {
   return *image;
 }
 
+std::vector<Descriptor> Store::referrers(const Descriptor& root) {
+  std::set<Digest> subjects{root.digest};
+  if (media_type::is_index(root.media_type)) {
+    for (const auto& m : Index::parse(read_blob(root), root.digest.str()).manifests)
+      subjects.insert(m.digest);
+  }
+  std::vector<Descriptor> out;
+  for (const auto& d : read_index().manifests) {
+    if (!name_of(d).empty() || !media_type::is_manifest(d.media_type) || !has_blob(d.digest)) continue;
+    Manifest m = Manifest::parse(read_blob(d), d.digest.str());
+    if (m.subject && subjects.contains(m.subject->digest)) out.push_back(d);
+  }
+  return out;
+}
+
 void Store::set_name(const std::string& name, const Descriptor& root) {
   add_name(name, root);
   commit();

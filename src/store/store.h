@@ -47,6 +47,10 @@ class Store : public OciLayout {
   NamedImage resolve(std::string_view ref);
   std::vector<NamedImage> images() const;
 
+  // The artifacts (SBOMs) in the store whose subject is `root` or one of
+  // the manifests of its index.
+  std::vector<Descriptor> referrers(const Descriptor& root);
+
   // Records name -> root at once (under the index lock).
   void set_name(const std::string& name, const Descriptor& root);
   // Removes a name; returns the descriptor it pointed at. Artifacts whose

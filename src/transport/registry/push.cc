@@ -46,23 +46,6 @@ std::vector<std::string> mount_candidates(Store& store, const NamedImage& image,
 
 }  // namespace
 
-std::vector<Descriptor> store_referrers(Store& store, const Descriptor& root) {
-  std::set<Digest> subjects{root.digest};
-  if (media_type::is_index(root.media_type)) {
-    for (const auto& m : Index::parse(store.read_blob(root), root.digest.str()).manifests)
-      subjects.insert(m.digest);
-  }
-  std::vector<Descriptor> out;
-  for (const auto& d : store.read_index().manifests) {
-    if (d.annotations.contains(std::string(annotation::ref_name)) || !media_type::is_manifest(d.media_type))
-      continue;
-    if (!store.has_blob(d.digest)) continue;
-    Manifest m = Manifest::parse(store.read_blob(d), d.digest.str());
-    if (m.subject && subjects.contains(m.subject->digest)) out.push_back(d);
-  }
-  return out;
-}
-
 PushResult push_image(Store& store, const NamedImage& image, std::string_view destination,
                       const PushOptions& options) {
   Reference ref = destination_reference(destination, image);
@@ -82,7 +65,7 @@ PushResult push_image(Store& store, const NamedImage& image, std::string_view de
   if (!ref.tag.empty()) sink.put_root_as(ref.tag, root.digest);
   copy_image(store, root, sink, progress);
   PushResult result;
-  for (const auto& referrer : store_referrers(store, root)) {
+  for (const auto& referrer : store.referrers(root)) {
     Descriptor artifact = referrer;
     artifact.annotations.clear();
     copy_image(store, artifact, sink, progress);

@@ -30,7 +30,4 @@ struct PushResult {
 PushResult push_image(Store& store, const NamedImage& image, std::string_view destination,
                       const PushOptions& options = {});
 
-// Artifacts in the store whose subject is the image or one of its manifests.
-std::vector<Descriptor> store_referrers(Store& store, const Descriptor& root);
-
 }  // namespace gocrate
