@@ -167,5 +167,38 @@ def test_apply_create_delete_hand_over_to_kubectl(store, work):
     check(result.returncode != 0 and "kubernetes-client" in result.stderr, result.stderr)
 
 
+def test_project_config_sets_defaults_and_env_overrides_them(store, work):
+    if os.geteuid() != 0:
+        raise Skip("running the built image needs root")
+    project = os.path.join(work, "cfg")
+    os.makedirs(os.path.join(project, "cmd", "app"))
+    open(os.path.join(project, "go.mod"), "w").write("module example.com/cfg\n\ngo 1.19\n")
+    open(os.path.join(project, "cmd", "app", "main.go"), "w").write(
+        'package main\nimport ("fmt"; "os")\nvar version, built = "none", "never"\n'
+        'func main() { fmt.Println(version, built, os.Getenv("MODE")) }\n')
+    open(os.path.join(project, ".gocrate.yaml"), "w").write(
+        "platforms: [linux/amd64, linux/arm64]\n"
+        "env: [MODE=from-config]\n"
+        "builds:\n"
+        "- importPath: example.com/cfg/cmd/app\n"
+        "  ldflags: -X main.version={{.Env.APP_VERSION}} -X main.built={{.Date}}\n")
+    env = {"APP_VERSION": "1.2.3", "SOURCE_DATE_EPOCH": "86400"}
+    image = json.loads(store("build", "./cmd/app", "--json", cwd=project, env=env).stdout)["images"][0]
+    check([p["platform"] for p in image["platforms"]] == ["linux/amd64", "linux/arm64/v8"], image)
+    out = store("run", "--rm", "app").stdout
+    check(out == "1.2.3 1970-01-02T00:00:00Z from-config\n", out)
+    # GOCRATE_* beats the file, and flags beat both.
+    env["GOCRATE_PLATFORMS"] = "linux/arm64"
+    env["GOCRATE_ENV"] = "MODE=from-env"
+    image = json.loads(store("build", "./cmd/app", "--json", cwd=project, env=env).stdout)["images"][0]
+    check([p["platform"] for p in image["platforms"]] == ["linux/arm64/v8"], image)
+    image = json.loads(store("build", "./cmd/app", "--json", "--platform", "linux/amd64", cwd=project,
+                             env=env).stdout)["images"][0]
+    check([p["platform"] for p in image["platforms"]] == ["linux/amd64"], image)
+    check(store("run", "--rm", "app").stdout.endswith("from-env\n"), "GOCRATE_ENV did not win")
+    open(os.path.join(project, ".gocrate.yaml"), "w").write("platforms: [linux/amd64\n")
+    store.expect_error("build", "./cmd/app", cwd=project, contains=".gocrate.yaml:")
+
+
 if __name__ == "__main__":
     main(globals())
