@@ -64,9 +64,24 @@ std::string ContainerState::to_json_text() const {
             {"cgroup_dirs", cgroup_dirs},
             {"cgroup_v2", cgroup_v2},
             {"oom_killed", oom_killed},
-            {"auto_remove", auto_remove}};
+            {"auto_remove", auto_remove},
+            {"started", started},
+            {"env", env},
+            {"user", user},
+            {"workdir", workdir},
+            {"capabilities", capabilities},
+            {"seccomp", seccomp},
+            {"stop_signal", stop_signal}};
   if (exit_code) j["exit_code"] = *exit_code;
   if (stats) j["stats"] = stats_to_json(*stats);
+  if (supervised) {
+    j["supervised"] = true;
+    j["supervisor_pid"] = supervisor_pid;
+    j["restart_count"] = restart_count;
+    j["health"] = health;
+    j["error"] = error;
+    j["stopped_by_user"] = stopped_by_user;
+  }
   return j.dump(2) + "\n";
 }
 
@@ -92,6 +107,19 @@ ContainerState ContainerState::parse(const std::string& text, const std::string&
     s.oom_killed = j.value("oom_killed", false);
     if (j.contains("stats")) s.stats = stats_from_json(j["stats"]);
     s.auto_remove = j.value("auto_remove", false);
+    s.started = j.value("started", "");
+    s.env = j.value("env", std::vector<std::string>{});
+    s.user = j.value("user", "");
+    s.workdir = j.value("workdir", "");
+    s.capabilities = j.value("capabilities", uint64_t{0});
+    s.seccomp = j.value("seccomp", true);
+    s.stop_signal = j.value("stop_signal", "");
+    s.supervised = j.value("supervised", false);
+    s.supervisor_pid = j.value("supervisor_pid", 0);
+    s.restart_count = j.value("restart_count", 0);
+    s.health = j.value("health", "");
+    s.error = j.value("error", "");
+    s.stopped_by_user = j.value("stopped_by_user", false);
     return s;
   } catch (const json::exception& e) {
     fail("{} is not a valid container state: {}", what, e.what());
