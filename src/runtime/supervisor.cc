@@ -151,13 +151,14 @@ class Supervisor {
 
  private:
   void start_container();
+  void supervise_until_done();
   void adopt(const ContainerState& started);
   void supervise();
   void record_exit(const ExitStatus& status);
   bool wait_before_restart(milliseconds delay);
   void finish();
 
-  void poll_once(int exit_fd, bool waiting);
+  void poll_once();
   void copy_output(UniqueFd& pipe, LogStream stream);
   void drain_output();
   void handle_requests();
@@ -246,6 +247,22 @@ int Supervisor::run(int report_fd, bool new_container) {
   [[maybe_unused]] ssize_t n = ::write(report_fd, kStartedReport.data(), kStartedReport.size());
   ::close(report_fd);
   give_back_memory();
+  try {
+    supervise_until_done();
+  } catch (const Error& e) {
+    // Recorded rather than lost: the container goes, ps says why.
+    container_.reset();
+    state_.error = fmt::format("its supervisor failed: {}", e.what());
+    state_.pid = 0;
+    state_.finished = now_rfc3339();
+  }
+  finish();
+  return 0;
+}
+
+// Runs and restarts the container until its restart policy or a stop ends
+// it.
+void Supervisor::supervise_until_done() {
   for (;;) {
     supervise();
     ExitStatus status = container_->wait();
@@ -254,12 +271,10 @@ int Supervisor::run(int report_fd, bool new_container) {
     container_.reset();
     record_exit(status);
     auto ran_for = since(started_at_);
-    if (!config_.supervision.restart.should_restart(status.code, state_.restart_count,
-                                                    state_.stopped_by_user) ||
-        stopping_) {
-      break;
-    }
-    if (!wait_before_restart(backoff_.next_delay(ran_for))) break;
+    const RestartPolicy& policy = config_.supervision.restart;
+    if (stopping_ || !policy.should_restart(status.code, state_.restart_count, state_.stopped_by_user))
+      return;
+    if (!wait_before_restart(backoff_.next_delay(ran_for))) return;
     state_.restart_count += 1;
     try {
       start_container();
@@ -267,12 +282,10 @@ int Supervisor::run(int report_fd, bool new_container) {
       state_.status = "exited";
       state_.error = e.what();
       state_.exit_code = e.exit_code() == 1 ? kExitRuntimeFailure : e.exit_code();
-      break;
+      return;
     }
     give_back_memory();
   }
-  finish();
-  return 0;
 }
 
 void Supervisor::record_exit(const ExitStatus& status) {
@@ -303,7 +316,7 @@ void Supervisor::supervise() {
   while (container_) {
     pollfd exited{container_->pidfd(), POLLIN, 0};
     if (::poll(&exited, 1, 0) == 1) return;
-    poll_once(container_->pidfd(), false);
+    poll_once();
   }
 }
 
@@ -316,11 +329,11 @@ int Supervisor::next_timeout(bool waiting, Clock::time_point restart_at) const {
   return timeout;
 }
 
-// One round of the loop: the container's exit (`exit_fd`), its output,
-// requests, signals, the health check and the timers.
-void Supervisor::poll_once(int exit_fd, bool waiting) {
+// One round of the loop: the container's exit, its output, requests,
+// signals, the health check and the timers.
+void Supervisor::poll_once() {
   constexpr size_t kFixed = 5;
-  pollfd fds[kFixed + 3] = {{exit_fd, POLLIN, 0},
+  pollfd fds[kFixed + 3] = {{container_->pidfd(), POLLIN, 0},
                             {out_ ? out_.get() : -1, POLLIN, 0},
                             {err_ ? err_.get() : -1, POLLIN, 0},
                             {control_.get(), POLLIN, 0},
@@ -329,7 +342,7 @@ void Supervisor::poll_once(int exit_fd, bool waiting) {
   short probe_events[3];
   size_t probe_count = probe_ ? probe_->poll_fds(probe_fds, probe_events) : 0;
   for (size_t i = 0; i < probe_count; ++i) fds[kFixed + i] = {probe_fds[i], probe_events[i], 0};
-  int n = ::poll(fds, kFixed + probe_count, next_timeout(waiting, {}));
+  int n = ::poll(fds, kFixed + probe_count, next_timeout(false, {}));
   if (n < 0 && errno != EINTR) fail_errno("cannot watch the container");
   if (n > 0) {
     if (fds[1].revents) copy_output(out_, LogStream::out);
@@ -346,7 +359,7 @@ void Supervisor::poll_once(int exit_fd, bool waiting) {
     kill_at_.reset();
   }
   if (probe_ && now >= probe_deadline_) end_health_check(true);
-  if (!probe_ && !waiting && container_ && config_.supervision.health.enabled() && now >= next_check_) {
+  if (!probe_ && container_ && config_.supervision.health.enabled() && now >= next_check_) {
     start_health_check();
   }
 }
