@@ -1,36 +1,12 @@
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <memory>
-#include <string>
-#include <string_view>
 #include <vector>
 
+#include "runtime/port_mapping.h"
+
 namespace gocrate {
-
-enum class Protocol { tcp, udp };
-
-std::string_view protocol_name(Protocol protocol);
-
-// One published port (-p): connections to host_ip:host_port on the host reach
-// 127.0.0.1:container_port inside the container's network namespace.
-struct PortMapping {
-  std::string host_ip;  // empty: every address of the host
-  uint16_t host_port = 0;
-  uint16_t container_port = 0;
-  Protocol protocol = Protocol::tcp;
-
-  bool operator==(const PortMapping&) const = default;
-};
-
-// Docker's -p syntax, [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp], with
-// ranges (8000-8002:9000-9002) expanded to one mapping per port. Throws an
-// Error naming the flag's value and the expected syntax.
-std::vector<PortMapping> parse_port_mappings(const std::vector<std::string>& flags);
-
-// "127.0.0.1:8080->80/tcp" (Docker's `ps` form); host_ip empty shows 0.0.0.0.
-std::string port_mapping_text(const PortMapping& mapping);
 
 // Publishes ports without iptables: gocrate listens on the host ports in the
 // host's network namespace, and a thread that has entered the container's
