@@ -473,6 +473,9 @@ RootfsPlan plan_rootfs(const ContainerSpec& spec, const ContainerDirectory& dire
 Container Container::start(const std::string& store_root, ContainerSpec spec, const StartOptions& options) {
   if (spec.args.empty())
     fail("image {} has no entrypoint or command: give one with --entrypoint or as arguments", spec.image);
+  if (!spec.ports.empty() && spec.network != NetworkMode::private_network) {
+    fail("ports cannot be published with --network {}: use --network private", network_mode_name(spec.network));
+  }
   if (spec.id.empty()) spec.id = new_container_id();
   if (spec.name.empty()) spec.name = spec.id.substr(0, 12);
   check_container_name(spec.name);
@@ -489,6 +492,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   state.hostname = spec.hostname;
   state.command = spec.args;
   state.network = std::string(network_mode_name(spec.network));
+  state.ports = spec.ports;
   state.created = now_rfc3339();
   state.auto_remove = spec.auto_remove;
 
@@ -563,6 +567,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
     }
     ContainerNamespaces namespaces = create_container_namespaces(spec.network != NetworkMode::host);
     send_handover(sync.write_end.get(), namespaces.ipc.get(), namespaces.network.get(), cgroup_entries);
+    container.network_namespace_ = std::move(namespaces.network);
   } catch (const Error&) {
     rethrow_reported_failure(report.read_end.get());  // the child's own reason, if it failed first
     throw;
@@ -580,6 +585,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
 Container::Container(Container&& other) noexcept
     : store_root_(std::move(other.store_root_)),
       state_(std::move(other.state_)),
+      network_namespace_(std::move(other.network_namespace_)),
       cgroup_(std::move(other.cgroup_)),
       pidfd_(std::move(other.pidfd_)),
       lock_(std::move(other.lock_)),
@@ -630,6 +636,7 @@ void Container::cleanup(const ExitStatus* status) {
   finished_ = true;
   cgroup_.remove();
   pidfd_.reset();
+  network_namespace_.reset();
   ContainerDirectory directory(store_root_);
   if (state_.auto_remove) {
     directory.remove(state_);

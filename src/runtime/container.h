@@ -45,6 +45,9 @@ struct ContainerSpec {
   bool seccomp = true;
   ResourceLimits limits;
   NetworkMode network = NetworkMode::private_network;
+  // Published ports, recorded in the state; the caller binds and runs their
+  // PortForwarder (runtime/port_forwarder.h) with network_namespace().
+  std::vector<PortMapping> ports;
   bool auto_remove = false;  // --rm: nothing is kept once it has ended
 };
 
@@ -85,6 +88,9 @@ class Container {
 
   const ContainerState& state() const { return state_; }
   pid_t pid() const { return state_.pid; }
+  // The container's network namespace (-1 with the host's network), held
+  // until it ends: what a PortForwarder and outbound networking enter.
+  int network_namespace() const { return network_namespace_.get(); }
   int pidfd() const { return pidfd_.get(); }
   const Cgroup& cgroup() const { return cgroup_; }
   CgroupStats stats() const { return cgroup_.stats(); }
@@ -107,6 +113,7 @@ class Container {
 
   std::string store_root_;
   ContainerState state_;
+  UniqueFd network_namespace_;
   Cgroup cgroup_;
   UniqueFd pidfd_;
   UniqueFd lock_;
