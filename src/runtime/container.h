@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "runtime/cgroups.h"
 #include "runtime/mounts.h"
 #include "runtime/namespaces.h"
+#include "runtime/outbound_network.h"
 #include "runtime/state.h"
 #include "util/fs.h"
 
@@ -114,6 +116,7 @@ class Container {
   std::string store_root_;
   ContainerState state_;
   UniqueFd network_namespace_;
+  std::unique_ptr<OutboundNetwork> outbound_;  // slirp4netns, started at the first packet out
   Cgroup cgroup_;
   UniqueFd pidfd_;
   UniqueFd lock_;

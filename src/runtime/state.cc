@@ -56,7 +56,8 @@ json ports_to_json(const std::vector<PortMapping>& ports) {
 std::vector<PortMapping> ports_from_json(const json& j) {
   std::vector<PortMapping> ports;
   for (const auto& p : j) {
-    ports.push_back({p.value("host_ip", ""), p.value("host_port", uint16_t{0}), p.value("container_port", uint16_t{0}),
+    ports.push_back({p.value("host_ip", ""), p.value("host_port", uint16_t{0}),
+                     p.value("container_port", uint16_t{0}),
                      p.value("protocol", "tcp") == "udp" ? Protocol::udp : Protocol::tcp});
   }
   return ports;
