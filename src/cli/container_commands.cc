@@ -145,9 +145,10 @@ std::string command_text(const ContainerState& s) {
   return text.size() > 24 ? text.substr(0, 23) + "…" : text;
 }
 
-std::string ports_text(const ContainerView& c) {
-  auto config = config_of(c);
-  return config ? join(config->supervision.ports, ", ") : "";
+std::string ports_text(const ContainerState& s) {
+  std::vector<std::string> ports;
+  for (const auto& p : s.ports) ports.push_back(port_mapping_text(p));
+  return join(ports, ", ");
 }
 
 // Runs `action` for each reference, printing what `action` returns; an
@@ -187,7 +188,7 @@ json ps_json(const ContainerView& c) {
           {"Status", status_text(c)},
           {"Health", s.health},
           {"RestartCount", s.restart_count},
-          {"Ports", ports_text(c)},
+          {"Ports", ports_text(s)},
           {"ExitCode", s.exit_code ? *s.exit_code : 0},
           {"OOMKilled", s.oom_killed},
           {"Pid", c.running() ? s.pid : 0}};
@@ -235,7 +236,7 @@ int ps_command(Globals& globals, int argc, char** argv) {
     } else {
       rows.push_back({short_id(c.state.id), c.state.image, "\"" + command_text(c.state) + "\"",
                       ago(c.state.created), status_text(c), c.state.health,
-                      std::to_string(c.state.restart_count), ports_text(c), c.state.name});
+                      std::to_string(c.state.restart_count), ports_text(c.state), c.state.name});
     }
   }
   if (!quiet && format != "json") print_table(rows);
@@ -561,6 +562,11 @@ json inspect_json(const ContainerView& c) {
                 {"SupervisorPid", c.owned ? s.supervisor_pid : 0}};
   if (!c.owned && s.supervised && s.status != "exited")
     state["Error"] = "supervisor gone: " + (s.error.empty() ? "it was killed" : s.error);
+  json ports = json::object();
+  for (const auto& p : s.ports) {
+    ports[fmt::format("{}/{}", p.container_port, protocol_name(p.protocol))].push_back(
+        {{"HostIp", p.host_ip.empty() ? "0.0.0.0" : p.host_ip}, {"HostPort", std::to_string(p.host_port)}});
+  }
   json out = {{"Id", s.id},
               {"Created", s.created},
               {"Path", s.command.empty() ? "" : s.command[0]},
@@ -571,7 +577,8 @@ json inspect_json(const ContainerView& c) {
               {"Name", "/" + s.name},
               {"RestartCount", s.restart_count},
               {"Platform", s.platform},
-              {"LogPath", s.supervised ? container_log_path(c.dir) : ""}};
+              {"LogPath", s.supervised ? container_log_path(c.dir) : ""},
+              {"NetworkSettings", {{"Ports", ports}}}};
   json cfg = {{"Hostname", s.hostname},
               {"User", s.user},
               {"Env", s.env},
@@ -598,7 +605,12 @@ json inspect_json(const ContainerView& c) {
         {"Type", "k8s-file"},
         {"Config",
          {{"max-size", std::to_string(o.log.max_size)}, {"max-file", std::to_string(o.log.max_files)}}}};
-    host["PortBindings"] = o.ports;
+    json bindings = json::object();
+    for (const auto& p : spec.ports) {
+      bindings[fmt::format("{}/{}", p.container_port, protocol_name(p.protocol))].push_back(
+          {{"HostIp", p.host_ip}, {"HostPort", std::to_string(p.host_port)}});
+    }
+    host["PortBindings"] = bindings;
     host["Memory"] = spec.limits.memory_bytes.value_or(0);
     host["NanoCpus"] = static_cast<int64_t>(spec.limits.cpus.value_or(0) * 1e9);
     host["PidsLimit"] = spec.limits.pids.value_or(0);

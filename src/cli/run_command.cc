@@ -8,6 +8,7 @@
 #include "runtime/container.h"
 #include "runtime/container_config.h"
 #include "runtime/emulator.h"
+#include "runtime/port_forwarder.h"
 #include "runtime/signal_names.h"
 #include "runtime/supervisor.h"
 #include "runtime/terminal.h"
@@ -49,6 +50,7 @@ struct RunFlags {
   std::string stop_signal;
   std::string platform;
   std::string network = "private";
+  std::vector<std::string> publish;
   std::string hostname;
   std::vector<std::string> volumes;
   std::string image;
@@ -133,8 +135,24 @@ ResourceLimits parse_limits(const RunFlags& f) {
   return limits;
 }
 
+// -p: Docker warns and ignores it with the host's network; gocrate refuses it.
+std::vector<PortMapping> published_ports(const RunFlags& f, NetworkMode network) {
+  std::vector<PortMapping> ports = parse_port_mappings(f.publish);
+  if (!ports.empty() && network == NetworkMode::host) {
+    fail("-p {} has no effect with --network host: the container already uses the host's ports; drop -p",
+         f.publish[0]);
+  }
+  if (!ports.empty() && network == NetworkMode::none) {
+    fail("-p {} cannot work with --network none: the container has no network; use --network private",
+         f.publish[0]);
+  }
+  return ports;
+}
+
 ContainerSpec build_spec(Store& store, const RunFlags& f) {
   ContainerSpec spec;
+  spec.network = parse_network_mode(f.network);
+  spec.ports = published_ports(f, spec.network);
   std::optional<Platform> wanted;
   if (!f.platform.empty()) wanted = Platform::parse(f.platform);
   NamedImage named = store.resolve(f.image);
@@ -149,7 +167,6 @@ ContainerSpec build_spec(Store& store, const RunFlags& f) {
   spec.name = f.name.empty() ? spec.id.substr(0, 12) : f.name;
   spec.hostname = f.hostname.empty() ? spec.name : f.hostname;
   spec.env = container_env(config, f, spec.hostname);
-  spec.network = parse_network_mode(f.network);
   spec.limits = parse_limits(f);
   spec.capabilities = resolve_capabilities(f.cap_add, f.cap_drop);
   for (const auto& v : f.volumes) spec.volumes.push_back(parse_volume(v));
@@ -256,9 +273,15 @@ int run(Globals& globals, RunFlags& f) {
     options.terminal = true;
     options.terminal_size = terminal_size(::isatty(0) ? 0 : 1);
   }
+  // Host ports are taken before anything else is made: a port in use fails
+  // the run with nothing to undo.
+  PortForwarder forwarder = PortForwarder::bind(spec.ports);
+  spec.ports = forwarder.mappings();
   block_signals(kForwardedSignals);
   Container container = Container::start(store.dir(), std::move(spec), options);
+  forwarder.start(container.network_namespace());
   ExitStatus status = f.tty ? run_with_terminal(container, f.interactive) : container.wait(kForwardedSignals);
+  forwarder.stop();
   Container::remove_stale(store.dir());
   return status.code;
 }
@@ -290,6 +313,9 @@ void parse_run_flags(Globals& globals, RunFlags& f, int argc, char** argv) {
   app.add_option("--platform", f.platform,
                  "Run this platform's variant of the image (linux/arm64 runs under qemu)");
   app.add_option("--network", f.network, "Network: private (own namespace, loopback up), host or none");
+  app.add_option("-p,--publish", f.publish,
+                 "Publish a container's port on the host: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]")
+      ->allow_extra_args(false);
   app.add_option("--hostname", f.hostname, "Hostname inside the container (default: its name)");
   app.add_option("-v,--volume", f.volumes, "Bind mount a host path: SRC:DST[:ro]")->allow_extra_args(false);
   app.add_flag("-t,--tty", f.tty, "Give the container a terminal (with -i: yours, in raw mode)");

@@ -42,8 +42,9 @@ struct ChildContext {
   const StartOptions* options;
   RootfsPlan rootfs;
   std::string seccomp_program;
-  int init_fd = -1;      // sealed init program
-  int emulator_fd = -1;  // sealed emulator
+  std::string resolv_conf;  // host file bound read-only on /etc/resolv.conf; empty: none
+  int init_fd = -1;         // sealed init program
+  int emulator_fd = -1;     // sealed emulator
   int sync_fd = -1;   // socket: the parent's "go" once the child is in its cgroup, with its network namespace
   int error_fd = -1;  // close-on-exec: EOF without data means the program was executed
 };
@@ -106,6 +107,8 @@ void build_file_system(const ChildContext& c) {
   mount_rootfs(c.rootfs, spec.read_only);
   UniqueFd root = open_or_fail(c.rootfs.mount_point, O_PATH | O_DIRECTORY);
   mount_proc_and_dev(root.get());
+  if (!c.resolv_conf.empty())
+    mount_volumes(root.get(), {{c.resolv_conf, "/etc/resolv.conf", true}}, !spec.read_only);
   mount_volumes(root.get(), spec.volumes, !spec.read_only);
 }
 
@@ -313,11 +316,28 @@ RootfsPlan plan_rootfs(const ContainerSpec& spec, const ContainerDirectory& dire
   return plan;
 }
 
+// What /etc/resolv.conf shows: slirp4netns's DNS on the private network,
+// the host's file with the host's network, nothing without a network.
+std::string resolv_conf_source(const std::string& store_root, NetworkMode network) {
+  if (network == NetworkMode::host) return path_exists("/etc/resolv.conf") ? "/etc/resolv.conf" : "";
+  if (network == NetworkMode::none) return "";
+  std::string path = store_root + "/.gocrate/network/resolv.conf";
+  if (read_file_if_exists(path) != kSlirpResolvConf) {
+    make_directories(dir_name(path), 0755);
+    write_file_replace(path, kSlirpResolvConf, 0644);
+  }
+  return path;
+}
+
 }  // namespace
 
 Container Container::start(const std::string& store_root, ContainerSpec spec, const StartOptions& options) {
   if (spec.args.empty())
     fail("image {} has no entrypoint or command: give one with --entrypoint or as arguments", spec.image);
+  if (!spec.ports.empty() && spec.network != NetworkMode::private_network) {
+    fail("ports cannot be published with --network {}: use --network private",
+         network_mode_name(spec.network));
+  }
   if (spec.id.empty()) spec.id = new_container_id();
   if (spec.name.empty()) spec.name = spec.id.substr(0, 12);
   check_container_name(spec.name);
@@ -334,6 +354,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   state.hostname = spec.hostname;
   state.command = spec.args;
   state.network = std::string(network_mode_name(spec.network));
+  state.ports = spec.ports;
   state.created = now_rfc3339();
   state.auto_remove = spec.auto_remove;
   state.env = spec.env;
@@ -365,9 +386,12 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   bool scratch = spec.auto_remove && rootfs_method(spec.layers_dir) == RootfsMethod::overlay;
   if (!scratch && !have_directory) make_directory();
 
+  bool outbound = spec.network == NetworkMode::private_network;
+  std::string slirp4netns = outbound ? find_slirp4netns() : "";
   ChildContext child;
   child.spec = &spec;
   child.options = &options;
+  child.resolv_conf = resolv_conf_source(store_root, spec.network);
   child.rootfs = plan_rootfs(spec, directory, container.copy_dir_);
   if (spec.seccomp) {
     auto profile = docker_default_profile(spec.capabilities, host_architecture_for_seccomp(),
@@ -408,6 +432,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   sync.read_end.reset();
   report.write_end.reset();
 
+  OutboundDevice outbound_device;
   try {
     if (!have_directory) make_directory();
     std::vector<UniqueFd> cgroup_entries;
@@ -415,8 +440,10 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
       make_cgroup();
       cgroup_entries = container.cgroup_.open_join_files();
     }
-    ContainerNamespaces namespaces = create_container_namespaces(spec.network != NetworkMode::host);
+    ContainerNamespaces namespaces = create_container_namespaces(spec.network != NetworkMode::host, outbound);
     send_handover(sync.write_end.get(), namespaces.ipc.get(), namespaces.network.get(), cgroup_entries);
+    container.network_namespace_ = std::move(namespaces.network);
+    outbound_device = std::move(namespaces.outbound);
   } catch (const Error&) {
     rethrow_reported_failure(report.read_end.get());  // the child's own reason, if it failed first
     throw;
@@ -432,6 +459,10 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   state.status = "running";
   state.started = now_rfc3339();
   if (!options.supervised) directory.save(state);
+  if (outbound_device.tap) {
+    container.outbound_ = std::make_unique<OutboundNetwork>(std::move(outbound_device), slirp4netns,
+                                                            container.network_namespace_.get(), state.name);
+  }
   rollback.dismiss();
   container.finished_ = false;
   return container;
@@ -440,6 +471,8 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
 Container::Container(Container&& other) noexcept
     : store_root_(std::move(other.store_root_)),
       state_(std::move(other.state_)),
+      network_namespace_(std::move(other.network_namespace_)),
+      outbound_(std::move(other.outbound_)),
       cgroup_(std::move(other.cgroup_)),
       pidfd_(std::move(other.pidfd_)),
       terminal_(std::move(other.terminal_)),
@@ -493,6 +526,8 @@ void Container::cleanup(const ExitStatus* status) {
   cgroup_.remove();
   pidfd_.reset();
   terminal_.reset();
+  outbound_.reset();
+  network_namespace_.reset();
   ContainerDirectory directory(store_root_);
   if (state_.auto_remove && !supervised_) {
     directory.remove(state_);

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "runtime/cgroups.h"
 #include "runtime/mounts.h"
 #include "runtime/namespaces.h"
+#include "runtime/outbound_network.h"
 #include "runtime/state.h"
 #include "runtime/terminal.h"
 #include "util/fs.h"
@@ -46,6 +48,9 @@ struct ContainerSpec {
   bool seccomp = true;
   ResourceLimits limits;
   NetworkMode network = NetworkMode::private_network;
+  // Published ports, recorded in the state; the caller binds and runs their
+  // PortForwarder (runtime/port_forwarder.h) with network_namespace().
+  std::vector<PortMapping> ports;
   bool auto_remove = false;  // --rm: nothing is kept once it has ended
   std::string stop_signal;   // the image's StopSignal ("SIGQUIT", "3"); empty: SIGTERM
 };
@@ -97,6 +102,9 @@ class Container {
 
   const ContainerState& state() const { return state_; }
   pid_t pid() const { return state_.pid; }
+  // The container's network namespace (-1 with the host's network), held
+  // until it ends: what a PortForwarder and outbound networking enter.
+  int network_namespace() const { return network_namespace_.get(); }
   int pidfd() const { return pidfd_.get(); }
   int terminal() const { return terminal_.get(); }
   const Cgroup& cgroup() const { return cgroup_; }
@@ -122,6 +130,8 @@ class Container {
 
   std::string store_root_;
   ContainerState state_;
+  UniqueFd network_namespace_;
+  std::unique_ptr<OutboundNetwork> outbound_;  // slirp4netns, started at the first packet out
   Cgroup cgroup_;
   UniqueFd pidfd_;
   UniqueFd terminal_;

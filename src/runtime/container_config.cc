@@ -15,6 +15,8 @@ json spec_to_json(const ContainerSpec& s) {
   json volumes = json::array();
   for (const auto& v : s.volumes)
     volumes.push_back({{"source", v.source}, {"target", v.target}, {"ro", v.read_only}});
+  json ports = json::array();
+  for (const auto& p : s.ports) ports.push_back(port_mapping_text(p));
   json limits = json::object();
   if (s.limits.memory_bytes) limits["memory_bytes"] = *s.limits.memory_bytes;
   if (s.limits.cpus) limits["cpus"] = *s.limits.cpus;
@@ -38,6 +40,7 @@ json spec_to_json(const ContainerSpec& s) {
             {"seccomp", s.seccomp},
             {"limits", limits},
             {"network", network_mode_name(s.network)},
+            {"ports", ports},
             {"auto_remove", s.auto_remove},
             {"stop_signal", s.stop_signal}};
   if (s.emulator) j["emulator"] = *s.emulator;
@@ -72,6 +75,8 @@ ContainerSpec spec_from_json(const json& j) {
   if (limits.contains("cpus")) s.limits.cpus = limits["cpus"].get<double>();
   if (limits.contains("pids")) s.limits.pids = limits["pids"].get<int64_t>();
   s.network = parse_network_mode(j.value("network", "private"));
+  for (const auto& p : j.value("ports", std::vector<std::string>{}))
+    s.ports.push_back(parse_port_mapping_text(p));
   s.auto_remove = j.value("auto_remove", false);
   s.stop_signal = j.value("stop_signal", "");
   return s;
@@ -91,7 +96,6 @@ json supervision_to_json(const SupervisorOptions& o) {
   return {{"restart", o.restart.str()},
           {"health", health},
           {"log", {{"max_size", o.log.max_size}, {"max_files", o.log.max_files}}},
-          {"ports", o.ports},
           {"stop_timeout", o.stop_timeout}};
 }
 
@@ -111,7 +115,6 @@ SupervisorOptions supervision_from_json(const json& j) {
   const json& log = j.value("log", json::object());
   o.log.max_size = log.value("max_size", o.log.max_size);
   o.log.max_files = log.value("max_files", o.log.max_files);
-  o.ports = j.value("ports", std::vector<std::string>{});
   o.stop_timeout = j.value("stop_timeout", 10);
   return o;
 }

@@ -15,8 +15,7 @@ struct SupervisorOptions {
   RestartPolicy restart;
   HealthCheck health;
   LogOptions log;
-  std::vector<std::string> ports;  // -p as given
-  int stop_timeout = 10;           // seconds from the stop signal to SIGKILL (--stop-timeout)
+  int stop_timeout = 10;  // seconds from the stop signal to SIGKILL (--stop-timeout)
 };
 
 // How a detached container was created: <dir>/config.json, written once

@@ -42,6 +42,27 @@ CgroupStats stats_from_json(const json& j) {
   return s;
 }
 
+json ports_to_json(const std::vector<PortMapping>& ports) {
+  json out = json::array();
+  for (const auto& p : ports) {
+    out.push_back({{"host_ip", p.host_ip},
+                   {"host_port", p.host_port},
+                   {"container_port", p.container_port},
+                   {"protocol", protocol_name(p.protocol)}});
+  }
+  return out;
+}
+
+std::vector<PortMapping> ports_from_json(const json& j) {
+  std::vector<PortMapping> ports;
+  for (const auto& p : j) {
+    ports.push_back({p.value("host_ip", ""), p.value("host_port", uint16_t{0}),
+                     p.value("container_port", uint16_t{0}),
+                     p.value("protocol", "tcp") == "udp" ? Protocol::udp : Protocol::tcp});
+  }
+  return ports;
+}
+
 bool is_container_id(std::string_view name) {
   return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
@@ -57,6 +78,7 @@ std::string ContainerState::to_json_text() const {
             {"hostname", hostname},
             {"command", command},
             {"network", network},
+            {"ports", ports_to_json(ports)},
             {"status", status},
             {"pid", pid},
             {"created", created},
@@ -97,6 +119,7 @@ ContainerState ContainerState::parse(const std::string& text, const std::string&
     s.hostname = j.value("hostname", "");
     s.command = j.value("command", std::vector<std::string>{});
     s.network = j.value("network", "");
+    if (j.contains("ports")) s.ports = ports_from_json(j["ports"]);
     s.status = j.value("status", "created");
     s.pid = j.value("pid", 0);
     s.created = j.value("created", "");

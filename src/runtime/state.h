@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/cgroups.h"
+#include "runtime/port_mapping.h"
 
 namespace gocrate {
 
@@ -20,6 +21,7 @@ struct ContainerState {
   std::string hostname;
   std::vector<std::string> command;
   std::string network;
+  std::vector<PortMapping> ports;  // published with -p, host ports as bound
   std::string status = "created";  // created, running, exited
   pid_t pid = 0;                   // host pid of the container's pid 1 while running
   std::string created;

@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "runtime/container_control.h"
+#include "runtime/port_forwarder.h"
 #include "runtime/signal_names.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -181,6 +182,7 @@ class Supervisor {
   int stop_signal_;
 
   std::optional<Container> container_;
+  std::optional<PortForwarder> forwarder_;  // -p: host ports, bound anew for each start
   UniqueFd out_;
   UniqueFd err_;
   Clock::time_point started_at_;
@@ -214,7 +216,18 @@ void Supervisor::start_container() {
   options.stderr_fd = err.write_end.get();
   options.kill_with_parent = true;
   options.supervised = true;
+  // Host ports first: a port in use fails the start with nothing to undo. A
+  // port the kernel picked stays the container's across restarts.
+  std::optional<PortForwarder> forwarder;
+  if (!config_.spec.ports.empty()) {
+    forwarder.emplace(PortForwarder::bind(config_.spec.ports));
+    config_.spec.ports = forwarder->mappings();
+  }
   container_.emplace(Container::start(store_root_, config_.spec, options));
+  if (forwarder) {
+    forwarder->start(container_->network_namespace());
+    forwarder_ = std::move(forwarder);
+  }
   out_ = std::move(out.read_end);
   err_ = std::move(err.read_end);
   started_at_ = Clock::now();
@@ -269,6 +282,7 @@ void Supervisor::supervise_until_done() {
     drain_output();
     probe_.reset();
     container_.reset();
+    forwarder_.reset();
     record_exit(status);
     auto ran_for = since(started_at_);
     const RestartPolicy& policy = config_.supervision.restart;
