@@ -18,7 +18,9 @@ import termios
 import time
 from datetime import datetime
 
-from harness import GOCRATE, HELLO_DIR, Skip, check, main, run, wait_for
+import urllib.request
+
+from harness import GOCRATE, HELLO_DIR, Skip, check, free_port, main, run, wait_for
 
 SVC_SOURCE = r'''
 // svc is the program of the supervision tests: a server whose health can be
@@ -306,10 +308,20 @@ def drive_pty(argv, rows, cols, actions=(), timeout=20):
 
 def test_run_d_returns_an_id_at_once_and_hello_answers_inside(store, work):
     store("build", ".", "-t", "hello", cwd=HELLO_DIR)
+    port = free_port()
     start = time.monotonic()
-    cid = detach(store, "--name", "web", "--health-http", "8080/", "--health-interval", "100ms", "hello")
+    cid = detach(store, "--name", "web", "-p", f"127.0.0.1:{port}:8080", "--health-http", "8080/",
+                 "--health-interval", "100ms", "hello")
     took = time.monotonic() - start
     check(took < 2, f"run -d took {took:.2f}s")
+    # Published by the supervisor: hello answers from the host.
+    def answer():
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
+        except OSError:
+            return None
+    wait_for(lambda: answer() == b"Hello, World!", 10, "hello to answer on the published port")
+    check(ps(store)["web"]["Ports"] == f"127.0.0.1:{port}->8080/tcp", ps(store)["web"])
     check(ps(store)["web"]["ID"] == cid and ps(store)["web"]["Status"] == "running", ps(store))
     # An HTTP GET made inside the container's network namespace gets hello's answer.
     wait_health(store, "web", "healthy")
@@ -323,9 +335,30 @@ def test_run_d_returns_an_id_at_once_and_hello_answers_inside(store, work):
     check(os.getsid(sup) == sup, "the supervisor is not in a session of its own")
     check(int(open(f"/proc/{state['Pid']}/stat").read().rsplit(")", 1)[1].split()[1]) == sup,
           "the container is not the supervisor's child")
+    # A second container cannot take the port; nothing of it is kept.
+    expect_one_error(store("run", "-d", "--name", "web2", "-p", f"127.0.0.1:{port}:8080", "hello", check_rc=False),
+                     str(port), "in use", code=125)
+    check("web2" not in ps(store, "-a"), "a container whose port was taken is kept")
     store("rm", "-f", "web")
     check(store_leftovers(store) == [], store_leftovers(store))
     check(container_cgroups(cid) == [], container_cgroups(cid))
+    check(answer() is None, "the port is still published after rm")
+
+
+def test_published_ports_survive_restarts(store, work):
+    build_svc(store, work)
+    detach(store, "--name", "flaky", "-p", "127.0.0.1::8080", "--restart", "always", "svc", "serve", "8080")
+    wait_log(store, "flaky", "serving")
+    host_port = int(ps(store)["flaky"]["Ports"].split(":")[1].split("-")[0])
+    url = f"http://127.0.0.1:{host_port}/"
+    check(urllib.request.urlopen(url, timeout=5).read() == b"Hello, World!", "first run")
+    store("kill", "-s", "HUP", "flaky")  # a Go program exits on SIGHUP; always restarts it
+    wait_for(lambda: inspect(store, "flaky")["RestartCount"] == 1 and status_of(store, "flaky") == "running", 20,
+             "the restart")
+    wait_for(lambda: store("logs", "flaky").stdout.count("serving") == 2, 10, "the second run to serve")
+    check(ps(store)["flaky"]["Ports"] == f"127.0.0.1:{host_port}->8080/tcp", "the picked port changed")
+    check(urllib.request.urlopen(url, timeout=5).read() == b"Hello, World!", "after the restart")
+    store("rm", "-f", "flaky")
 
 
 def test_logs_follow_with_timestamps_and_the_log_is_capped(store, work):
