@@ -247,8 +247,14 @@ int ps_command(Globals& globals, int argc, char** argv) {
 
 namespace {
 
+// The image's StopSignal, or SIGTERM when it has none (or one gocrate does
+// not know), as the supervisor does.
 int stop_signal_of(const ContainerState& s) {
-  return s.stop_signal.empty() ? SIGTERM : parse_signal(s.stop_signal, "StopSignal");
+  try {
+    return s.stop_signal.empty() ? SIGTERM : parse_signal(s.stop_signal, "StopSignal");
+  } catch (const Error&) {
+    return SIGTERM;
+  }
 }
 
 // A foreground container has no supervisor: gocrate signals it itself, and

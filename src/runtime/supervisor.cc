@@ -575,7 +575,16 @@ void launch_supervisor(const std::string& store_root, const ContainerConfig& con
   report_write.reset();
   lock.reset();
   control.reset();
-  rethrow_start_report(report_read.get(), state.name);
+  try {
+    rethrow_start_report(report_read.get(), state.name);
+  } catch (const Error&) {
+    // A supervisor that died before it could clean up leaves a new
+    // container's directory behind; once its lock is free, nothing owns it.
+    if (new_container && wait_until_released(dir, std::chrono::seconds(5)) && path_exists(dir)) {
+      ContainerDirectory(store_root).remove(state);
+    }
+    throw;
+  }
 }
 
 void make_control_fifo(const std::string& dir) {
