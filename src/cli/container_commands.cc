@@ -551,9 +551,19 @@ json health_json(const ContainerView& c) {
   return {{"Status", c.state.health}, {"FailingStreak", 0}, {"Log", json::array()}};
 }
 
-json inspect_json(const ContainerView& c) {
+// Docker's {"8080/tcp": [{"HostIp", "HostPort"}]}.
+json port_map(const std::vector<PortMapping>& ports, bool show_any_address) {
+  json out = json::object();
+  for (const auto& p : ports) {
+    std::string ip = p.host_ip.empty() && show_any_address ? "0.0.0.0" : p.host_ip;
+    out[fmt::format("{}/{}", p.container_port, protocol_name(p.protocol))].push_back(
+        {{"HostIp", ip}, {"HostPort", std::to_string(p.host_port)}});
+  }
+  return out;
+}
+
+json state_json(const ContainerView& c) {
   const ContainerState& s = c.state;
-  auto config = config_of(c);
   json state = {{"Status", docker_status(c)},
                 {"Running", c.running()},
                 {"Paused", false},
@@ -568,23 +578,10 @@ json inspect_json(const ContainerView& c) {
                 {"SupervisorPid", c.owned ? s.supervisor_pid : 0}};
   if (!c.owned && s.supervised && s.status != "exited")
     state["Error"] = "supervisor gone: " + (s.error.empty() ? "it was killed" : s.error);
-  json ports = json::object();
-  for (const auto& p : s.ports) {
-    ports[fmt::format("{}/{}", p.container_port, protocol_name(p.protocol))].push_back(
-        {{"HostIp", p.host_ip.empty() ? "0.0.0.0" : p.host_ip}, {"HostPort", std::to_string(p.host_port)}});
-  }
-  json out = {{"Id", s.id},
-              {"Created", s.created},
-              {"Path", s.command.empty() ? "" : s.command[0]},
-              {"Args", s.command.size() > 1 ? std::vector<std::string>(s.command.begin() + 1, s.command.end())
-                                            : std::vector<std::string>{}},
-              {"State", state},
-              {"Image", s.image_digest},
-              {"Name", "/" + s.name},
-              {"RestartCount", s.restart_count},
-              {"Platform", s.platform},
-              {"LogPath", s.supervised ? container_log_path(c.dir) : ""},
-              {"NetworkSettings", {{"Ports", ports}}}};
+  return state;
+}
+
+json config_json(const ContainerState& s, const std::optional<ContainerConfig>& config) {
   json cfg = {{"Hostname", s.hostname},
               {"User", s.user},
               {"Env", s.env},
@@ -592,45 +589,63 @@ json inspect_json(const ContainerView& c) {
               {"Image", s.image},
               {"WorkingDir", s.workdir},
               {"StopSignal", s.stop_signal.empty() ? "SIGTERM" : s.stop_signal}};
-  json host = {{"NetworkMode", s.network}, {"AutoRemove", s.auto_remove}, {"CapAdd", nullptr}};
-  host["Capabilities"] = capability_names(s.capabilities);
-  if (config) {
-    const SupervisorOptions& o = config->supervision;
-    const ContainerSpec& spec = config->spec;
-    cfg["StopTimeout"] = o.stop_timeout;
-    if (o.health.enabled()) {
-      cfg["Healthcheck"] = {{"Test", o.health.test()},
-                            {"Interval", o.health.interval.count() * 1000000},
-                            {"Timeout", o.health.timeout.count() * 1000000},
-                            {"StartPeriod", o.health.start_period.count() * 1000000},
-                            {"Retries", o.health.retries}};
-      out["State"]["Health"] = health_json(c);
-    }
-    host["RestartPolicy"] = {{"Name", o.restart.name()}, {"MaximumRetryCount", o.restart.max_retries}};
-    host["LogConfig"] = {
-        {"Type", "k8s-file"},
-        {"Config",
-         {{"max-size", std::to_string(o.log.max_size)}, {"max-file", std::to_string(o.log.max_files)}}}};
-    json bindings = json::object();
-    for (const auto& p : spec.ports) {
-      bindings[fmt::format("{}/{}", p.container_port, protocol_name(p.protocol))].push_back(
-          {{"HostIp", p.host_ip}, {"HostPort", std::to_string(p.host_port)}});
-    }
-    host["PortBindings"] = bindings;
-    host["Memory"] = spec.limits.memory_bytes.value_or(0);
-    host["NanoCpus"] = static_cast<int64_t>(spec.limits.cpus.value_or(0) * 1e9);
-    host["PidsLimit"] = spec.limits.pids.value_or(0);
-    host["ReadonlyRootfs"] = spec.read_only;
-    host["Init"] = spec.init;
-    json binds = json::array();
-    for (const auto& v : spec.volumes)
-      binds.push_back(fmt::format("{}:{}{}", v.source, v.target, v.read_only ? ":ro" : ""));
-    host["Binds"] = binds;
-  } else {
-    host["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  if (!config) return cfg;
+  const SupervisorOptions& o = config->supervision;
+  cfg["StopTimeout"] = o.stop_timeout;
+  if (o.health.enabled()) {
+    cfg["Healthcheck"] = {{"Test", o.health.test()},
+                          {"Interval", o.health.interval.count() * 1000000},
+                          {"Timeout", o.health.timeout.count() * 1000000},
+                          {"StartPeriod", o.health.start_period.count() * 1000000},
+                          {"Retries", o.health.retries}};
   }
-  out["Config"] = cfg;
-  out["HostConfig"] = host;
+  return cfg;
+}
+
+json host_config_json(const ContainerState& s, const std::optional<ContainerConfig>& config) {
+  json host = {{"NetworkMode", s.network},
+               {"AutoRemove", s.auto_remove},
+               {"Capabilities", capability_names(s.capabilities)},
+               {"RestartPolicy", {{"Name", "no"}, {"MaximumRetryCount", 0}}}};
+  if (!config) return host;
+  const SupervisorOptions& o = config->supervision;
+  const ContainerSpec& spec = config->spec;
+  host["RestartPolicy"] = {{"Name", o.restart.name()}, {"MaximumRetryCount", o.restart.max_retries}};
+  host["LogConfig"] = {
+      {"Type", "k8s-file"},
+      {"Config",
+       {{"max-size", std::to_string(o.log.max_size)}, {"max-file", std::to_string(o.log.max_files)}}}};
+  host["PortBindings"] = port_map(spec.ports, false);
+  host["Memory"] = spec.limits.memory_bytes.value_or(0);
+  host["NanoCpus"] = static_cast<int64_t>(spec.limits.cpus.value_or(0) * 1e9);
+  host["PidsLimit"] = spec.limits.pids.value_or(0);
+  host["ReadonlyRootfs"] = spec.read_only;
+  host["Init"] = spec.init;
+  json binds = json::array();
+  for (const auto& v : spec.volumes)
+    binds.push_back(fmt::format("{}:{}{}", v.source, v.target, v.read_only ? ":ro" : ""));
+  host["Binds"] = binds;
+  return host;
+}
+
+json inspect_json(const ContainerView& c) {
+  const ContainerState& s = c.state;
+  auto config = config_of(c);
+  json out = {{"Id", s.id},
+              {"Created", s.created},
+              {"Path", s.command.empty() ? "" : s.command[0]},
+              {"Args", s.command.size() > 1 ? std::vector<std::string>(s.command.begin() + 1, s.command.end())
+                                            : std::vector<std::string>{}},
+              {"State", state_json(c)},
+              {"Image", s.image_digest},
+              {"Name", "/" + s.name},
+              {"RestartCount", s.restart_count},
+              {"Platform", s.platform},
+              {"LogPath", s.supervised ? container_log_path(c.dir) : ""},
+              {"NetworkSettings", {{"Ports", port_map(s.ports, true)}}},
+              {"Config", config_json(s, config)},
+              {"HostConfig", host_config_json(s, config)}};
+  if (config && config->supervision.health.enabled()) out["State"]["Health"] = health_json(c);
   return out;
 }
 
