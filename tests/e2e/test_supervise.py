@@ -439,6 +439,41 @@ def test_stop_within_t_kill_signals_and_wait_codes(store, work):
     check(inspect(store, "later")["State"]["ExitCode"] == 137, inspect(store, "later")["State"])
 
 
+def test_commands_reach_foreground_containers(store, work):
+    build_svc(store, work)
+    fg = subprocess.Popen([GOCRATE, "--root", store.path, "run", "--name", "fg", "svc", "sleep"],
+                          stdout=subprocess.PIPE, text=True)
+    try:
+        check(fg.stdout.readline() == "ready\n", "foreground svc")
+        check(status_of(store, "fg") == "running", ps(store, "-a"))
+        v = json.loads(store("exec", "fg", "/app/svc", "status").stdout)
+        check(v["NoNewPrivs"] == "1" and v["Seccomp"] == "2" and v["CapEff"] == NO_CAPS, v)
+        store("kill", "-s", "USR1", "fg")
+        check(fg.stdout.readline() == "got user defined signal 1\n", "kill reached the foreground container")
+        expect_one_error(store("logs", "fg", check_rc=False), "fg", "foreground")
+        expect_one_error(store("rm", "fg", check_rc=False), "fg", "rm -f")
+        waiter = subprocess.Popen([GOCRATE, "--root", store.path, "wait", "fg"], stdout=subprocess.PIPE, text=True)
+        store("stop", "fg")
+        check(fg.wait(10) == 0, f"the foreground gocrate exited {fg.returncode}")
+        check(waiter.communicate(timeout=10)[0] == "0\n", "wait on a foreground container")
+        check(status_of(store, "fg") == "exited (0)", status_of(store, "fg"))
+    finally:
+        fg.kill()
+        fg.wait()
+    stubborn = subprocess.Popen([GOCRATE, "--root", store.path, "run", "--rm", "--name", "fg2", "svc", "stubborn"],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        check(stubborn.stdout.readline() == "ready\n", "foreground stubborn")
+        start = time.monotonic()
+        store("stop", "-t", "1", "fg2")
+        check(0.9 < time.monotonic() - start < 4 and stubborn.wait(10) == 137, "stop -t 1 of a foreground container")
+    finally:
+        stubborn.kill()
+        stubborn.wait()
+    store("rm", "fg")
+    check(store_leftovers(store) == [], store_leftovers(store))
+
+
 def test_on_failure_restarts_exactly_n_times_with_backoff(store, work):
     build_svc(store, work)
     detach(store, "--name", "crashy", "--restart", "on-failure:3", "svc", "crash", "3")
