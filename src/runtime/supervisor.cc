@@ -163,6 +163,7 @@ class Supervisor {
   void copy_output(UniqueFd& pipe, LogStream stream);
   void drain_output();
   void handle_requests();
+  void handle_request(std::string_view line);
   void handle_signals();
   void begin_stop(int timeout_seconds, bool by_user);
   void start_health_check();
@@ -177,6 +178,7 @@ class Supervisor {
   std::string dir_;
   UniqueFd lock_;
   UniqueFd control_;
+  std::string pending_request_;
   UniqueFd signals_;
   ContainerLogWriter log_;
   int stop_signal_;
@@ -399,26 +401,35 @@ void Supervisor::drain_output() {
   err_.reset();
 }
 
+// Requests are single lines, each written whole (shorter than PIPE_BUF);
+// one read may end inside a line, whose start waits for the next.
 void Supervisor::handle_requests() {
   char buffer[512];
-  ssize_t n = ::read(control_.get(), buffer, sizeof buffer);
-  if (n <= 0) return;
-  for (const auto& line : split(std::string_view(buffer, static_cast<size_t>(n)), '\n')) {
-    auto words = split(line, ' ');
-    if (words.size() != 2) continue;
-    int64_t value = 0;
-    if (!parse_int(words[1], 0, 1000000000, value)) continue;
-    if (words[0] == "stop") {
-      begin_stop(static_cast<int>(value), true);
-    } else if (words[0] == "kill") {
-      int sig = static_cast<int>(value);
-      if (sig == SIGKILL || sig == stop_signal_) {
-        state_.stopped_by_user = true;
-        stopping_ = true;
-        save();
-      }
-      if (container_) container_->signal(sig);
+  ssize_t n;
+  while ((n = ::read(control_.get(), buffer, sizeof buffer)) > 0) {
+    pending_request_.append(buffer, static_cast<size_t>(n));
+    size_t end;
+    while ((end = pending_request_.find('\n')) != std::string::npos) {
+      handle_request(pending_request_.substr(0, end));
+      pending_request_.erase(0, end + 1);
     }
+  }
+}
+
+void Supervisor::handle_request(std::string_view line) {
+  auto words = split(line, ' ');
+  int64_t value = 0;
+  if (words.size() != 2 || !parse_int(words[1], 0, 1000000000, value)) return;
+  if (words[0] == "stop") {
+    begin_stop(static_cast<int>(value), true);
+  } else if (words[0] == "kill") {
+    int sig = static_cast<int>(value);
+    if (sig == SIGKILL || sig == stop_signal_) {
+      state_.stopped_by_user = true;
+      stopping_ = true;
+      save();
+    }
+    if (container_) container_->signal(sig);
   }
 }
 

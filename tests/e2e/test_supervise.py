@@ -651,7 +651,8 @@ def test_a_killed_supervisor_is_reported_and_rm_cleans_up(store, work):
     os.kill(state["SupervisorPid"], signal.SIGKILL)
     # The container dies with its supervisor: it never runs unsupervised.
     wait_for(lambda: process_gone(state["Pid"]), 10, "the container to die with its supervisor")
-    check(status_of(store, "orphan") == "dead (supervisor gone)", status_of(store, "orphan"))
+    # The supervisor's last thread may let go of the lock a moment after the container died.
+    wait_status(store, "orphan", "dead (supervisor gone)", timeout=5)
     view = inspect(store, "orphan")["State"]
     check(view["Status"] == "dead" and not view["Running"] and "supervisor" in view["Error"], view)
     check(store("wait", "orphan").stdout == "137\n", "wait on a dead container")
