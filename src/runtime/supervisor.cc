@@ -118,7 +118,7 @@ void give_back_memory() {
   }
   char here;
   uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  uintptr_t below = (reinterpret_cast<uintptr_t>(&here) - 16 * 1024) & ~(page - 1);
+  uintptr_t below = (reinterpret_cast<uintptr_t>(&here) - 4096) & ~(page - 1);
   if (stack_low && below > stack_low) {
     ::madvise(reinterpret_cast<void*>(stack_low), below - stack_low, MADV_DONTNEED);
   }
