@@ -271,18 +271,22 @@ void record_supervisor_gone(ContainerState& state) {
   state.error = "its supervisor was killed, and the container with it; gocrate start brings it back";
 }
 
+// Waits for the lock: another gocrate's remove_stale may hold it for a moment
+// while it looks at the new directory.
 UniqueFd lock_container(const std::string& dir) {
   UniqueFd fd = open_or_fail(dir, O_RDONLY | O_DIRECTORY);
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) fail_errno(fmt::format("cannot lock {}", dir));
+  while (::flock(fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) fail_errno(fmt::format("cannot lock {}", dir));
+  }
   return fd;
 }
 
-RootfsPlan plan_rootfs(const ContainerSpec& spec, const ContainerDirectory& directory,
+RootfsPlan plan_rootfs(const ContainerSpec& spec, RootfsMethod method, const ContainerDirectory& directory,
                        std::string& copy_dir) {
   RootfsPlan plan;
   plan.layers_dir = spec.layers_dir;
   std::string dir = directory.dir_of(spec.id);
-  if (rootfs_method(spec.layers_dir) == RootfsMethod::copy) {
+  if (method == RootfsMethod::copy) {
     plan.mount_point = dir + "/rootfs";
     make_directories(plan.mount_point, 0700);
     copy_dir = dir + "/rootfs-copy";
@@ -383,7 +387,10 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   };
   // A container kept on disk, or built by copying, needs its directory
   // before it starts; the usual --rm one only later, for its state.
-  bool scratch = spec.auto_remove && rootfs_method(spec.layers_dir) == RootfsMethod::overlay;
+  // Asked once: the answer decides both when the directory is made and how
+  // the root is built.
+  RootfsMethod method = rootfs_method(spec.layers_dir);
+  bool scratch = spec.auto_remove && method == RootfsMethod::overlay;
   if (!scratch && !have_directory) make_directory();
 
   bool outbound = spec.network == NetworkMode::private_network;
@@ -392,7 +399,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   child.spec = &spec;
   child.options = &options;
   child.resolv_conf = resolv_conf_source(store_root, spec.network);
-  child.rootfs = plan_rootfs(spec, directory, container.copy_dir_);
+  child.rootfs = plan_rootfs(spec, method, directory, container.copy_dir_);
   if (spec.seccomp) {
     auto profile = docker_default_profile(spec.capabilities, host_architecture_for_seccomp(),
                                           spec.platform.architecture);
