@@ -522,9 +522,17 @@ ContainerState initial_state(const ContainerSpec& spec) {
   return state;
 }
 
-UniqueFd lock_directory(const std::string& dir) {
+// The lock on a container's directory; empty when an owner keeps it longer
+// than `patience` (another gocrate's remove_stale holds it a moment, or
+// cleans a dead container up for up to a second).
+UniqueFd lock_directory(const std::string& dir, std::chrono::milliseconds patience) {
   UniqueFd fd = open_or_fail(dir, O_RDONLY | O_DIRECTORY);
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return {};
+  auto deadline = Clock::now() + patience;
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) fail_errno(fmt::format("cannot lock {}", dir));
+    if (Clock::now() > deadline) return {};
+    ::usleep(5000);
+  }
   return fd;
 }
 
@@ -621,7 +629,7 @@ std::string run_detached(const std::string& store_root, ContainerConfig config) 
   std::string dir = directory.dir_of(spec.id);
   UniqueFd lock;
   try {
-    lock = lock_directory(dir);
+    lock = lock_directory(dir, std::chrono::seconds(5));
     if (!lock) fail("cannot lock {}: another gocrate holds it", dir);
     write_file_replace(container_config_path(dir), config.to_json_text(), 0600);
     make_control_fifo(dir);
@@ -646,7 +654,7 @@ void start_detached(const std::string& store_root, const std::string& id) {
         "that can)",
         state->name);
   }
-  UniqueFd lock = lock_directory(dir);
+  UniqueFd lock = lock_directory(dir, std::chrono::seconds(2));
   if (!lock) fail("container {} is already running", state->name);
   // What a killed supervisor's container left: its cgroup.
   if (!state->cgroup_dirs.empty()) Cgroup(state->cgroup_dirs, state->cgroup_v2).remove();

@@ -705,6 +705,12 @@ def test_100_foreground_at_once_all_run_and_clean_up(store, work):
         out, err = p.communicate(timeout=120)
         check(p.returncode == i % 5 and out == f"starting, then exiting with {i % 5}\n", (p.returncode, out, err))
     check(store_leftovers(store) == [], store_leftovers(store))
+    # The first runs probed overlayfs all at once: what they recorded is what one probe alone finds.
+    probe = os.path.join(store.path, "layers", "overlay-check")
+    recorded = open(probe).read()
+    os.unlink(probe)
+    store("run", "--rm", "svc", "exit", "0")
+    check(open(probe).read() == recorded, f"parallel probes recorded {recorded!r}, one probe {open(probe).read()!r}")
 
 
 def test_ps_inspect_and_stats_from_fresh_calls(store, work):
