@@ -740,14 +740,17 @@ std::string binary_size(uint64_t bytes) {
 std::vector<std::string> stats_row(const ContainerState& s, const Sample& before, const Sample& after,
                                    uint64_t host) {
   double wall = std::chrono::duration<double, std::nano>(after.at - before.at).count();
-  double cpu =
-      wall > 0 ? 100.0 * static_cast<double>(after.stats.cpu_usage_ns - before.stats.cpu_usage_ns) / wall : 0;
+  // A container that ended meanwhile reads as zero.
+  uint64_t used = after.stats.cpu_usage_ns > before.stats.cpu_usage_ns
+                      ? after.stats.cpu_usage_ns - before.stats.cpu_usage_ns
+                      : 0;
+  double cpu = wall > 0 ? 100.0 * static_cast<double>(used) / wall : 0;
   uint64_t limit = memory_limit(s, host);
   double memory_percent =
       limit ? 100.0 * static_cast<double>(after.stats.memory_bytes) / static_cast<double>(limit) : 0;
   return {short_id(s.id),
           s.name,
-          fmt::format("{:.2f}%", std::max(0.0, cpu)),
+          fmt::format("{:.2f}%", cpu),
           binary_size(after.stats.memory_bytes) + " / " + binary_size(limit),
           fmt::format("{:.2f}%", memory_percent),
           std::to_string(after.stats.pids)};
