@@ -668,6 +668,15 @@ def test_a_killed_supervisor_is_reported_and_rm_cleans_up(store, work):
     store("rm", "-f", "bystander")
     check(store_leftovers(store) == [], store_leftovers(store))
 
+    # SIGTERM to a supervisor (a shutdown) stops its container the way stop does, and the state says so.
+    detach(store, "--name", "shutdown", "--restart", "unless-stopped", "svc", "sleep")
+    wait_log(store, "shutdown", "ready")
+    os.kill(inspect(store, "shutdown")["State"]["SupervisorPid"], signal.SIGTERM)
+    wait_status(store, "shutdown", "exited (0)")
+    check("got terminated" in store("logs", "shutdown").stdout, "the container was not stopped gracefully")
+    check(store("start", "--boot").stdout == "shutdown\n", "a shutdown is not a stop by the user")
+    store("rm", "-f", "shutdown")
+
     # rm -f of a container whose supervisor just died, before anything noticed.
     cid = detach(store, "--name", "orphan2", "svc", "sleep")
     wait_log(store, "orphan2", "ready")
