@@ -24,7 +24,7 @@ constexpr CommandEntry kCommands[] = {
     {"build", "Build Go packages into images", build_command},
     {"pack", "Pack static executables into an image", pack_command},
     {"images", "List images in the store", images_command},
-    {"inspect", "Show an image's index, manifests and configs as JSON", inspect_command},
+    {"inspect", "Show a container, or an image's index, manifests and configs, as JSON", inspect_any_command},
     {"tag", "Give an image another name", tag_command},
     {"rmi", "Remove image names", rmi_command},
     {"prune", "Delete blobs no image uses", prune_command},
@@ -44,6 +44,15 @@ constexpr CommandEntry kCommands[] = {
     {"measure", "Measure what containerizing saves: start time, memory, size against bare, Docker, Podman",
      measure_command},
     {"run", "Run a command in a new container", run_command},
+    {"ps", "List containers", ps_command},
+    {"logs", "Show a detached container's output", logs_command},
+    {"exec", "Run a command in a running container", exec_command},
+    {"stop", "Stop containers: their stop signal, then SIGKILL", stop_command},
+    {"kill", "Send a signal to containers", kill_command},
+    {"start", "Start detached containers again", start_command},
+    {"wait", "Wait for containers to stop; print their exit codes", wait_command},
+    {"rm", "Remove containers", rm_command},
+    {"stats", "Show containers' CPU, memory and processes", stats_command},
 };
 
 void print_usage(FILE* out) {

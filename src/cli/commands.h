@@ -53,5 +53,16 @@ int pull_command(Globals& globals, int argc, char** argv);
 int login_command(Globals& globals, int argc, char** argv);
 int logout_command(Globals& globals, int argc, char** argv);
 int run_command(Globals& globals, int argc, char** argv);
+// Containers that exist (container_commands.cc).
+int ps_command(Globals& globals, int argc, char** argv);
+int stop_command(Globals& globals, int argc, char** argv);
+int kill_command(Globals& globals, int argc, char** argv);
+int rm_command(Globals& globals, int argc, char** argv);
+int wait_command(Globals& globals, int argc, char** argv);
+int logs_command(Globals& globals, int argc, char** argv);
+int stats_command(Globals& globals, int argc, char** argv);
+int exec_command(Globals& globals, int argc, char** argv);
+int start_command(Globals& globals, int argc, char** argv);
+int inspect_any_command(Globals& globals, int argc, char** argv);
 
 }  // namespace gocrate::cli

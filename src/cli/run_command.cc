@@ -8,7 +8,12 @@
 #include "util/progress.h"
 #include "image/content.h"
 #include "runtime/container.h"
+#include "runtime/container_config.h"
 #include "runtime/emulator.h"
+#include "runtime/port_forwarder.h"
+#include "runtime/signal_names.h"
+#include "runtime/supervisor.h"
+#include "runtime/terminal.h"
 #include "unpack/layer_cache.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -38,10 +43,18 @@ struct RunFlags {
   std::vector<std::string> cap_drop;
   bool init = false;
   bool interactive = false;
+  bool tty = false;
+  bool detach = false;
+  std::string restart;
+  HealthFlags health;
+  std::vector<std::string> log_options;
+  std::optional<int> stop_timeout;
+  std::string stop_signal;
   std::string platform;
   std::string pull = "missing";
   std::string cgroup_parent;
   std::string network = "private";
+  std::vector<std::string> publish;
   std::string hostname;
   std::vector<std::string> volumes;
   std::string image;
@@ -157,8 +170,24 @@ NamedImage find_or_pull(Store& store, const RunFlags& f, const std::optional<Pla
   return pull_image(store, f.image, options).image;
 }
 
+// -p: Docker warns and ignores it with the host's network; gocrate refuses it.
+std::vector<PortMapping> published_ports(const RunFlags& f, NetworkMode network) {
+  std::vector<PortMapping> ports = parse_port_mappings(f.publish);
+  if (!ports.empty() && network == NetworkMode::host) {
+    fail("-p {} has no effect with --network host: the container already uses the host's ports; drop -p",
+         f.publish[0]);
+  }
+  if (!ports.empty() && network == NetworkMode::none) {
+    fail("-p {} cannot work with --network none: the container has no network; use --network private",
+         f.publish[0]);
+  }
+  return ports;
+}
+
 ContainerSpec build_spec(Store& store, const RunFlags& f) {
   ContainerSpec spec;
+  spec.network = parse_network_mode(f.network);
+  spec.ports = published_ports(f, spec.network);
   std::optional<Platform> wanted;
   if (!f.platform.empty()) wanted = Platform::parse(f.platform);
   NamedImage named = find_or_pull(store, f, wanted);
@@ -173,7 +202,6 @@ ContainerSpec build_spec(Store& store, const RunFlags& f) {
   spec.name = f.name.empty() ? spec.id.substr(0, 12) : f.name;
   spec.hostname = f.hostname.empty() ? spec.name : f.hostname;
   spec.env = container_env(config, f, spec.hostname);
-  spec.network = parse_network_mode(f.network);
   spec.limits = parse_limits(f);
   if (!f.cgroup_parent.empty()) spec.cgroup_parent = parse_cgroup_parent(f.cgroup_parent);
   spec.capabilities = resolve_capabilities(f.cap_add, f.cap_drop);
@@ -187,6 +215,7 @@ ContainerSpec build_spec(Store& store, const RunFlags& f) {
   spec.read_only = f.read_only;
   spec.init = f.init;
   spec.auto_remove = f.remove;
+  spec.stop_signal = f.stop_signal.empty() ? config.stop_signal : f.stop_signal;
 
   LayerCache cache(store.dir() + "/layers");
   spec.layers_dir = store.dir() + "/layers";
@@ -201,6 +230,67 @@ void block_signals(const std::vector<int>& signals) {
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
 }
 
+// What only a detached container has (a supervisor) is refused without -d,
+// and checked before anything is made.
+SupervisorOptions supervisor_options(const RunFlags& f) {
+  auto needs_detach = [&](bool given, std::string_view flag) {
+    if (given && !f.detach) fail("{} needs -d: only a detached container has a supervisor to do it", flag);
+  };
+  needs_detach(!f.restart.empty(), "--restart");
+  needs_detach(!f.health.command.empty() || !f.health.http.empty(), "a health check");
+  needs_detach(!f.log_options.empty(), "--log-opt");
+  needs_detach(f.stop_timeout.has_value(), "--stop-timeout");
+  if (f.detach && (f.tty || f.interactive)) {
+    fail(
+        "-d with -i or -t needs attach, which gocrate does not have: use `gocrate exec -it` on a detached "
+        "container");
+  }
+  SupervisorOptions options;
+  if (!f.restart.empty()) options.restart = RestartPolicy::parse(f.restart);
+  if (f.remove && options.restart.kind != RestartPolicy::Kind::no) {
+    fail("--rm and --restart {} cannot be combined: a container removed when it exits cannot be restarted",
+         f.restart);
+  }
+  options.health = parse_health_check(f.health);
+  options.log = LogOptions::parse(f.log_options);
+  if (f.stop_timeout) {
+    if (*f.stop_timeout < 0)
+      fail("invalid --stop-timeout {}: use a number of seconds from 0 up", *f.stop_timeout);
+    options.stop_timeout = *f.stop_timeout;
+  }
+  if (!f.stop_signal.empty()) parse_signal(f.stop_signal, "--stop-signal");
+  return options;
+}
+
+int run_detached(Globals& globals, RunFlags& f, SupervisorOptions supervision) {
+  ContainerConfig config;
+  std::string store_root;
+  std::optional<FileLock> lease;  // until the container's state names the image
+  {
+    // Gone before the supervisor is forked, which would keep its memory.
+    Store store = open_store(globals);
+    lease = store.lease();
+    config.spec = build_spec(store, f);
+    store_root = store.dir();
+  }
+  config.supervision = std::move(supervision);
+  std::string id = gocrate::run_detached(store_root, std::move(config));
+  fmt::print("{}\n", id);
+  return 0;
+}
+
+ExitStatus run_with_terminal(Container& container, bool interactive) {
+  std::vector<int> forwarded;
+  for (int sig : kForwardedSignals) {
+    if (sig != SIGWINCH) forwarded.push_back(sig);
+  }
+  {
+    TerminalRelay relay(container.terminal(), 0, 1, interactive);
+    relay.run(container.pidfd(), forwarded, [&container](int sig) { container.signal(sig); });
+  }
+  return container.wait();
+}
+
 int run(Globals& globals, RunFlags& f) {
   if (::geteuid() != 0) {
     fail(
@@ -208,26 +298,37 @@ int run(Globals& globals, RunFlags& f) {
         "supported "
         "yet); run it with sudo");
   }
+  SupervisorOptions supervision = supervisor_options(f);
+  if (f.detach) return run_detached(globals, f, std::move(supervision));
   Store store = open_store(globals);
   StartOptions options;
   if (f.interactive) options.stdin_fd = 0;
+  if (f.tty) {
+    options.terminal = true;
+    options.terminal_size = terminal_size(::isatty(0) ? 0 : 1);
+  }
   block_signals(kForwardedSignals);
   // The lease keeps prune from the image's blobs and unpacked layers until the
   // container's state names the image (prune keeps images containers use).
   std::optional<FileLock> lease = store.lease();
   ContainerSpec spec = build_spec(store, f);
+  // Host ports are taken before the container is made: a port in use fails
+  // the run with nothing to undo.
+  PortForwarder forwarder = PortForwarder::bind(spec.ports);
+  spec.ports = forwarder.mappings();
   Container container = Container::start(store.dir(), std::move(spec), options);
   lease.reset();
-  ExitStatus status = container.wait(kForwardedSignals);
+  forwarder.start(container.network_namespace());
+  ExitStatus status = f.tty ? run_with_terminal(container, f.interactive) : container.wait(kForwardedSignals);
+  forwarder.stop();
   Container::remove_stale(store.dir());
   return status.code;
 }
 
-}  // namespace
-
-int run_command(Globals& globals, int argc, char** argv) {
+// The parser is gone before the container starts: a detached container's
+// supervisor, forked from this process, does not keep it.
+void parse_run_flags(Globals& globals, RunFlags& f, int argc, char** argv) {
   CLI::App app{"Run a command in a new container", "run"};
-  RunFlags f;
   add_global_options(app, globals);
   app.add_flag("--rm", f.remove, "Remove the container when it exits");
   app.add_option("--name", f.name, "Name of the container (default: the first 12 digits of its id)");
@@ -253,8 +354,29 @@ int run_command(Globals& globals, int argc, char** argv) {
   app.add_option("--platform", f.platform,
                  "Run this platform's variant of the image (linux/arm64 runs under qemu)");
   app.add_option("--network", f.network, "Network: private (own namespace, loopback up), host or none");
+  app.add_option("-p,--publish", f.publish,
+                 "Publish a container's port on the host: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]")
+      ->allow_extra_args(false);
   app.add_option("--hostname", f.hostname, "Hostname inside the container (default: its name)");
   app.add_option("-v,--volume", f.volumes, "Bind mount a host path: SRC:DST[:ro]")->allow_extra_args(false);
+  app.add_flag("-t,--tty", f.tty, "Give the container a terminal (with -i: yours, in raw mode)");
+  app.add_flag("-d,--detach", f.detach, "Run in the background under a supervisor of its own; print the id");
+  app.add_option("--restart", f.restart, "Restart policy (-d): no, on-failure[:N], always, unless-stopped");
+  app.add_option("--health-cmd", f.health.command,
+                 "Health check (-d): a command run in the container, 0 = healthy");
+  app.add_option("--health-http", f.health.http,
+                 "Health check (-d): GET 127.0.0.1:PORT/PATH in the container");
+  app.add_option("--health-interval", f.health.interval, "Time between health checks (default 30s)");
+  app.add_option("--health-timeout", f.health.timeout, "Longest a health check may take (default 30s)");
+  app.add_option("--health-retries", f.health.retries,
+                 "Failures in a row that make it unhealthy (default 3)");
+  app.add_option("--health-start-period", f.health.start_period,
+                 "Time to start during which failures do not count");
+  app.add_option("--log-opt", f.log_options, "Log options (-d): max-size=10m, max-file=2")
+      ->allow_extra_args(false);
+  app.add_option("--stop-timeout", f.stop_timeout, "Seconds `stop` waits before SIGKILL (-d; default 10)");
+  app.add_option("--stop-signal", f.stop_signal,
+                 "Signal that stops the container (default: the image's, or SIGTERM)");
   app.add_option("IMAGE", f.image, "Image to run")->required();
   app.positionals_at_end(false);
   app.prefix_command();
@@ -265,6 +387,13 @@ int run_command(Globals& globals, int argc, char** argv) {
   }
   // The image's own arguments come after it untouched: `run img -h` passes -h.
   f.args = app.remaining();
+}
+
+}  // namespace
+
+int run_command(Globals& globals, int argc, char** argv) {
+  RunFlags f;
+  parse_run_flags(globals, f, argc, argv);
   try {
     return run(globals, f);
   } catch (const Error& e) {

@@ -23,6 +23,7 @@
 
 #include "runtime/emulator.h"
 #include "runtime/handover.h"
+#include "runtime/process_setup.h"
 #include "runtime/sealed_program.h"
 #include "runtime/seccomp.h"
 #include "runtime/users.h"
@@ -41,8 +42,9 @@ struct ChildContext {
   const StartOptions* options;
   RootfsPlan rootfs;
   std::string seccomp_program;
-  int init_fd = -1;      // sealed init program
-  int emulator_fd = -1;  // sealed emulator
+  std::string resolv_conf;  // host file bound read-only on /etc/resolv.conf; empty: none
+  int init_fd = -1;         // sealed init program
+  int emulator_fd = -1;     // sealed emulator
   int sync_fd = -1;   // socket: the parent's "go" once the child is in its cgroup, with its network namespace
   int error_fd = -1;  // close-on-exec: EOF without data means the program was executed
 };
@@ -73,19 +75,6 @@ std::string now_rfc3339() {
 
 // ---- The container's first process --------------------------------------
 
-[[noreturn]] void report_and_exit(int error_fd, int code, std::string_view message) {
-  std::string text = fmt::format("{} {}", code, message);
-  [[maybe_unused]] ssize_t n = ::write(error_fd, text.data(), text.size());
-  ::_exit(code);
-}
-
-std::string env_value(const std::vector<std::string>& env, std::string_view key) {
-  for (const auto& e : env) {
-    if (e.size() > key.size() && e.starts_with(key) && e[key.size()] == '=') return e.substr(key.size() + 1);
-  }
-  return {};
-}
-
 void prepare_process(const ChildContext& c) {
   // Nothing of this process may be read or traced from inside once the
   // container's file system is visible (CVE-2019-5736).
@@ -93,14 +82,16 @@ void prepare_process(const ChildContext& c) {
   if (c.options->kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   // Out of gocrate's process group: a terminal's ^C reaches the program once,
   // forwarded by gocrate, not twice. Not when it reads the terminal: a
-  // background group that reads it is stopped.
+  // background group that reads it is stopped. With a terminal of its own it
+  // makes a session later.
   int in = c.options->stdin_fd;
-  if (in < 0 || !::isatty(in)) ::setpgid(0, 0);
+  if (!c.options->terminal && (in < 0 || !::isatty(in))) ::setpgid(0, 0);
 }
 
-Handover wait_for_parent(int sync_fd) {
-  Handover handover = receive_handover(sync_fd);
-  ::close(sync_fd);
+Handover wait_for_parent(const ChildContext& c) {
+  Handover handover = receive_handover(c.sync_fd);
+  // The socket carries the terminal back, if there is one.
+  if (!c.options->terminal) ::close(c.sync_fd);
   return handover;
 }
 
@@ -116,6 +107,8 @@ void build_file_system(const ChildContext& c) {
   mount_rootfs(c.rootfs, spec.read_only);
   UniqueFd root = open_or_fail(c.rootfs.mount_point, O_PATH | O_DIRECTORY);
   mount_proc_and_dev(root.get());
+  if (!c.resolv_conf.empty())
+    mount_volumes(root.get(), {{c.resolv_conf, "/etc/resolv.conf", true}}, !spec.read_only);
   mount_volumes(root.get(), spec.volumes, !spec.read_only);
 }
 
@@ -130,99 +123,13 @@ void enter_namespaces(const ChildContext& c, Handover& handover) {
   if (c.spec->network != NetworkMode::host) bring_up_loopback();
 }
 
-void enter_workdir(const ContainerSpec& spec, int root_fd) {
-  std::string workdir = spec.workdir.empty() ? "/" : spec.workdir;
-  if (!workdir.starts_with('/')) fail("the working directory \"{}\" is not an absolute path", workdir);
-  UniqueFd dir(open_in_root(root_fd, workdir, O_PATH | O_DIRECTORY));
-  if (!dir && errno == ENOENT && !spec.read_only) {
-    make_directories_in_root(root_fd, workdir);
-    dir.reset(open_in_root(root_fd, workdir, O_PATH | O_DIRECTORY));
+void connect_streams(const ChildContext& c) {
+  if (c.options->terminal) {
+    attach_new_terminal(c.sync_fd, c.options->terminal_size);
+    ::close(c.sync_fd);
+    return;
   }
-  if (!dir) {
-    if (errno == ENOENT) {
-      fail(
-          "the working directory {} does not exist in the read-only container: create it in the image or "
-          "drop "
-          "--read-only",
-          workdir);
-    }
-    fail_errno(fmt::format("cannot enter the working directory {}", workdir));
-  }
-  if (::fchdir(dir.get()) != 0) fail_errno(fmt::format("cannot enter the working directory {}", workdir));
-}
-
-bool is_executable_regular(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
-}
-
-// The program to execute: args[0] itself when it has a '/', else the first
-// match in the container's PATH, as execvp would find it.
-std::string find_program(const ContainerSpec& spec) {
-  const std::string& name = spec.args[0];
-  if (name.find('/') != std::string::npos) {
-    struct stat st;
-    if (::stat(name.c_str(), &st) != 0) {
-      fail_with_code(kExitNotFound, "cannot run {}: no such file in the image {}", name, spec.image);
-    }
-    if (S_ISDIR(st.st_mode)) fail_with_code(kExitNotExecutable, "cannot run {}: it is a directory", name);
-    if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111)) {
-      fail_with_code(kExitNotExecutable, "cannot run {}: it is not executable (mode {:o})", name,
-                     st.st_mode & 07777);
-    }
-    return name;
-  }
-  std::string path = env_value(spec.env, "PATH");
-  for (const auto& dir : split(path, ':')) {
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (is_executable_regular(candidate)) return candidate;
-  }
-  fail_with_code(kExitNotFound, "cannot run {}: executable file not found in $PATH ({}) of the image {}",
-                 name, path, spec.image);
-}
-
-// Refuses a native run of a program built for another architecture with the
-// reason, instead of the bare "exec format error" the kernel gives.
-void check_architecture(const ContainerSpec& spec, const std::string& program) {
-  if (spec.emulator) return;
-  UniqueFd fd(::open(program.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return;
-  char header[64];
-  ssize_t n = ::read(fd.get(), header, sizeof header);
-  if (n <= 0) return;
-  std::string arch = elf_architecture(std::string_view(header, n));
-  Platform host = Platform::host();
-  if (arch.empty() || arch == host.architecture || (host.architecture == "amd64" && arch == "386")) return;
-  fail_with_code(
-      kExitNotExecutable,
-      "cannot run {}: exec format error: it is a linux/{} program and this host is {}; run the image's "
-      "linux/{} variant with --platform linux/{} (needs qemu-user-static)",
-      program, arch, host.str(), arch, arch);
-}
-
-void connect_stdio(const StartOptions& options) {
-  int in = options.stdin_fd;
-  UniqueFd null_device;
-  if (in < 0) {
-    null_device.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (!null_device) fail_errno("cannot open /dev/null in the container");
-    in = null_device.get();
-  }
-  for (auto [from, to] : {std::pair{in, 0}, {options.stdout_fd, 1}, {options.stderr_fd, 2}}) {
-    if (from != to && ::dup2(from, to) < 0) fail_errno("cannot connect the container's standard streams");
-  }
-}
-
-void reset_signals() {
-  // Handlers reset themselves on exec; only ignored signals stay ignored,
-  // and only the classic ones are ever ignored by a parent.
-  for (int sig = 1; sig < 32; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    ::signal(sig, SIG_DFL);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  connect_stdio(c.options->stdin_fd, c.options->stdout_fd, c.options->stderr_fd);
 }
 
 // The kernel forgets the parent-death signal when credentials change.
@@ -231,36 +138,6 @@ void rearm_parent_death_signal(const ChildContext& c) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   pollfd report{c.error_fd, POLLOUT, 0};
   if (::poll(&report, 1, 0) == 1 && (report.revents & POLLERR)) ::_exit(kExitRuntimeFailure);  // gocrate died
-}
-
-void restrict_privileges(const ChildContext& c, const ContainerUser& user) {
-  const ContainerSpec& spec = *c.spec;
-  limit_bounding_set(spec.capabilities);
-  switch_to_user(user);
-  rearm_parent_death_signal(c);
-  set_process_capabilities(spec.capabilities);
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail_errno("cannot set no_new_privs");
-  if (spec.seccomp) load_seccomp_program(c.seccomp_program);
-}
-
-std::vector<char*> pointers(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-[[noreturn]] void explain_exec_failure(const ContainerSpec& spec, const std::string& program, int err) {
-  if (err == ENOENT) fail_with_code(kExitNotFound, "cannot run {}: {}", program, errno_text(err));
-  if (err == EACCES) {
-    fail_with_code(kExitNotExecutable, "cannot run {}: permission denied for user \"{}\"", program,
-                   spec.user.empty() ? "root" : spec.user);
-  }
-  if (err == ENOEXEC) {
-    fail_with_code(kExitNotExecutable,
-                   "cannot run {}: exec format error: it is not a program this host can run", program);
-  }
-  fail_with_code(kExitNotExecutable, "cannot run {}: {}", program, errno_text(err));
 }
 
 [[noreturn]] void execute(const ChildContext& c, const std::string& program, std::vector<std::string> env) {
@@ -280,20 +157,19 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   else
     argv.push_back(spec.args[0]);
   argv.insert(argv.end(), spec.args.begin() + 1, spec.args.end());
-  auto argv_ptrs = pointers(argv);
-  auto env_ptrs = pointers(env);
+  auto argv_ptrs = string_pointers(argv);
+  auto env_ptrs = string_pointers(env);
 
   // Every descriptor but the standard three closes on exec; the emulator's
   // stays open for init, which executes it.
-  if (::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
-    fail_errno("cannot close gocrate's files");
+  close_on_exec_from(3);
   if (spec.init && c.emulator_fd >= 0) ::fcntl(c.emulator_fd, F_SETFD, 0);
   if (exec_fd >= 0) {
     ::syscall(SYS_execveat, exec_fd, "", argv_ptrs.data(), env_ptrs.data(), AT_EMPTY_PATH);
   } else {
     ::execve(program.c_str(), argv_ptrs.data(), env_ptrs.data());
   }
-  explain_exec_failure(spec, program, errno);
+  explain_exec_failure(program, spec.user, errno);
 }
 
 // The containment sequence, in order. Each step fails with an Error that
@@ -306,33 +182,27 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   pivot_into(c.rootfs.mount_point);
   set_hostname(spec.hostname);
   // Meanwhile the parent made the cgroup and the network namespace.
-  Handover handover = wait_for_parent(c.sync_fd);
+  Handover handover = wait_for_parent(c);
   join_cgroup(handover.cgroup_entries);
   enter_namespaces(c, handover);
   enter_cgroup_namespace();
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
   ContainerUser user = resolve_user(root.get(), spec.user);
-  enter_workdir(spec, root.get());
-  std::string program = find_program(spec);
-  check_architecture(spec, program);
+  enter_workdir(root.get(), spec.workdir, true, spec.read_only);
+  std::string program = find_program(spec.args[0], spec.env, spec.image);
+  if (!spec.emulator) check_architecture(program);
   if (spec.read_only && !c.rootfs.copy_dir.empty()) remount_root_read_only();
-  connect_stdio(*c.options);
+  connect_streams(c);
   reset_signals();
   std::vector<std::string> env = spec.env;
   if (env_value(env, "HOME").empty()) env.push_back("HOME=" + user.home);
-  restrict_privileges(c, user);
+  std::string_view seccomp = spec.seccomp ? std::string_view(c.seccomp_program) : std::string_view();
+  restrict_privileges(spec.capabilities, user, seccomp, [&c] { rearm_parent_death_signal(c); });
   execute(c, program, std::move(env));
 }
 
 [[noreturn]] void container_process(const ChildContext& c) {
-  try {
-    run_container_process(c);
-  } catch (const Error& e) {
-    int code = e.exit_code() == 1 ? kExitRuntimeFailure : e.exit_code();
-    report_and_exit(c.error_fd, code, e.what());
-  } catch (const std::exception& e) {
-    report_and_exit(c.error_fd, kExitRuntimeFailure, e.what());
-  }
+  run_reporting_failure(c.error_fd, [&c] { run_container_process(c); });
 }
 
 // ---- The parent ---------------------------------------------------------
@@ -372,40 +242,6 @@ pid_t clone_container(unsigned long flags, int cgroup_fd, UniqueFd& pidfd) {
   return static_cast<pid_t>(pid);
 }
 
-// The child's report: empty when the program was executed.
-std::string read_report(int fd) {
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buffer, n);
-  }
-  return text;
-}
-
-// Throws what the child reported, if anything: its error, with the exit code
-// `run` should give.
-void rethrow_child_failure(int report_fd) {
-  std::string failure = read_report(report_fd);
-  if (failure.empty()) return;
-  int code = kExitRuntimeFailure;
-  std::string message = failure;
-  if (size_t space = failure.find(' '); space != std::string::npos) {
-    code = std::atoi(failure.substr(0, space).c_str());
-    message = failure.substr(space + 1);
-  }
-  throw Error(message, code);
-}
-
-// As rethrow_child_failure, but only for what the child has already
-// reported: the child may still be waiting for the parent.
-void rethrow_reported_failure(int report_fd) {
-  pollfd ready{report_fd, POLLIN, 0};
-  if (::poll(&ready, 1, 0) == 1 && (ready.revents & POLLIN)) rethrow_child_failure(report_fd);
-}
-
 int wait_for_exit(int pidfd, int* signal_number) {
   siginfo_t info{};
   while (::waitid(static_cast<idtype_t>(P_PIDFD), pidfd, &info, WEXITED) != 0) {
@@ -423,18 +259,34 @@ std::string host_architecture_for_seccomp() {
   return Platform::host().architecture;
 }
 
+// A supervisor's container dies with it (the parent-death signal); one that
+// was waiting to be restarted keeps its last exit code.
+void record_supervisor_gone(ContainerState& state) {
+  if (state.status != "restarting") {
+    state.exit_code = 128 + SIGKILL;
+    state.finished = now_rfc3339();
+  }
+  state.status = "dead";
+  state.health.clear();
+  state.error = "its supervisor was killed, and the container with it; gocrate start brings it back";
+}
+
+// Waits for the lock: another gocrate's remove_stale may hold it for a moment
+// while it looks at the new directory.
 UniqueFd lock_container(const std::string& dir) {
   UniqueFd fd = open_or_fail(dir, O_RDONLY | O_DIRECTORY);
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) fail_errno(fmt::format("cannot lock {}", dir));
+  while (::flock(fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) fail_errno(fmt::format("cannot lock {}", dir));
+  }
   return fd;
 }
 
-RootfsPlan plan_rootfs(const ContainerSpec& spec, const ContainerDirectory& directory,
+RootfsPlan plan_rootfs(const ContainerSpec& spec, RootfsMethod method, const ContainerDirectory& directory,
                        std::string& copy_dir) {
   RootfsPlan plan;
   plan.layers_dir = spec.layers_dir;
   std::string dir = directory.dir_of(spec.id);
-  if (rootfs_method(spec.layers_dir) == RootfsMethod::copy) {
+  if (method == RootfsMethod::copy) {
     plan.mount_point = dir + "/rootfs";
     make_directories(plan.mount_point, 0700);
     copy_dir = dir + "/rootfs-copy";
@@ -468,11 +320,28 @@ RootfsPlan plan_rootfs(const ContainerSpec& spec, const ContainerDirectory& dire
   return plan;
 }
 
+// What /etc/resolv.conf shows: slirp4netns's DNS on the private network,
+// the host's file with the host's network, nothing without a network.
+std::string resolv_conf_source(const std::string& store_root, NetworkMode network) {
+  if (network == NetworkMode::host) return path_exists("/etc/resolv.conf") ? "/etc/resolv.conf" : "";
+  if (network == NetworkMode::none) return "";
+  std::string path = store_root + "/.gocrate/network/resolv.conf";
+  if (read_file_if_exists(path) != kSlirpResolvConf) {
+    make_directories(dir_name(path), 0755);
+    write_file_replace(path, kSlirpResolvConf, 0644);
+  }
+  return path;
+}
+
 }  // namespace
 
 Container Container::start(const std::string& store_root, ContainerSpec spec, const StartOptions& options) {
   if (spec.args.empty())
     fail("image {} has no entrypoint or command: give one with --entrypoint or as arguments", spec.image);
+  if (!spec.ports.empty() && spec.network != NetworkMode::private_network) {
+    fail("ports cannot be published with --network {}: use --network private",
+         network_mode_name(spec.network));
+  }
   if (spec.id.empty()) spec.id = new_container_id();
   if (spec.name.empty()) spec.name = spec.id.substr(0, 12);
   check_container_name(spec.name);
@@ -489,16 +358,26 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   state.hostname = spec.hostname;
   state.command = spec.args;
   state.network = std::string(network_mode_name(spec.network));
+  state.ports = spec.ports;
   state.created = now_rfc3339();
   state.auto_remove = spec.auto_remove;
+  state.env = spec.env;
+  state.user = spec.user;
+  state.workdir = spec.workdir;
+  state.capabilities = spec.capabilities;
+  state.seccomp = spec.seccomp;
+  state.stop_signal = spec.stop_signal;
+  state.supervised = options.supervised;
+  container.supervised_ = options.supervised;
 
   ContainerDirectory directory(store_root);
   directory.ensure_exists();
-  bool have_directory = false;
+  // A supervisor made the directory and holds it.
+  bool have_directory = options.supervised;
   // Undone in reverse: the child is killed before its cgroup and directory go.
   Rollback rollback;
   rollback.add([&] {
-    if (have_directory) directory.remove(state);
+    if (have_directory && !options.supervised) directory.remove(state);
   });
   rollback.add([&container] { container.cgroup_.remove(); });
   auto make_directory = [&] {
@@ -508,13 +387,19 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   };
   // A container kept on disk, or built by copying, needs its directory
   // before it starts; the usual --rm one only later, for its state.
-  bool scratch = spec.auto_remove && rootfs_method(spec.layers_dir) == RootfsMethod::overlay;
-  if (!scratch) make_directory();
+  // Asked once: the answer decides both when the directory is made and how
+  // the root is built.
+  RootfsMethod method = rootfs_method(spec.layers_dir);
+  bool scratch = spec.auto_remove && method == RootfsMethod::overlay;
+  if (!scratch && !have_directory) make_directory();
 
+  bool outbound = spec.network == NetworkMode::private_network;
+  std::string slirp4netns = outbound ? find_slirp4netns() : "";
   ChildContext child;
   child.spec = &spec;
   child.options = &options;
-  child.rootfs = plan_rootfs(spec, directory, container.copy_dir_);
+  child.resolv_conf = resolv_conf_source(store_root, spec.network);
+  child.rootfs = plan_rootfs(spec, method, directory, container.copy_dir_);
   if (spec.seccomp) {
     auto profile = docker_default_profile(spec.capabilities, host_architecture_for_seccomp(),
                                           spec.platform.architecture);
@@ -554,6 +439,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   sync.read_end.reset();
   report.write_end.reset();
 
+  OutboundDevice outbound_device;
   try {
     if (!have_directory) make_directory();
     std::vector<UniqueFd> cgroup_entries;
@@ -561,17 +447,29 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
       make_cgroup();
       cgroup_entries = container.cgroup_.open_join_files();
     }
-    ContainerNamespaces namespaces = create_container_namespaces(spec.network != NetworkMode::host);
+    ContainerNamespaces namespaces = create_container_namespaces(spec.network != NetworkMode::host, outbound);
     send_handover(sync.write_end.get(), namespaces.ipc.get(), namespaces.network.get(), cgroup_entries);
+    container.network_namespace_ = std::move(namespaces.network);
+    outbound_device = std::move(namespaces.outbound);
   } catch (const Error&) {
     rethrow_reported_failure(report.read_end.get());  // the child's own reason, if it failed first
     throw;
   }
+  if (options.terminal) {
+    container.terminal_ = receive_terminal(sync.write_end.get());
+    if (!container.terminal_) rethrow_child_failure(report.read_end.get());
+  }
   sync.write_end.reset();
   rethrow_child_failure(report.read_end.get());
+  if (options.terminal && !container.terminal_) fail("the container's terminal was not handed over");
   state.pid = pid;
   state.status = "running";
-  directory.save(state);
+  state.started = now_rfc3339();
+  if (!options.supervised) directory.save(state);
+  if (outbound_device.tap) {
+    container.outbound_ = std::make_unique<OutboundNetwork>(std::move(outbound_device), slirp4netns,
+                                                            container.network_namespace_.get(), state.name);
+  }
   rollback.dismiss();
   container.finished_ = false;
   return container;
@@ -580,10 +478,14 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
 Container::Container(Container&& other) noexcept
     : store_root_(std::move(other.store_root_)),
       state_(std::move(other.state_)),
+      network_namespace_(std::move(other.network_namespace_)),
+      outbound_(std::move(other.outbound_)),
       cgroup_(std::move(other.cgroup_)),
       pidfd_(std::move(other.pidfd_)),
+      terminal_(std::move(other.terminal_)),
       lock_(std::move(other.lock_)),
       copy_dir_(std::move(other.copy_dir_)),
+      supervised_(other.supervised_),
       finished_(std::exchange(other.finished_, true)) {}
 
 Container::~Container() {
@@ -630,8 +532,11 @@ void Container::cleanup(const ExitStatus* status) {
   finished_ = true;
   cgroup_.remove();
   pidfd_.reset();
+  terminal_.reset();
+  outbound_.reset();
+  network_namespace_.reset();
   ContainerDirectory directory(store_root_);
-  if (state_.auto_remove) {
+  if (state_.auto_remove && !supervised_) {
     directory.remove(state_);
     return;
   }
@@ -644,6 +549,7 @@ void Container::cleanup(const ExitStatus* status) {
     state_.oom_killed = status->oom_killed;
     state_.stats = status->stats;
   }
+  if (supervised_) return;
   directory.save(state_);
   directory.mark_ended(state_.id);
   lock_.reset();
@@ -687,9 +593,13 @@ void Container::remove_stale(const std::string& store_root) {
         if (state) directory.remove(*state);
         continue;
       }
-      state->status = "exited";
+      if (state->supervised) {
+        record_supervisor_gone(*state);
+      } else {
+        state->status = "exited";
+        state->finished = now_rfc3339();
+      }
       state->pid = 0;
-      state->finished = now_rfc3339();
       directory.save(*state);
       directory.mark_ended(id);
     } catch (const Error&) {

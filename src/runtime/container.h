@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,7 +12,9 @@
 #include "runtime/cgroups.h"
 #include "runtime/mounts.h"
 #include "runtime/namespaces.h"
+#include "runtime/outbound_network.h"
 #include "runtime/state.h"
+#include "runtime/terminal.h"
 #include "util/fs.h"
 
 namespace gocrate {
@@ -46,7 +49,11 @@ struct ContainerSpec {
   ResourceLimits limits;
   std::string cgroup_parent = "gocrate";  // relative to each hierarchy's root (docker's --cgroup-parent)
   NetworkMode network = NetworkMode::private_network;
+  // Published ports, recorded in the state; the caller binds and runs their
+  // PortForwarder (runtime/port_forwarder.h) with network_namespace().
+  std::vector<PortMapping> ports;
   bool auto_remove = false;  // --rm: nothing is kept once it has ended
+  std::string stop_signal;   // the image's StopSignal ("SIGQUIT", "3"); empty: SIGTERM
 };
 
 // How the caller connects to the container.
@@ -55,8 +62,18 @@ struct StartOptions {
   int stdout_fd = 1;
   int stderr_fd = 2;
   // The container is killed if the process that started it dies (foreground
-  // `run`); a supervisor that outlives its starter clears this.
+  // `run`, or the supervisor of a detached container).
   bool kill_with_parent = true;
+  // A terminal (-t): a pty made in the container's own devpts, whose slave
+  // is its controlling terminal and standard streams (the fds above are not
+  // used) and whose master terminal() gives.
+  bool terminal = false;
+  TerminalSize terminal_size;
+  // Set by a supervisor, which made the container's directory, claimed its
+  // name and holds its lock across restarts, and which records its state:
+  // start() neither makes, locks nor writes them, and wait() removes the
+  // cgroup and fills in state() but writes nothing.
+  bool supervised = false;
 };
 
 struct ExitStatus {
@@ -86,7 +103,11 @@ class Container {
 
   const ContainerState& state() const { return state_; }
   pid_t pid() const { return state_.pid; }
+  // The container's network namespace (-1 with the host's network), held
+  // until it ends: what a PortForwarder and outbound networking enter.
+  int network_namespace() const { return network_namespace_.get(); }
   int pidfd() const { return pidfd_.get(); }
+  int terminal() const { return terminal_.get(); }
   const Cgroup& cgroup() const { return cgroup_; }
   CgroupStats stats() const { return cgroup_.stats(); }
   void signal(int sig) const;
@@ -97,9 +118,11 @@ class Container {
   // auto_remove, else state.json records the exit.
   ExitStatus wait(const std::vector<int>& forward = {});
 
-  // Cleans up after containers whose gocrate was killed (kill -9, a crash):
-  // their cgroups go, and their state is marked exited, or removed for
-  // auto_remove. A container's starter holds <dir>/lock while it lives.
+  // Cleans up after containers whose gocrate or supervisor was killed (kill
+  // -9, a crash): their cgroups go (with anything left in them), and their
+  // state is marked exited (a foreground container) or dead with the reason
+  // (a supervised one), or removed for auto_remove. A container's starter or
+  // supervisor holds the lock on its directory while it lives.
   static void remove_stale(const std::string& store_root);
 
  private:
@@ -108,10 +131,14 @@ class Container {
 
   std::string store_root_;
   ContainerState state_;
+  UniqueFd network_namespace_;
+  std::unique_ptr<OutboundNetwork> outbound_;  // slirp4netns, started at the first packet out
   Cgroup cgroup_;
   UniqueFd pidfd_;
+  UniqueFd terminal_;
   UniqueFd lock_;
   std::string copy_dir_;
+  bool supervised_ = false;
   bool finished_ = true;
 };
 

@@ -44,9 +44,13 @@ namespace {
 
 struct NamespaceHelper {
   bool network = false;
+  bool outbound = false;
   int ipc = -1;
   int net = -1;
+  int tap = -1;
+  int packet_socket = -1;
   int err = 0;
+  const char* outbound_step = nullptr;  // what failed in making the outbound device
 };
 
 long open_namespace(const char* path, int* err) {
@@ -61,15 +65,19 @@ int open_own_namespaces(void* arg) {
   auto* helper = static_cast<NamespaceHelper*>(arg);
   helper->ipc = static_cast<int>(open_namespace("/proc/self/ns/ipc", &helper->err));
   if (helper->network) helper->net = static_cast<int>(open_namespace("/proc/self/ns/net", &helper->err));
+  if (helper->outbound && helper->err == 0) {
+    helper->err = create_outbound_device(&helper->tap, &helper->packet_socket, &helper->outbound_step);
+  }
   return 0;
 }
 
 }  // namespace
 
-ContainerNamespaces create_container_namespaces(bool network) {
+ContainerNamespaces create_container_namespaces(bool network, bool outbound) {
   alignas(16) static char stack[64 * 1024];
   NamespaceHelper helper;
   helper.network = network;
+  helper.outbound = network && outbound;
   // CLONE_VFORK: gocrate waits until the helper has exited; its descriptors
   // (in the shared table) then hold the namespaces.
   int flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWIPC | (network ? CLONE_NEWNET : 0) | SIGCHLD;
@@ -77,7 +85,12 @@ ContainerNamespaces create_container_namespaces(bool network) {
   if (pid < 0) fail_errno("cannot create the container's network and ipc namespaces");
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  ContainerNamespaces namespaces{UniqueFd(helper.ipc), UniqueFd(helper.net)};
+  ContainerNamespaces namespaces{
+      UniqueFd(helper.ipc), UniqueFd(helper.net), {UniqueFd(helper.tap), UniqueFd(helper.packet_socket)}};
+  if (helper.outbound_step) {
+    fail_errno(fmt::format("cannot set up the container's outbound network: cannot {}", helper.outbound_step),
+               helper.err);
+  }
   if (!namespaces.ipc || (network && !namespaces.network)) {
     fail_errno("cannot open the container's namespaces", helper.err);
   }

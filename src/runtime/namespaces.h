@@ -3,13 +3,14 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/outbound_network.h"
 #include "util/fs.h"
 
 namespace gocrate {
 
-// --network: private (own namespace, loopback up; where port publishing and
-// outbound access will plug in), host (the host's), none (own namespace with
-// only loopback, as Docker's none).
+// --network: private (own namespace, loopback up, published ports through a
+// PortForwarder, outbound connections through slirp4netns), host (the
+// host's), none (own namespace with only loopback, as Docker's none).
 enum class NetworkMode { private_network, host, none };
 
 NetworkMode parse_network_mode(std::string_view text);
@@ -23,11 +24,14 @@ void enter_private_namespaces();
 // while the container process builds its file system, and hands them over.
 // Both register sysctl tables under one kernel lock: made apart, at the same
 // time, they would wait for each other.
+// With `outbound`, the network namespace also gets the tap device of
+// outbound connections (runtime/outbound_network.h).
 struct ContainerNamespaces {
   UniqueFd ipc;
   UniqueFd network;
+  OutboundDevice outbound;
 };
-ContainerNamespaces create_container_namespaces(bool network);
+ContainerNamespaces create_container_namespaces(bool network, bool outbound = false);
 // setns(2); `type` is CLONE_NEWNET or CLONE_NEWIPC.
 void join_namespace(int fd, int type);
 // Entered last, once the process sits in its own cgroup.

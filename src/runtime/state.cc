@@ -42,6 +42,27 @@ CgroupStats stats_from_json(const json& j) {
   return s;
 }
 
+json ports_to_json(const std::vector<PortMapping>& ports) {
+  json out = json::array();
+  for (const auto& p : ports) {
+    out.push_back({{"host_ip", p.host_ip},
+                   {"host_port", p.host_port},
+                   {"container_port", p.container_port},
+                   {"protocol", protocol_name(p.protocol)}});
+  }
+  return out;
+}
+
+std::vector<PortMapping> ports_from_json(const json& j) {
+  std::vector<PortMapping> ports;
+  for (const auto& p : j) {
+    ports.push_back({p.value("host_ip", ""), p.value("host_port", uint16_t{0}),
+                     p.value("container_port", uint16_t{0}),
+                     p.value("protocol", "tcp") == "udp" ? Protocol::udp : Protocol::tcp});
+  }
+  return ports;
+}
+
 bool is_container_id(std::string_view name) {
   return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
@@ -57,6 +78,7 @@ std::string ContainerState::to_json_text() const {
             {"hostname", hostname},
             {"command", command},
             {"network", network},
+            {"ports", ports_to_json(ports)},
             {"status", status},
             {"pid", pid},
             {"created", created},
@@ -64,9 +86,24 @@ std::string ContainerState::to_json_text() const {
             {"cgroup_dirs", cgroup_dirs},
             {"cgroup_v2", cgroup_v2},
             {"oom_killed", oom_killed},
-            {"auto_remove", auto_remove}};
+            {"auto_remove", auto_remove},
+            {"started", started},
+            {"env", env},
+            {"user", user},
+            {"workdir", workdir},
+            {"capabilities", capabilities},
+            {"seccomp", seccomp},
+            {"stop_signal", stop_signal}};
   if (exit_code) j["exit_code"] = *exit_code;
   if (stats) j["stats"] = stats_to_json(*stats);
+  if (supervised) {
+    j["supervised"] = true;
+    j["supervisor_pid"] = supervisor_pid;
+    j["restart_count"] = restart_count;
+    j["health"] = health;
+    j["error"] = error;
+    j["stopped_by_user"] = stopped_by_user;
+  }
   return j.dump(2) + "\n";
 }
 
@@ -82,6 +119,7 @@ ContainerState ContainerState::parse(const std::string& text, const std::string&
     s.hostname = j.value("hostname", "");
     s.command = j.value("command", std::vector<std::string>{});
     s.network = j.value("network", "");
+    if (j.contains("ports")) s.ports = ports_from_json(j["ports"]);
     s.status = j.value("status", "created");
     s.pid = j.value("pid", 0);
     s.created = j.value("created", "");
@@ -92,6 +130,19 @@ ContainerState ContainerState::parse(const std::string& text, const std::string&
     s.oom_killed = j.value("oom_killed", false);
     if (j.contains("stats")) s.stats = stats_from_json(j["stats"]);
     s.auto_remove = j.value("auto_remove", false);
+    s.started = j.value("started", "");
+    s.env = j.value("env", std::vector<std::string>{});
+    s.user = j.value("user", "");
+    s.workdir = j.value("workdir", "");
+    s.capabilities = j.value("capabilities", uint64_t{0});
+    s.seccomp = j.value("seccomp", true);
+    s.stop_signal = j.value("stop_signal", "");
+    s.supervised = j.value("supervised", false);
+    s.supervisor_pid = j.value("supervisor_pid", 0);
+    s.restart_count = j.value("restart_count", 0);
+    s.health = j.value("health", "");
+    s.error = j.value("error", "");
+    s.stopped_by_user = j.value("stopped_by_user", false);
     return s;
   } catch (const json::exception& e) {
     fail("{} is not a valid container state: {}", what, e.what());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/cgroups.h"
+#include "runtime/port_mapping.h"
 
 namespace gocrate {
 
@@ -20,6 +21,7 @@ struct ContainerState {
   std::string hostname;
   std::vector<std::string> command;
   std::string network;
+  std::vector<PortMapping> ports;  // published with -p, host ports as bound
   std::string status = "created";  // created, running, exited
   pid_t pid = 0;                   // host pid of the container's pid 1 while running
   std::string created;
@@ -30,6 +32,24 @@ struct ContainerState {
   bool oom_killed = false;
   std::optional<CgroupStats> stats;  // last read, when the container ended
   bool auto_remove = false;
+  std::string started;  // when the latest start executed the program
+
+  // How the program runs, for exec: the same environment, user and
+  // restrictions.
+  std::vector<std::string> env;
+  std::string user;
+  std::string workdir;
+  uint64_t capabilities = 0;
+  bool seccomp = true;
+  std::string stop_signal;  // the image's StopSignal; empty: SIGTERM
+
+  // Kept by the supervisor of a detached container (run -d).
+  bool supervised = false;
+  pid_t supervisor_pid = 0;
+  int restart_count = 0;
+  std::string health;            // starting, healthy, unhealthy; empty without a health check
+  std::string error;             // why the latest start failed, or what became of a lost supervisor
+  bool stopped_by_user = false;  // by stop or kill: restart policies leave it stopped
 
   std::string to_json_text() const;
   static ContainerState parse(const std::string& text, const std::string& what);

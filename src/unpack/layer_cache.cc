@@ -14,7 +14,7 @@ namespace gocrate {
 
 namespace {
 
-constexpr std::string_view kRuntimeBaseName = "runtime-base-v1";
+constexpr std::string_view kRuntimeBaseName = "runtime-base-v2";
 
 bool directory_exists(const std::string& path) {
   struct stat st;
@@ -108,12 +108,15 @@ std::string LayerCache::ensure_runtime_base() {
   if (directory_exists(final_path)) return final_path;
   remove_stale_temps(dir_ + "/tmp", std::string(kRuntimeBaseName) + ".");
   TempDir temp(dir_ + "/tmp", std::string(kRuntimeBaseName) + ".");
-  for (auto [name, mode] : {std::pair{"proc", 0555}, {"dev", 0755}, {"sys", 0555}}) {
+  for (auto [name, mode] : {std::pair{"proc", 0555}, {"dev", 0755}, {"sys", 0555}, {"etc", 0755}}) {
     std::string path = temp.path() + "/" + name;
     if (::mkdir(path.c_str(), mode) != 0 || ::chmod(path.c_str(), mode) != 0) {
       fail_errno(fmt::format("cannot create {}", path));
     }
   }
+  // The mount point of the generated /etc/resolv.conf, also in read-only
+  // containers of images without one.
+  write_file_replace(temp.path() + "/etc/resolv.conf", "", 0644);
   publish(temp, final_path);
   return final_path;
 }

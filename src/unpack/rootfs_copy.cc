@@ -23,10 +23,13 @@ constexpr std::string_view kProbeFile = "overlay-check";
 
 // Mounts an overlay of `lower` in a child's private mount namespace: "ok" or
 // the reason it failed.
-std::string probe_overlay(const std::string& layers_dir, const std::string& lower) {
+// Every directory of a probe is its own: probes of gocrates started at once
+// must not remove what another one mounts.
+std::string probe_overlay(const std::string& layers_dir) {
   TempDir work(layers_dir + "/tmp", "overlay-probe.");
-  std::string upper = work.path() + "/upper", wd = work.path() + "/work", mnt = work.path() + "/mnt";
-  for (const auto& d : {upper, wd, mnt}) make_directories(d);
+  std::string lower = work.path() + "/lower", upper = work.path() + "/upper", wd = work.path() + "/work",
+              mnt = work.path() + "/mnt";
+  for (const auto& d : {lower, upper, wd, mnt}) make_directories(d);
   pid_t pid = ::fork();
   if (pid < 0) fail_errno("cannot fork to probe overlayfs");
   if (pid == 0) {
@@ -152,10 +155,7 @@ RootfsMethod rootfs_method(const std::string& layers_dir) {
   auto known = read_file_if_exists(probe_path);
   if (!known) {
     make_directories(layers_dir + "/tmp");
-    std::string lower = layers_dir + "/tmp/overlay-probe-lower";
-    make_directories(lower);
-    std::string result = probe_overlay(layers_dir, lower);
-    ::rmdir(lower.c_str());
+    std::string result = probe_overlay(layers_dir);
     write_file_atomic(probe_path, result + "\n");
     known = result;
   }

@@ -1,0 +1,148 @@
+#include "runtime/container_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace gocrate {
+
+using nlohmann::json;
+
+namespace {
+
+json spec_to_json(const ContainerSpec& s) {
+  json volumes = json::array();
+  for (const auto& v : s.volumes)
+    volumes.push_back({{"source", v.source}, {"target", v.target}, {"ro", v.read_only}});
+  json ports = json::array();
+  for (const auto& p : s.ports) ports.push_back(port_mapping_text(p));
+  json limits = json::object();
+  if (s.limits.memory_bytes) limits["memory_bytes"] = *s.limits.memory_bytes;
+  if (s.limits.cpus) limits["cpus"] = *s.limits.cpus;
+  if (s.limits.pids) limits["pids"] = *s.limits.pids;
+  json j = {{"id", s.id},
+            {"name", s.name},
+            {"hostname", s.hostname},
+            {"image", s.image},
+            {"image_digest", s.image_digest},
+            {"platform", s.platform.str()},
+            {"layers_dir", s.layers_dir},
+            {"lower_dirs", s.lower_dirs},
+            {"read_only", s.read_only},
+            {"volumes", volumes},
+            {"args", s.args},
+            {"env", s.env},
+            {"user", s.user},
+            {"workdir", s.workdir},
+            {"init", s.init},
+            {"capabilities", s.capabilities},
+            {"seccomp", s.seccomp},
+            {"limits", limits},
+            {"network", network_mode_name(s.network)},
+            {"ports", ports},
+            {"auto_remove", s.auto_remove},
+            {"stop_signal", s.stop_signal}};
+  if (s.emulator) j["emulator"] = *s.emulator;
+  return j;
+}
+
+ContainerSpec spec_from_json(const json& j) {
+  ContainerSpec s;
+  s.id = j.at("id").get<std::string>();
+  s.name = j.at("name").get<std::string>();
+  s.hostname = j.value("hostname", "");
+  s.image = j.value("image", "");
+  s.image_digest = j.value("image_digest", "");
+  s.platform = Platform::parse(j.at("platform").get<std::string>());
+  s.layers_dir = j.at("layers_dir").get<std::string>();
+  s.lower_dirs = j.at("lower_dirs").get<std::vector<std::string>>();
+  s.read_only = j.value("read_only", false);
+  for (const auto& v : j.value("volumes", json::array())) {
+    s.volumes.push_back(
+        {v.at("source").get<std::string>(), v.at("target").get<std::string>(), v.value("ro", false)});
+  }
+  s.args = j.at("args").get<std::vector<std::string>>();
+  s.env = j.value("env", std::vector<std::string>{});
+  s.user = j.value("user", "");
+  s.workdir = j.value("workdir", "");
+  s.init = j.value("init", false);
+  if (j.contains("emulator")) s.emulator = j["emulator"].get<std::string>();
+  s.capabilities = j.value("capabilities", docker_default_capabilities());
+  s.seccomp = j.value("seccomp", true);
+  const json& limits = j.value("limits", json::object());
+  if (limits.contains("memory_bytes")) s.limits.memory_bytes = limits["memory_bytes"].get<uint64_t>();
+  if (limits.contains("cpus")) s.limits.cpus = limits["cpus"].get<double>();
+  if (limits.contains("pids")) s.limits.pids = limits["pids"].get<int64_t>();
+  s.network = parse_network_mode(j.value("network", "private"));
+  for (const auto& p : j.value("ports", std::vector<std::string>{}))
+    s.ports.push_back(parse_port_mapping_text(p));
+  s.auto_remove = j.value("auto_remove", false);
+  s.stop_signal = j.value("stop_signal", "");
+  return s;
+}
+
+json supervision_to_json(const SupervisorOptions& o) {
+  json health = nullptr;
+  if (o.health.enabled()) {
+    health = {{"command", o.health.command},
+              {"http_port", o.health.http_port},
+              {"http_path", o.health.http_path},
+              {"interval_ms", o.health.interval.count()},
+              {"timeout_ms", o.health.timeout.count()},
+              {"start_period_ms", o.health.start_period.count()},
+              {"retries", o.health.retries}};
+  }
+  return {{"restart", o.restart.str()},
+          {"health", health},
+          {"log", {{"max_size", o.log.max_size}, {"max_files", o.log.max_files}}},
+          {"stop_timeout", o.stop_timeout}};
+}
+
+SupervisorOptions supervision_from_json(const json& j) {
+  SupervisorOptions o;
+  o.restart = RestartPolicy::parse(j.value("restart", "no"));
+  if (j.contains("health") && j["health"].is_object()) {
+    const json& h = j["health"];
+    o.health.command = h.value("command", std::vector<std::string>{});
+    o.health.http_port = h.value("http_port", uint16_t{0});
+    o.health.http_path = h.value("http_path", "/");
+    o.health.interval = std::chrono::milliseconds(h.value("interval_ms", int64_t{30000}));
+    o.health.timeout = std::chrono::milliseconds(h.value("timeout_ms", int64_t{30000}));
+    o.health.start_period = std::chrono::milliseconds(h.value("start_period_ms", int64_t{0}));
+    o.health.retries = h.value("retries", 3);
+  }
+  const json& log = j.value("log", json::object());
+  o.log.max_size = log.value("max_size", o.log.max_size);
+  o.log.max_files = log.value("max_files", o.log.max_files);
+  o.stop_timeout = j.value("stop_timeout", 10);
+  return o;
+}
+
+}  // namespace
+
+std::string ContainerConfig::to_json_text() const {
+  return json{{"spec", spec_to_json(spec)}, {"supervision", supervision_to_json(supervision)}}.dump(2) + "\n";
+}
+
+ContainerConfig ContainerConfig::parse(const std::string& text, const std::string& what) {
+  try {
+    json j = json::parse(text);
+    return {spec_from_json(j.at("spec")), supervision_from_json(j.value("supervision", json::object()))};
+  } catch (const json::exception& e) {
+    fail("{} is not a valid container configuration: {}", what, e.what());
+  }
+}
+
+std::string container_config_path(const std::string& container_dir) {
+  return container_dir + "/config.json";
+}
+
+std::optional<ContainerConfig> read_container_config(const std::string& container_dir) {
+  std::string path = container_config_path(container_dir);
+  auto text = read_file_if_exists(path);
+  if (!text) return std::nullopt;
+  return ContainerConfig::parse(*text, path);
+}
+
+}  // namespace gocrate

@@ -1,0 +1,47 @@
+#include "runtime/container_control.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace gocrate {
+
+std::string control_fifo_path(const std::string& container_dir) {
+  return container_dir + "/control";
+}
+
+bool container_is_owned(const std::string& container_dir) {
+  UniqueFd dir(::open(container_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return false;
+  if (::flock(dir.get(), LOCK_SH | LOCK_NB) == 0) return false;
+  return errno == EWOULDBLOCK;
+}
+
+bool wait_until_released(const std::string& container_dir, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (container_is_owned(container_dir)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+bool send_supervisor_request(const std::string& container_dir, std::string_view request) {
+  UniqueFd fifo(::open(control_fifo_path(container_dir).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fifo) return false;  // ENXIO: nobody reads it
+  std::string line = std::string(request) + "\n";
+  // The supervisor may go away meanwhile: EPIPE, not a fatal SIGPIPE.
+  sighandler_t previous = ::signal(SIGPIPE, SIG_IGN);
+  ssize_t n = ::write(fifo.get(), line.data(), line.size());
+  ::signal(SIGPIPE, previous);
+  return n == static_cast<ssize_t>(line.size());
+}
+
+}  // namespace gocrate
