@@ -429,7 +429,20 @@ def png_pixels(path):
     return rows
 
 
+class TestTimeout(Exception):
+    pass
+
+
+def _raise_timeout(signum, frame):
+    raise TestTimeout(f"the test ran longer than {TEST_TIMEOUT}s (GOCRATE_TEST_TIMEOUT)")
+
+
+TEST_TIMEOUT = int(os.environ.get("GOCRATE_TEST_TIMEOUT", "300"))
+
+
 def main(namespace):
+    # One hung test fails with its stack and the others still run.
+    signal.signal(signal.SIGALRM, _raise_timeout)
     tests = [(name, fn) for name, fn in namespace.items() if name.startswith("test_") and callable(fn)]
     only = os.environ.get("GOCRATE_TEST_FILTER")
     passed = failed = skipped = 0
@@ -439,14 +452,18 @@ def main(namespace):
         start = time.monotonic()
         with temp_dir() as work:
             store = Store(os.path.join(work, "store"))
+            signal.alarm(TEST_TIMEOUT)
             try:
                 fn(store, work)
+                signal.alarm(0)
                 passed += 1
                 print(f"PASS {name} ({time.monotonic() - start:.1f}s)", flush=True)
             except Skip as e:
+                signal.alarm(0)
                 skipped += 1
                 print(f"SKIP {name}: {e}", flush=True)
             except Exception:
+                signal.alarm(0)
                 failed += 1
                 print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
     print(f"{passed} passed, {failed} failed, {skipped} skipped")

@@ -393,8 +393,9 @@ def test_probe_sees_an_isolated_restricted_world(store, work):
     check(v["ptrace_pid1"] == "operation not permitted", v["ptrace_pid1"])
     for path, result in v["paths"].items():
         check(result == "no such file or directory", f"host path {path} reachable: {result}")
-    check(v["interfaces"] == ["lo up|loopback"], v["interfaces"])
-    check(v["sys_class_net"] == ["lo"], f"/sys shows the host's devices: {v['sys_class_net']}")
+    # The private network: loopback and slirp4netns's tap device, none of the host's.
+    check(v["interfaces"] == ["lo up|loopback", "tap0 up|broadcast|multicast"], v["interfaces"])
+    check(v["sys_class_net"] == ["lo", "tap0"], f"/sys shows the host's devices: {v['sys_class_net']}")
     check(v["pid1_exe"].startswith("/app/probe"), v["pid1_exe"])
     check(v["hostname"] == v["hostname"].strip() and len(v["hostname"]) == 12, v["hostname"])
 
@@ -527,9 +528,10 @@ def test_stdin_only_with_interactive(store, work):
 
 def test_network_modes(store, work):
     build_program(store, work, "probe", PROBE_SOURCE)
-    for mode in ["private", "none"]:
+    for mode, interfaces in [("private", ["lo up|loopback", "tap0 up|broadcast|multicast"]),
+                             ("none", ["lo up|loopback"])]:
         v = probe(store, "--network", mode, "probe", "inspect")
-        check(v["interfaces"] == ["lo up|loopback"], f"{mode}: {v['interfaces']}")
+        check(v["interfaces"] == interfaces, f"{mode}: {v['interfaces']}")
     host = probe(store, "--network", "host", "probe", "inspect")
     check(len(host["interfaces"]) >= 1, host["interfaces"])
     expect_run_error(store, ["--rm", "--network", "bridge0", "probe"], 125, ["--network", "bridge0"])
