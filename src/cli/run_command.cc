@@ -4,8 +4,6 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
-#include "transport/registry/pull.h"
-#include "util/progress.h"
 #include "image/content.h"
 #include "runtime/container.h"
 #include "runtime/container_config.h"
@@ -14,9 +12,11 @@
 #include "runtime/signal_names.h"
 #include "runtime/supervisor.h"
 #include "runtime/terminal.h"
+#include "transport/registry/pull.h"
 #include "unpack/layer_cache.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/progress.h"
 #include "util/strings.h"
 
 namespace gocrate::cli {
@@ -144,8 +144,9 @@ std::string parse_cgroup_parent(const std::string& text) {
   std::vector<std::string> parts;
   for (const auto& part : split(text, '/')) {
     if (part.empty()) continue;
-    bool valid = part != "." && part != ".." &&
-                 std::all_of(part.begin(), part.end(), [](char c) { return isalnum(c) || c == '-' || c == '_' || c == '.'; });
+    bool valid = part != "." && part != ".." && std::all_of(part.begin(), part.end(), [](char c) {
+                   return isalnum(c) || c == '-' || c == '_' || c == '.';
+                 });
     if (!valid) fail("invalid --cgroup-parent \"{}\": use a path of letters, digits, '-', '_' and '.'", text);
     parts.push_back(part);
   }
@@ -349,7 +350,8 @@ void parse_run_flags(Globals& globals, RunFlags& f, int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_flag("--init", f.init, "Run a minimal init as pid 1 that forwards signals and reaps zombies");
   app.add_flag("-i,--interactive", f.interactive, "Connect standard input to the container");
-  app.add_option("--cgroup-parent", f.cgroup_parent, "Cgroup to create the container's cgroup in (default gocrate)");
+  app.add_option("--cgroup-parent", f.cgroup_parent,
+                 "Cgroup to create the container's cgroup in (default gocrate)");
   app.add_option("--pull", f.pull, "Pull the image from its registry: missing (default), always or never");
   app.add_option("--platform", f.platform,
                  "Run this platform's variant of the image (linux/arm64 runs under qemu)");
