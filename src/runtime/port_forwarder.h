@@ -12,7 +12,7 @@ namespace gocrate {
 // host's network namespace, and a thread that has entered the container's
 // network namespace makes, for each accepted connection, a socket there,
 // connects it to 127.0.0.1:container_port and relays the bytes both ways
-// (splice through pipes, half-close passed on). UDP datagrams are relayed per
+// (half-close passed on). UDP datagrams are relayed per
 // source address, each with a socket in the container that is dropped after
 // an idle timeout.
 //

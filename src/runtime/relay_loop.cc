@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <span>
 #include <string>
 
 #include "util/error.h"
@@ -22,12 +23,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr size_t kSpliceChunk = size_t{1} << 16;
+constexpr size_t kChunk = size_t{1} << 16;
 constexpr int kMaxEvents = 64;
 constexpr int kAcceptBatch = 32;
 constexpr int kDatagramBatch = 32;
 constexpr size_t kPipePoolSize = 64;
-constexpr size_t kDatagramBuffer = 65536;
 // After accept() ran out of descriptors: how long the port stays unwatched.
 constexpr auto kAcceptPause = 100ms;
 
@@ -92,7 +92,7 @@ struct RelayLoop::Impl {
   std::map<TcpConnection*, std::unique_ptr<TcpConnection>> connections;
   std::vector<std::unique_ptr<TcpConnection>> retired;  // freed after the batch of events
   std::vector<Pipe> pipe_pool;
-  std::vector<char> datagram;
+  std::vector<char> scratch;  // a chunk or a datagram on its way through
   Clock::time_point next_sweep{};
   bool stopping = false;
 
@@ -158,9 +158,6 @@ class TcpConnection {
 
   void begin_relaying() {
     connecting_ = false;
-    up_.pipe = loop_.take_pipe();
-    down_.pipe = loop_.take_pipe();
-    if (up_.pipe.read < 0 || down_.pipe.read < 0) return close(true);
     client_events_ = EPOLLIN;
     server_events_ = EPOLLIN;
     loop_.watch(client_.get(), client_events_, &client_side_);
@@ -202,23 +199,15 @@ class TcpConnection {
     update_interest();
   }
 
-  // Moves at most one chunk from the source into the pipe and as much of the
-  // pipe as the destination takes. False when the connection was closed.
+  // Reads at most one chunk from the source and sends it on at once; what the
+  // destination does not take waits in the direction's pipe (taken from the
+  // pool only then) and leaves it by splice before anything more is read.
+  // Copying beats splicing for the small messages most traffic is made of.
+  // False when the connection was closed.
   bool pump(Direction& d, bool from_client) {
     int from = from_client ? client_.get() : server_.get();
     int to = from_client ? server_.get() : client_.get();
-    if (d.wants_read()) {
-      ssize_t n =
-          ::splice(from, nullptr, d.pipe.write, nullptr, kSpliceChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n > 0) {
-        d.buffered += static_cast<size_t>(n);
-      } else if (n == 0) {
-        d.eof = true;
-      } else if (errno != EAGAIN && errno != EINTR) {
-        close(true);
-        return false;
-      }
-    }
+    if (d.wants_read() && !relay_chunk(d, from, to)) return false;
     if (d.buffered > 0) {
       ssize_t n = ::splice(d.pipe.read, nullptr, to, nullptr, d.buffered, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
@@ -232,6 +221,42 @@ class TcpConnection {
       ::shutdown(to, SHUT_WR);
       d.shut_down = true;
     }
+    return true;
+  }
+
+  bool relay_chunk(Direction& d, int from, int to) {
+    std::span<char> chunk(loop_.scratch.data(), kChunk);
+    ssize_t n = ::recv(from, chunk.data(), chunk.size(), MSG_DONTWAIT);
+    if (n == 0) {
+      d.eof = true;
+      return true;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return true;
+      close(true);
+      return false;
+    }
+    ssize_t sent = ::send(to, chunk.data(), static_cast<size_t>(n), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno != EAGAIN && errno != EINTR) {
+        close(true);
+        return false;
+      }
+      sent = 0;
+    }
+    if (sent == n) return true;
+    return keep_unsent(d, chunk.subspan(static_cast<size_t>(sent), static_cast<size_t>(n - sent)));
+  }
+
+  // The chunk fits: take_pipe() gives pipes that hold a whole chunk.
+  bool keep_unsent(Direction& d, std::span<const char> unsent) {
+    if (d.pipe.read < 0) d.pipe = loop_.take_pipe();
+    if (d.pipe.read < 0 ||
+        ::write(d.pipe.write, unsent.data(), unsent.size()) != static_cast<ssize_t>(unsent.size())) {
+      close(true);
+      return false;
+    }
+    d.buffered = unsent.size();
     return true;
   }
 
@@ -350,14 +375,14 @@ class UdpListener final : public Handler {
     for (int i = 0; i < kDatagramBatch; ++i) {
       sockaddr_storage source{};
       socklen_t source_size = sizeof source;
-      ssize_t n = ::recvfrom(fd_, loop_.datagram.data(), loop_.datagram.size(), MSG_DONTWAIT,
+      ssize_t n = ::recvfrom(fd_, loop_.scratch.data(), loop_.scratch.size(), MSG_DONTWAIT,
                              reinterpret_cast<sockaddr*>(&source), &source_size);
       if (n < 0) return;
       UdpSession* session = session_for(source, source_size);
       if (!session) continue;
       session->last_active = Clock::now();
       [[maybe_unused]] ssize_t sent =
-          ::send(session->fd(), loop_.datagram.data(), static_cast<size_t>(n), MSG_DONTWAIT);
+          ::send(session->fd(), loop_.scratch.data(), static_cast<size_t>(n), MSG_DONTWAIT);
     }
   }
 
@@ -392,11 +417,11 @@ class UdpListener final : public Handler {
 
 void UdpSession::on_event(uint32_t) {
   for (int i = 0; i < kDatagramBatch; ++i) {
-    ssize_t n = ::recv(socket_.get(), loop_.datagram.data(), loop_.datagram.size(), MSG_DONTWAIT);
+    ssize_t n = ::recv(socket_.get(), loop_.scratch.data(), loop_.scratch.size(), MSG_DONTWAIT);
     if (n < 0) return;  // EAGAIN, or ECONNREFUSED while nothing listens in the container
     last_active = Clock::now();
     [[maybe_unused]] ssize_t sent =
-        ::sendto(listener_.fd(), loop_.datagram.data(), static_cast<size_t>(n), MSG_DONTWAIT,
+        ::sendto(listener_.fd(), loop_.scratch.data(), static_cast<size_t>(n), MSG_DONTWAIT,
                  reinterpret_cast<const sockaddr*>(&source_), source_size_);
   }
 }
@@ -421,7 +446,7 @@ RelayLoop::Impl::Impl(const std::vector<BoundPort>& ports, int stop_fd,
     : epoll(::epoll_create1(EPOLL_CLOEXEC)),
       stop_fd(stop_fd),
       udp_idle_timeout(udp_idle_timeout),
-      datagram(kDatagramBuffer) {
+      scratch(kChunk) {
   if (!epoll) fail_errno("cannot create the port forwarder's epoll instance");
   for (const auto& port : ports) {
     if (port.mapping.protocol == Protocol::tcp) {
@@ -470,6 +495,13 @@ Pipe RelayLoop::Impl::take_pipe() {
   }
   int fds[2];
   if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return {};
+  // Past the user's soft limit on pipe pages a new pipe is smaller.
+  if (::fcntl(fds[0], F_GETPIPE_SZ) < static_cast<int>(kChunk) &&
+      ::fcntl(fds[0], F_SETPIPE_SZ, static_cast<int>(kChunk)) < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return {};
+  }
   return {fds[0], fds[1]};
 }
 
