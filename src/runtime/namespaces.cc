@@ -48,7 +48,6 @@ struct NamespaceHelper {
   int ipc = -1;
   int net = -1;
   int tap = -1;
-  int packet_socket = -1;
   int err = 0;
   const char* outbound_step = nullptr;  // what failed in making the outbound device
 };
@@ -66,7 +65,7 @@ int open_own_namespaces(void* arg) {
   helper->ipc = static_cast<int>(open_namespace("/proc/self/ns/ipc", &helper->err));
   if (helper->network) helper->net = static_cast<int>(open_namespace("/proc/self/ns/net", &helper->err));
   if (helper->outbound && helper->err == 0) {
-    helper->err = create_outbound_device(&helper->tap, &helper->packet_socket, &helper->outbound_step);
+    helper->err = create_outbound_device(&helper->tap, &helper->outbound_step);
   }
   return 0;
 }
@@ -85,8 +84,7 @@ ContainerNamespaces create_container_namespaces(bool network, bool outbound) {
   if (pid < 0) fail_errno("cannot create the container's network and ipc namespaces");
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  ContainerNamespaces namespaces{
-      UniqueFd(helper.ipc), UniqueFd(helper.net), {UniqueFd(helper.tap), UniqueFd(helper.packet_socket)}};
+  ContainerNamespaces namespaces{UniqueFd(helper.ipc), UniqueFd(helper.net), {UniqueFd(helper.tap)}};
   if (helper.outbound_step) {
     fail_errno(fmt::format("cannot set up the container's outbound network: cannot {}", helper.outbound_step),
                helper.err);

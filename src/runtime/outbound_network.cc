@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/eventfd.h>
@@ -119,29 +120,6 @@ const char* configure_tap(long sock) {
   return nullptr;
 }
 
-long open_packet_socket(long sock, const char** step) {
-  ifreq request{};
-  name_device(request.ifr_name);
-  if (!io(sock, SIOCGIFINDEX, &request)) {
-    *step = "find tap0";
-    return -1;
-  }
-  long packet = ::syscall(SYS_socket, AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: sends only
-  if (packet < 0) {
-    *step = "open a packet socket";
-    return -1;
-  }
-  sockaddr_ll link{};
-  link.sll_family = AF_PACKET;
-  link.sll_ifindex = request.ifr_ifindex;
-  if (::syscall(SYS_bind, packet, &link, sizeof link) != 0) {
-    *step = "bind a packet socket to tap0";
-    ::syscall(SYS_close, packet);
-    return -1;
-  }
-  return packet;
-}
-
 // ---- The watcher --------------------------------------------------------
 
 std::vector<std::string> read_held_frames(int tap) {
@@ -179,7 +157,7 @@ std::string last_line_of(int fd) {
 
 }  // namespace
 
-int create_outbound_device(int* tap_out, int* packet_out, const char** step) {
+int create_outbound_device(int* tap_out, const char** step) {
   long tap = ::syscall(SYS_openat, AT_FDCWD, "/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (tap < 0) {
     *step = "open /dev/net/tun";
@@ -202,14 +180,12 @@ int create_outbound_device(int* tap_out, int* packet_out, const char** step) {
     return errno;
   }
   const char* failed = configure_tap(sock);
-  long packet = failed ? -1 : open_packet_socket(sock, &failed);
   int err = errno;
   ::syscall(SYS_close, sock);
   if (failed) {
     *step = failed;
     return err;
   }
-  *packet_out = static_cast<int>(packet);
   return 0;
 }
 
@@ -266,7 +242,6 @@ void OutboundNetwork::State::watch() {
     std::fprintf(stderr, "gocrate: container %s has no outbound network: %s\n", container_name.c_str(),
                  e.what());
   }
-  device.packet_socket.reset();
 }
 
 void OutboundNetwork::State::start_slirp4netns() {
@@ -327,9 +302,21 @@ void OutboundNetwork::State::wait_until_ready(int ready_fd, int log_fd) {
   }
 }
 
+// The watcher thread enters the container's network namespace for the
+// packet socket; slirp4netns, which must start in the host's, runs already.
 void OutboundNetwork::State::send_again(const std::vector<std::string>& frames) {
+  if (frames.empty()) return;
+  if (::setns(netns.get(), CLONE_NEWNET) != 0)
+    fail_errno("cannot enter the container's network namespace to send its first packets");
+  UniqueFd packet(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));  // protocol 0: sends only
+  if (!packet) fail_errno("cannot open a packet socket on tap0");
+  sockaddr_ll link{};
+  link.sll_family = AF_PACKET;
+  link.sll_ifindex = static_cast<int>(::if_nametoindex(kTapName));
+  if (link.sll_ifindex == 0 || ::bind(packet.get(), reinterpret_cast<sockaddr*>(&link), sizeof link) != 0)
+    fail_errno("cannot bind a packet socket to tap0");
   for (const auto& frame : frames) {
-    [[maybe_unused]] ssize_t n = ::send(device.packet_socket.get(), frame.data(), frame.size(), MSG_DONTWAIT);
+    [[maybe_unused]] ssize_t n = ::send(packet.get(), frame.data(), frame.size(), MSG_DONTWAIT);
   }
 }
 
@@ -355,7 +342,7 @@ void OutboundNetwork::stop() {
     [[maybe_unused]] ssize_t n = ::write(state_->stop_event.get(), &one, sizeof one);
     state_->watcher.join();
   }
-  state_->device = {};
+  close_detached(std::move(state_->device.tap));
   state_->exit_write.reset();
   pid_t pid = state_->helper.exchange(0);
   if (pid == 0) return;

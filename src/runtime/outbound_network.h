@@ -24,16 +24,17 @@ namespace gocrate {
 // reads what is queued, lets go of the tap, starts slirp4netns on it, waits
 // until it is ready and sends the held frames out again through a packet
 // socket on tap0. The program's first connection is delayed by slirp4netns's
-// start (a few milliseconds), not lost.
+// start (a few milliseconds), not lost. Closing the tap's queue waits for an
+// RCU grace period, so a container that never reached out has it closed by a
+// detached process: its end does not wait.
 
 // Made in the new network namespace by namespaces.cc's helper, which may
-// only make raw system calls: fills `tap` and `packet_socket`, or returns an
-// errno value and names the failed step in `*step`.
+// only make raw system calls: fills `tap`, or returns an errno value and
+// names the failed step in `*step`.
 struct OutboundDevice {
-  UniqueFd tap;            // the tap's queue, held until slirp4netns takes over
-  UniqueFd packet_socket;  // AF_PACKET on tap0, to send held frames out again
+  UniqueFd tap;  // the tap's queue, held until slirp4netns takes over
 };
-int create_outbound_device(int* tap, int* packet_socket, const char** step);
+int create_outbound_device(int* tap, const char** step);
 
 inline constexpr const char* kSlirpResolvConf = "nameserver 10.0.2.3\n";
 

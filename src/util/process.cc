@@ -2,7 +2,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +20,35 @@
 extern char** environ;
 
 namespace gocrate {
+
+namespace {
+
+// Runs in a vfork-like child on gocrate's memory with a copy of its
+// descriptor table: only raw system calls. It keeps just `fd`, hands it to a
+// grandchild of its own (which init or the nearest subreaper reaps) and
+// exits at once.
+int hand_to_grandchild(void* arg) {
+  auto fd = static_cast<unsigned>(*static_cast<int*>(arg));
+  if (fd > 0) ::syscall(SYS_close_range, 0U, fd - 1, 0U);
+  ::syscall(SYS_close_range, fd + 1, ~0U, 0U);
+  if (::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, 0UL) == 0) {
+    ::syscall(SYS_close, fd);
+    ::syscall(SYS_exit, 0);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void close_detached(UniqueFd fd) {
+  if (!fd) return;
+  alignas(16) char stack[8 * 1024];
+  int raw = fd.get();
+  pid_t child = ::clone(hand_to_grandchild, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &raw);
+  if (child < 0) return;
+  while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
 
 std::optional<std::string> find_executable(const std::string& name) {
   if (name.find('/') != std::string::npos) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "util/fs.h"
+
 namespace gocrate {
 
 struct ProcessOptions {
@@ -24,6 +26,13 @@ struct ProcessResult {
 // Runs argv[0] (looked up in PATH) to completion. Fails only when the program
 // cannot be started; a non-zero exit is the caller's to judge.
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+// Closes `fd` in a short-lived detached process (a grandchild that nobody
+// waits for), for a descriptor whose last close waits for the kernel: a tap
+// device's queue and a packet socket wait for an RCU grace period, several
+// milliseconds, and a process's exit waits for its descriptors to close. If
+// no process can be made, `fd` is closed here.
+void close_detached(UniqueFd fd);
 
 // Full path of an executable found in PATH, or nullopt.
 std::optional<std::string> find_executable(const std::string& name);
