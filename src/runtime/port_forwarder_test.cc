@@ -175,6 +175,40 @@ TEST_F(PortForwarderTest, RelaysMegabytesBothWaysAtOnce) {
   EXPECT_TRUE(got_down == down) << got_down.size() << " of " << down.size() << " bytes";
 }
 
+// Small and bulk writes in turn to a reader that stalls: the relay switches
+// between copying and splicing and parks what a full socket refuses, and not
+// a byte is lost or reordered.
+TEST_F(PortForwarderTest, MixedSizesToAStallingReaderArriveInOrder) {
+  PortForwarder forwarder = PortForwarder::bind({{"127.0.0.1", 0, kTcpPort, Protocol::tcp}});
+  forwarder.start(ns_.netns.get());
+  UniqueFd client = connect_to(forwarder.mappings()[0].host_port);
+  UniqueFd server = accept_from(ns_.tcp_server.get());
+  std::string sent;
+  for (size_t i = 0; sent.size() < (6u << 20); ++i) {
+    size_t size = i % 3 == 0 ? 300000 : 1 + (i * 37) % 900;
+    for (size_t j = 0; j < size; ++j)
+      sent.push_back(static_cast<char>(sent.size() * 31 + sent.size() / 4093));
+  }
+  std::thread writer([&] {
+    for (size_t offset = 0; offset < sent.size();) {
+      size_t size = std::min<size_t>(sent.size() - offset, offset % 2 ? 700 : 250000);
+      send_text(client.get(), std::string_view(sent).substr(offset, size));
+      offset += size;
+    }
+    ::shutdown(client.get(), SHUT_WR);
+  });
+  std::string got;
+  while (got.size() < sent.size()) {
+    std::this_thread::sleep_for(2ms);  // the relay's socket to the server fills up meanwhile
+    std::string part = receive(server.get(), std::min<size_t>(sent.size() - got.size(), 1 << 20));
+    if (part.empty()) break;
+    got += part;
+  }
+  writer.join();
+  EXPECT_EQ(receive(server.get(), 1), "");
+  EXPECT_TRUE(got == sent) << got.size() << " of " << sent.size() << " bytes";
+}
+
 TEST_F(PortForwarderTest, ResetsTheClientWhenNothingListensInTheContainer) {
   PortForwarder forwarder = PortForwarder::bind({{"127.0.0.1", 0, kSilentPort, Protocol::tcp}});
   forwarder.start(ns_.netns.get());

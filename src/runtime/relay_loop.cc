@@ -145,6 +145,7 @@ class TcpConnection {
     size_t buffered = 0;
     bool eof = false;        // the source sent FIN
     bool shut_down = false;  // passed on with shutdown(SHUT_WR)
+    bool bulk = false;       // the last read filled a whole chunk: splice the next
     bool wants_read() const { return !eof && buffered == 0; }
     bool wants_write() const { return buffered > 0; }
   };
@@ -199,15 +200,17 @@ class TcpConnection {
     update_interest();
   }
 
-  // Reads at most one chunk from the source and sends it on at once; what the
-  // destination does not take waits in the direction's pipe (taken from the
-  // pool only then) and leaves it by splice before anything more is read.
-  // Copying beats splicing for the small messages most traffic is made of.
-  // False when the connection was closed.
+  // Moves at most one chunk from the source: small reads are copied and sent
+  // on at once (cheaper than two splices for the small messages most traffic
+  // is made of); after a read that filled a whole chunk the next one is
+  // spliced into the pipe instead, without copies. What the destination does
+  // not take waits in the pipe (taken from the pool only when needed) and
+  // leaves it by splice before anything more is read. False when the
+  // connection was closed.
   bool pump(Direction& d, bool from_client) {
     int from = from_client ? client_.get() : server_.get();
     int to = from_client ? server_.get() : client_.get();
-    if (d.wants_read() && !relay_chunk(d, from, to)) return false;
+    if (d.wants_read() && !(d.bulk ? splice_chunk(d, from) : relay_chunk(d, from, to))) return false;
     if (d.buffered > 0) {
       ssize_t n = ::splice(d.pipe.read, nullptr, to, nullptr, d.buffered, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
@@ -220,6 +223,25 @@ class TcpConnection {
     if (d.eof && d.buffered == 0 && !d.shut_down) {
       ::shutdown(to, SHUT_WR);
       d.shut_down = true;
+    }
+    return true;
+  }
+
+  bool splice_chunk(Direction& d, int from) {
+    if (d.pipe.read < 0) d.pipe = loop_.take_pipe();
+    if (d.pipe.read < 0) {
+      close(true);
+      return false;
+    }
+    ssize_t n = ::splice(from, nullptr, d.pipe.write, nullptr, kChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      d.buffered = static_cast<size_t>(n);
+      d.bulk = d.buffered == kChunk;
+    } else if (n == 0) {
+      d.eof = true;
+    } else if (errno != EAGAIN && errno != EINTR) {
+      close(true);
+      return false;
     }
     return true;
   }
@@ -244,6 +266,7 @@ class TcpConnection {
       }
       sent = 0;
     }
+    d.bulk = static_cast<size_t>(n) == chunk.size();
     if (sent == n) return true;
     return keep_unsent(d, chunk.subspan(static_cast<size_t>(sent), static_cast<size_t>(n - sent)));
   }

@@ -17,9 +17,9 @@ struct BoundPort {
 
 // The forwarder's event loop, run on a thread that has entered the
 // container's network namespace: every socket it makes lives there, while
-// the bound ports stay in the host's. Level-triggered epoll; TCP bytes are
-// copied on at most one chunk per readiness, so no direction starves another
-// and nothing spins; what a full socket does not take waits in a pipe.
+// the bound ports stay in the host's. Level-triggered epoll; TCP bytes move
+// at most one chunk per readiness (copied when small, spliced through a pipe
+// in bulk), so no direction starves another and nothing spins.
 class RelayLoop {
  public:
   RelayLoop(const std::vector<BoundPort>& ports, int stop_fd, std::chrono::milliseconds udp_idle_timeout);
