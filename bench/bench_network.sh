@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Networking: launch -> first HTTP 200 of examples/hello (gocrate run -p, and the
 # bare binary as the floor), and -p forwarding throughput against the host
-# network with wrk. Prints means and ratios.
+# network with wrk, and bulk throughput (2 GiB per connection) the same way.
+# Prints means and ratios.
 #
 # Usage: bench/bench_network.sh [GOCRATE]   (or GOCRATE=... in the environment)
 set -euo pipefail
@@ -63,3 +64,22 @@ sleep 0.5
 FWD_RPS=$(rps "http://127.0.0.1:$PORT/")
 kill %1; wait %1 2>/dev/null || true
 python3 -c "import sys; h,f=float(sys.argv[1]),float(sys.argv[2]); print(f'host network {h:.0f} req/s; through -p {f:.0f} req/s = {100*f/h:.0f}% of the host')" "$HOST_RPS" "$FWD_RPS"
+
+note "-p bulk throughput: 2 GiB read by one client, 3 runs each"
+(cd "$REPO_DIR/bench/bulkserver" && "${G[@]}" build . -t bulkserver >/dev/null)
+"${G[@]}" run --rm --network host bulkserver >/dev/null 2>&1 &
+"${G[@]}" run --rm -p "$PORT:9000" bulkserver >/dev/null 2>&1 &
+sleep 0.5
+python3 - "$PORT" <<'PY'
+import socket, sys, time, statistics
+def rate(port):
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        start, total = time.monotonic(), 0
+        while chunk := s.recv(1 << 20):
+            total += len(chunk)
+    return total / (time.monotonic() - start) / 1e9
+host = statistics.mean(rate(9000) for _ in range(3))
+forwarded = statistics.mean(rate(int(sys.argv[1])) for _ in range(3))
+print(f"host network {host:.2f} GB/s; through -p {forwarded:.2f} GB/s = {100 * forwarded / host:.0f}% of the host")
+PY
+kill %1 %2; wait 2>/dev/null || true

@@ -1,0 +1,3 @@
+module gocrate.example/bulkserver
+
+go 1.19
