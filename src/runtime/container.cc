@@ -439,7 +439,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   sync.read_end.reset();
   report.write_end.reset();
 
-  OutboundDevice outbound_device;
+  UniqueFd outbound_tap;
   try {
     if (!have_directory) make_directory();
     std::vector<UniqueFd> cgroup_entries;
@@ -450,7 +450,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
     ContainerNamespaces namespaces = create_container_namespaces(spec.network != NetworkMode::host, outbound);
     send_handover(sync.write_end.get(), namespaces.ipc.get(), namespaces.network.get(), cgroup_entries);
     container.network_namespace_ = std::move(namespaces.network);
-    outbound_device = std::move(namespaces.outbound);
+    outbound_tap = std::move(namespaces.outbound_tap);
   } catch (const Error&) {
     rethrow_reported_failure(report.read_end.get());  // the child's own reason, if it failed first
     throw;
@@ -466,8 +466,8 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   state.status = "running";
   state.started = now_rfc3339();
   if (!options.supervised) directory.save(state);
-  if (outbound_device.tap) {
-    container.outbound_ = std::make_unique<OutboundNetwork>(std::move(outbound_device), slirp4netns,
+  if (outbound_tap) {
+    container.outbound_ = std::make_unique<OutboundNetwork>(std::move(outbound_tap), slirp4netns,
                                                             container.network_namespace_.get(), state.name);
   }
   rollback.dismiss();

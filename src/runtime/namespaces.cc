@@ -84,7 +84,7 @@ ContainerNamespaces create_container_namespaces(bool network, bool outbound) {
   if (pid < 0) fail_errno("cannot create the container's network and ipc namespaces");
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
-  ContainerNamespaces namespaces{UniqueFd(helper.ipc), UniqueFd(helper.net), {UniqueFd(helper.tap)}};
+  ContainerNamespaces namespaces{UniqueFd(helper.ipc), UniqueFd(helper.net), UniqueFd(helper.tap)};
   if (helper.outbound_step) {
     fail_errno(fmt::format("cannot set up the container's outbound network: cannot {}", helper.outbound_step),
                helper.err);

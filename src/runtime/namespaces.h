@@ -29,7 +29,7 @@ void enter_private_namespaces();
 struct ContainerNamespaces {
   UniqueFd ipc;
   UniqueFd network;
-  OutboundDevice outbound;
+  UniqueFd outbound_tap;
 };
 ContainerNamespaces create_container_namespaces(bool network, bool outbound = false);
 // setns(2); `type` is CLONE_NEWNET or CLONE_NEWIPC.

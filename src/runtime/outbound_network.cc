@@ -201,7 +201,7 @@ std::string find_slirp4netns() {
 }
 
 struct OutboundNetwork::State {
-  OutboundDevice device;
+  UniqueFd tap;  // until slirp4netns takes over
   std::string slirp4netns;
   UniqueFd netns;
   std::string container_name;
@@ -219,7 +219,7 @@ struct OutboundNetwork::State {
 };
 
 bool OutboundNetwork::State::wait_for_first_frame() {
-  pollfd fds[2] = {{device.tap.get(), POLLIN, 0}, {stop_event.get(), POLLIN, 0}};
+  pollfd fds[2] = {{tap.get(), POLLIN, 0}, {stop_event.get(), POLLIN, 0}};
   for (;;) {
     int n = ::poll(fds, 2, -1);
     if (n < 0 && errno == EINTR) continue;
@@ -233,8 +233,8 @@ void OutboundNetwork::State::watch() {
   sigfillset(&all);
   ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
   if (!wait_for_first_frame()) return;
-  std::vector<std::string> frames = read_held_frames(device.tap.get());
-  device.tap.reset();  // tap0 has a single queue: slirp4netns attaches once gocrate has let go
+  std::vector<std::string> frames = read_held_frames(tap.get());
+  tap.reset();  // tap0 has a single queue: slirp4netns attaches once gocrate has let go
   try {
     start_slirp4netns();
     send_again(frames);
@@ -320,10 +320,10 @@ void OutboundNetwork::State::send_again(const std::vector<std::string>& frames) 
   }
 }
 
-OutboundNetwork::OutboundNetwork(OutboundDevice device, std::string slirp4netns, int netns_fd,
+OutboundNetwork::OutboundNetwork(UniqueFd tap, std::string slirp4netns, int netns_fd,
                                  std::string container_name)
     : state_(std::make_unique<State>()) {
-  state_->device = std::move(device);
+  state_->tap = std::move(tap);
   state_->slirp4netns = std::move(slirp4netns);
   state_->container_name = std::move(container_name);
   state_->netns.reset(::fcntl(netns_fd, F_DUPFD_CLOEXEC, 3));
@@ -342,7 +342,7 @@ void OutboundNetwork::stop() {
     [[maybe_unused]] ssize_t n = ::write(state_->stop_event.get(), &one, sizeof one);
     state_->watcher.join();
   }
-  close_detached(std::move(state_->device.tap));
+  close_detached(std::move(state_->tap));
   state_->exit_write.reset();
   pid_t pid = state_->helper.exchange(0);
   if (pid == 0) return;

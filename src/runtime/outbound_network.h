@@ -29,11 +29,8 @@ namespace gocrate {
 // detached process: its end does not wait.
 
 // Made in the new network namespace by namespaces.cc's helper, which may
-// only make raw system calls: fills `tap`, or returns an errno value and
-// names the failed step in `*step`.
-struct OutboundDevice {
-  UniqueFd tap;  // the tap's queue, held until slirp4netns takes over
-};
+// only make raw system calls: fills `tap` with the tap's queue, or returns an
+// errno value and names the failed step in `*step`.
 int create_outbound_device(int* tap, const char** step);
 
 inline constexpr const char* kSlirpResolvConf = "nameserver 10.0.2.3\n";
@@ -43,9 +40,10 @@ std::string find_slirp4netns();
 
 class OutboundNetwork {
  public:
-  // Watches `device` on a thread of its own. `netns_fd` is the container's
-  // network namespace, which slirp4netns enters.
-  OutboundNetwork(OutboundDevice device, std::string slirp4netns, int netns_fd, std::string container_name);
+  // Watches `tap` (the tap's queue, held until slirp4netns takes over) on a
+  // thread of its own. `netns_fd` is the container's network namespace,
+  // which slirp4netns enters.
+  OutboundNetwork(UniqueFd tap, std::string slirp4netns, int netns_fd, std::string container_name);
   ~OutboundNetwork();
   OutboundNetwork(const OutboundNetwork&) = delete;
   OutboundNetwork& operator=(const OutboundNetwork&) = delete;
