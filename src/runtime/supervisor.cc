@@ -304,6 +304,9 @@ void Supervisor::supervise_until_done() {
   }
 }
 
+// Saved by what comes next: "restarting" before a restart, "exited" in
+// finish(). A file that said "exited" in between would tell `stop` that a
+// container about to restart is not running.
 void Supervisor::record_exit(const ExitStatus& status) {
   state_.status = "exited";
   state_.pid = 0;
@@ -312,7 +315,6 @@ void Supervisor::record_exit(const ExitStatus& status) {
   state_.stats = status.stats;
   state_.finished = now_rfc3339();
   state_.health.clear();
-  save();
 }
 
 void Supervisor::finish() {

@@ -498,6 +498,28 @@ def test_on_failure_restarts_exactly_n_times_with_backoff(store, work):
     check(inspect(store, "fine")["RestartCount"] == 0, "on-failure restarted a clean exit")
 
 
+def test_the_state_file_never_says_exited_before_a_restart(store, work):
+    # `stop` and `ps` read this file: "exited" between an exit and the restart that follows made `stop` fail
+    # with "not running" now and then.
+    build_svc(store, work)
+    container_id = detach(store, "--name", "flapping", "--restart", "on-failure:3", "svc", "crash", "1")
+    path = os.path.join(store.path, "containers", container_id, "state.json")
+    seen = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if not seen or seen[-1] != state["status"]:
+            seen.append(state["status"])
+        if state["status"] == "exited" and state.get("restart_count", 0) == 3:
+            break
+    check(seen[-1] == "exited" and "exited" not in seen[:-1], f"statuses in order: {seen}")
+    check(seen.count("restarting") == 3, f"statuses in order: {seen}")
+
+
 def test_always_and_unless_stopped(store, work):
     build_svc(store, work)
     detach(store, "--name", "always", "--restart", "always", "svc", "crash", "0")
