@@ -134,6 +134,7 @@ std::string ago(const std::string& when) {
   auto unit = [](int64_t n, const char* name) {
     return fmt::format("{} {}{} ago", n, name, n == 1 ? "" : "s");
   };
+  if (s < 1) return "Less than a second ago";  // Docker's words
   if (s < 60) return unit(s, "second");
   if (s < 3600) return unit(s / 60, "minute");
   if (s < 86400) return unit(s / 3600, "hour");
