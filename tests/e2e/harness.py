@@ -62,15 +62,34 @@ class Store:
         return run([GOCRATE, "--root", self.path, *args], check_rc=check_rc, env=env, cwd=cwd, timeout=timeout,
                    input=input)
 
-    def expect_error(self, *args, contains, env=None, cwd=None):
-        """Runs a command that must fail with one clear line naming `contains`."""
+    def expect_error(self, *args, contains, env=None, cwd=None, code=None):
+        """Runs a command that must fail (with `code`, if given) with one clear line naming `contains`."""
         result = self(*args, check_rc=False, env=env, cwd=cwd)
-        check(result.returncode != 0, f"gocrate {' '.join(args)} should fail but exited 0")
-        lines = [line for line in result.stderr.strip().splitlines() if line.startswith("gocrate")]
-        check(len(lines) == 1, f"expected one gocrate error line, got: {result.stderr!r}")
-        for text in [contains] if isinstance(contains, str) else contains:
-            check(text in lines[0], f"error {lines[0]!r} does not mention {text!r}")
-        return lines[0]
+        texts = [contains] if isinstance(contains, str) else contains
+        return expect_one_error(result, *texts, code=code, what=f"gocrate {' '.join(args)}")
+
+
+def expect_one_error(result, *texts, code=None, what="the command"):
+    """A failed command's one `gocrate: ...` line on stderr, checked to name every text."""
+    check(result.returncode != 0, f"{what} should fail but exited 0: {result.stdout}")
+    if code is not None:
+        check(result.returncode == code, f"{what} exited {result.returncode}, not {code}: {result.stderr}")
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("gocrate")]
+    check(len(lines) == 1, f"expected one gocrate error line, got: {result.stderr!r}")
+    for text in texts:
+        check(text in lines[0], f"error {lines[0]!r} does not mention {text!r}")
+    return lines[0]
+
+
+def build_program(store, work, name, source, *flags):
+    """Builds a one-file Go program into the image `name`."""
+    src = os.path.join(work, f"src-{name}")
+    os.makedirs(src, exist_ok=True)
+    with open(os.path.join(src, "go.mod"), "w") as f:
+        f.write(f"module example.com/{name}\n\ngo 1.19\n")
+    with open(os.path.join(src, "main.go"), "w") as f:
+        f.write(source)
+    store("build", ".", "-t", name, *flags, cwd=src)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import subprocess
 import tarfile
 import time
 
-from harness import GOCRATE, HELLO_DIR, Skip, check, main, require, run, wait_for
+from harness import GOCRATE, HELLO_DIR, Skip, build_program, check, main, require, run, wait_for
 
 DOCKER_DEFAULT_CAPS = "00000000a80425fb"
 
@@ -287,16 +287,6 @@ func main() { fmt.Println(runtime.GOOS + "/" + runtime.GOARCH) }
 '''
 
 
-def build_program(store, work, name, source, *flags):
-    src = os.path.join(work, f"src-{name}")
-    os.makedirs(src, exist_ok=True)
-    with open(os.path.join(src, "go.mod"), "w") as f:
-        f.write(f"module example.com/{name}\n\ngo 1.19\n")
-    with open(os.path.join(src, "main.go"), "w") as f:
-        f.write(source)
-    store("build", ".", "-t", name, *flags, cwd=src)
-
-
 def build_hello(store, *flags):
     store("build", ".", "-t", "hello", *flags, cwd=HELLO_DIR)
 
@@ -306,14 +296,6 @@ def probe(store, *args, env=None):
     return json.loads(result.stdout)
 
 
-def expect_run_error(store, args, code, contains):
-    result = store("run", *args, check_rc=False)
-    check(result.returncode == code, f"run {args} exited {result.returncode}, not {code}: {result.stderr}")
-    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("gocrate")]
-    check(len(lines) == 1, f"expected one gocrate error line, got: {result.stderr!r}")
-    for text in [contains] if isinstance(contains, str) else contains:
-        check(text in lines[0], f"error {lines[0]!r} does not mention {text!r}")
-    return lines[0]
 
 
 def gocrate_cgroups():
@@ -449,11 +431,13 @@ def test_exit_codes_propagate(store, work):
     build_program(store, work, "probe", PROBE_SOURCE)
     check(store("run", "--rm", "probe", "exit", "3", check_rc=False).returncode == 3, "exit 3")
     check(store("run", "--rm", "--init", "probe", "exit", "5", check_rc=False).returncode == 5, "exit 5 via init")
-    expect_run_error(store, ["--rm", "--entrypoint", "/nope", "probe"], 127, ["/nope", "no such file"])
-    expect_run_error(store, ["--rm", "--entrypoint", "nope", "probe"], 127, ["nope", "not found in $PATH"])
-    expect_run_error(store, ["--rm", "--entrypoint", "/etc/passwd", "probe"], 126, ["/etc/passwd", "not executable"])
-    expect_run_error(store, ["--rm", "--entrypoint", "/tmp", "probe"], 126, ["/tmp", "directory"])
-    expect_run_error(store, ["--rm", "-u", "nobody-here", "probe"], 125, ["unknown user", "nobody-here"])
+    store.expect_error("run", "--rm", "--entrypoint", "/nope", "probe", code=127, contains=["/nope", "no such file"])
+    store.expect_error("run", "--rm", "--entrypoint", "nope", "probe",
+                       code=127, contains=["nope", "not found in $PATH"])
+    store.expect_error("run", "--rm", "--entrypoint", "/etc/passwd", "probe",
+                       code=126, contains=["/etc/passwd", "not executable"])
+    store.expect_error("run", "--rm", "--entrypoint", "/tmp", "probe", code=126, contains=["/tmp", "directory"])
+    store.expect_error("run", "--rm", "-u", "nobody-here", "probe", code=125, contains=["unknown user", "nobody-here"])
 
 
 def test_signals_reach_the_app(store, work):
@@ -515,7 +499,8 @@ def test_read_only_volumes_workdir_env(store, work):
     open(env_file, "w").write("# comment\nFROM_FILE=1\nSHARED=file\n")
     v = probe(store, "--env-file", env_file, "-e", "SHARED=flag", "-w", "/new/dir", "probe", "inspect")
     check(v["cwd"] == "/new/dir", v["cwd"])
-    expect_run_error(store, ["--rm", "--read-only", "-w", "/missing", "probe"], 125, ["/missing", "read-only"])
+    store.expect_error("run", "--rm", "--read-only", "-w", "/missing", "probe",
+                       code=125, contains=["/missing", "read-only"])
 
 
 def test_stdin_only_with_interactive(store, work):
@@ -534,7 +519,7 @@ def test_network_modes(store, work):
         check(v["interfaces"] == interfaces, f"{mode}: {v['interfaces']}")
     host = probe(store, "--network", "host", "probe", "inspect")
     check(len(host["interfaces"]) >= 1, host["interfaces"])
-    expect_run_error(store, ["--rm", "--network", "bridge0", "probe"], 125, ["--network", "bridge0"])
+    store.expect_error("run", "--rm", "--network", "bridge0", "probe", code=125, contains=["--network", "bridge0"])
 
 
 def test_arm64_runs_under_qemu(store, work):
@@ -557,26 +542,26 @@ def test_arm64_runs_under_qemu(store, work):
         if os.path.exists(candidate) and open(candidate, "rb").read(20)[18] == 183:
             arm_binary = candidate
     check(arm_binary, "no arm64 binary in the layer cache")
-    expect_run_error(store, ["--rm", "-v", f"{arm_binary}:/other:ro", "--entrypoint", "/other", "arch"], 126,
-                     ["exec format error", "linux/arm64", "--platform linux/arm64"])
+    store.expect_error("run", "--rm", "-v", f"{arm_binary}:/other:ro", "--entrypoint", "/other", "arch",
+                       code=126, contains=["exec format error", "linux/arm64", "--platform linux/arm64"])
 
 
 def test_bad_input_gets_one_clear_error(store, work):
     build_hello(store)
-    expect_run_error(store, ["nosuch"], 125, ["nosuch", "gocrate images"])
-    expect_run_error(store, ["--platform", "linux/s390x", "hello"], 125, ["linux/s390x", "linux/amd64"])
-    expect_run_error(store, ["-m", "lots", "hello"], 125, ["--memory", "lots"])
-    expect_run_error(store, ["-m", "1m", "hello"], 125, ["--memory", "6m"])
-    expect_run_error(store, ["--cpus", "0", "hello"], 125, ["--cpus", "\"0\""])
-    expect_run_error(store, ["--cpus", "99", "hello"], 125, ["--cpus", "99"])
-    expect_run_error(store, ["--pids-limit", "0", "hello"], 125, ["--pids-limit"])
-    expect_run_error(store, ["-v", "/nonexistent:/x", "hello"], 125, ["-v", "/nonexistent"])
-    expect_run_error(store, ["-v", "relative:/x", "hello"], 125, ["-v", "absolute"])
-    expect_run_error(store, ["-v", "/tmp:/x:zz", "hello"], 125, ["-v", "zz"])
-    expect_run_error(store, ["--cap-add", "FLY", "hello"], 125, ["capability", "FLY"])
-    expect_run_error(store, ["--name", "bad name", "hello"], 125, ["container name", "bad name"])
+    store.expect_error("run", "nosuch", code=125, contains=["nosuch", "gocrate images"])
+    store.expect_error("run", "--platform", "linux/s390x", "hello", code=125, contains=["linux/s390x", "linux/amd64"])
+    store.expect_error("run", "-m", "lots", "hello", code=125, contains=["--memory", "lots"])
+    store.expect_error("run", "-m", "1m", "hello", code=125, contains=["--memory", "6m"])
+    store.expect_error("run", "--cpus", "0", "hello", code=125, contains=["--cpus", "\"0\""])
+    store.expect_error("run", "--cpus", "99", "hello", code=125, contains=["--cpus", "99"])
+    store.expect_error("run", "--pids-limit", "0", "hello", code=125, contains=["--pids-limit"])
+    store.expect_error("run", "-v", "/nonexistent:/x", "hello", code=125, contains=["-v", "/nonexistent"])
+    store.expect_error("run", "-v", "relative:/x", "hello", code=125, contains=["-v", "absolute"])
+    store.expect_error("run", "-v", "/tmp:/x:zz", "hello", code=125, contains=["-v", "zz"])
+    store.expect_error("run", "--cap-add", "FLY", "hello", code=125, contains=["capability", "FLY"])
+    store.expect_error("run", "--name", "bad name", "hello", code=125, contains=["container name", "bad name"])
     store("run", "--name", "taken", "hello", "once")
-    expect_run_error(store, ["--name", "taken", "hello", "once"], 125, ["\"taken\"", "in use"])
+    store.expect_error("run", "--name", "taken", "hello", "once", code=125, contains=["\"taken\"", "in use"])
     check(len(container_dirs(store)) == 2, container_dirs(store))  # the exited "taken" and its name
 
 

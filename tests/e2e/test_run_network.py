@@ -20,7 +20,8 @@ import threading
 import time
 import urllib.request
 
-from harness import (GOCRATE, HELLO_DIR, Failure, Skip, check, free_port, main, require, run, wait_for)
+from harness import (GOCRATE, HELLO_DIR, Failure, Skip, build_program, check, free_port, main, require, run,
+                     wait_for)
 
 NET_SOURCE = r'''
 // net does what the networking tests need from inside a container.
@@ -89,16 +90,6 @@ func main() {
 '''
 
 
-def build_net(store, work):
-    src = os.path.join(work, "src-net")
-    os.makedirs(src, exist_ok=True)
-    with open(os.path.join(src, "go.mod"), "w") as f:
-        f.write("module example.com/net\n\ngo 1.19\n")
-    with open(os.path.join(src, "main.go"), "w") as f:
-        f.write(NET_SOURCE)
-    store("build", ".", "-t", "net", cwd=src)
-
-
 def build_hello(store):
     store("build", ".", "-t", "hello", cwd=HELLO_DIR)
 
@@ -144,16 +135,6 @@ def state_of(store, name):
     import json
     link = os.path.join(store.path, "containers", "by-name", name)
     return json.load(open(os.path.join(store.path, "containers", os.readlink(link), "state.json")))
-
-
-def expect_run_error(store, args, contains, env=None):
-    result = store("run", *args, check_rc=False, env=env)
-    check(result.returncode == 125, f"run {args} exited {result.returncode}, not 125: {result.stderr}")
-    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("gocrate")]
-    check(len(lines) == 1, f"expected one gocrate error line, got: {result.stderr!r}")
-    for text in [contains] if isinstance(contains, str) else contains:
-        check(text in lines[0], f"error {lines[0]!r} does not mention {text!r}")
-    return lines[0]
 
 
 @contextlib.contextmanager
@@ -219,7 +200,7 @@ def test_published_port_answers_on_the_host(store, work):
         ports = state_of(store, "web")["ports"]
         check(ports == [{"host_ip": "", "host_port": port, "container_port": 8080, "protocol": "tcp"}], ports)
         # The same host port again: one clear error, and nothing of the second container is left.
-        expect_run_error(store, ["--rm", "-p", f"{port}:8080", "hello"], f"port {port} is in use")
+        store.expect_error("run", "--rm", "-p", f"{port}:8080", "hello", code=125, contains=f"port {port} is in use")
         check(container_dirs(store) == [state_of(store, "web")["id"]], container_dirs(store))
         check(answers(port), "the first container stopped answering")
     # Go's runtime, as pid 1, cannot die of the SIGTERM it re-raises and exits 2, as under Docker.
@@ -228,7 +209,7 @@ def test_published_port_answers_on_the_host(store, work):
 
 
 def test_published_udp_port_and_a_kernel_chosen_host_port(store, work):
-    build_net(store, work)
+    build_program(store, work, "net", NET_SOURCE)
     port = free_port()
     with gocrate_run(store, "--rm", "--name", "udp", "-p", f"127.0.0.1:{port}:5353/udp", "-p", "127.0.0.1::5354",
                      "net", "udp-echo", "5353") as p:
@@ -250,7 +231,7 @@ def test_published_udp_port_and_a_kernel_chosen_host_port(store, work):
 
 def test_private_network_reaches_the_host_and_resolves_through_slirp(store, work):
     require("slirp4netns", "slirp4netns")
-    build_net(store, work)
+    build_program(store, work, "net", NET_SOURCE)
     slirp_before, netns_before = slirp_processes(), network_namespaces()
     with host_server("from the host") as port:
         out = store("run", "--rm", "net", "get", f"http://10.0.2.2:{port}/").stdout
@@ -277,7 +258,7 @@ def test_private_network_reaches_the_host_and_resolves_through_slirp(store, work
 
 
 def test_none_has_no_way_out_and_host_shares_the_hosts(store, work):
-    build_net(store, work)
+    build_program(store, work, "net", NET_SOURCE)
     slirp_before = slirp_processes()
     with host_server("host") as port:
         out = store("run", "--rm", "--network", "none", "net", "get", f"http://10.0.2.2:{port}/").stdout
@@ -295,10 +276,12 @@ def test_bad_input_is_one_clear_error_and_leaves_nothing(store, work):
     netns_before = network_namespaces()
     syntax = "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]"
     for bad in ["8080:", "x:80", "80:70000", "8080:80/sctp", "1.2.3:80:80", "8000-8002:80"]:
-        expect_run_error(store, ["--rm", "-p", bad, "hello"], [f'-p "{bad}"', syntax])
-    expect_run_error(store, ["--rm", "-p", "8080:80", "-p", "8080:81", "hello"], "already published")
-    expect_run_error(store, ["--rm", "--network", "host", "-p", "8080:80", "hello"], ["-p 8080:80", "--network host"])
-    expect_run_error(store, ["--rm", "--network", "none", "-p", "8080:80", "hello"], ["-p 8080:80", "--network none"])
+        store.expect_error("run", "--rm", "-p", bad, "hello", code=125, contains=[f'-p "{bad}"', syntax])
+    store.expect_error("run", "--rm", "-p", "8080:80", "-p", "8080:81", "hello", code=125, contains="already published")
+    store.expect_error("run", "--rm", "--network", "host", "-p", "8080:80", "hello",
+                       code=125, contains=["-p 8080:80", "--network host"])
+    store.expect_error("run", "--rm", "--network", "none", "-p", "8080:80", "hello",
+                       code=125, contains=["-p 8080:80", "--network none"])
     # Without CAP_NET_BIND_SERVICE, as a user without privileges would be.
     require("setpriv", "util-linux")
     port = free_port()
@@ -308,8 +291,8 @@ def test_bad_input_is_one_clear_error_and_leaves_nothing(store, work):
     check(result.returncode == 125 and len(lines) == 1 and "cannot publish port 81: ports below" in lines[0],
           f"{result.returncode}: {result.stderr}")
     # slirp4netns missing: the Debian package is named.
-    expect_run_error(store, ["--rm", "hello", "once"], ["slirp4netns", "Debian package slirp4netns"],
-                     env={"PATH": "/nonexistent"})
+    store.expect_error("run", "--rm", "hello", "once", code=125, contains=["slirp4netns", "Debian package slirp4netns"],
+                       env={"PATH": "/nonexistent"})
     check(store("run", "--rm", "--network", "none", "hello", "once", env={"PATH": "/nonexistent"}).stdout ==
           "Hello, World!\n", "--network none needs no slirp4netns")
     nothing_left(store, slirp_processes(), netns_before, [port])
@@ -317,7 +300,7 @@ def test_bad_input_is_one_clear_error_and_leaves_nothing(store, work):
 
 def test_a_killed_gocrate_leaves_no_forwarder_slirp_or_namespace(store, work):
     require("slirp4netns", "slirp4netns")
-    build_net(store, work)
+    build_program(store, work, "net", NET_SOURCE)
     slirp_before, netns_before = slirp_processes(), network_namespaces()
     port = free_port()
     with host_server("host") as server_port:

@@ -20,7 +20,8 @@ from datetime import datetime
 
 import urllib.request
 
-from harness import GOCRATE, HELLO_DIR, Skip, check, free_port, main, run, wait_for
+from harness import (GOCRATE, HELLO_DIR, Skip, build_program, check, expect_one_error, free_port, main, run,
+                     wait_for)
 
 SVC_SOURCE = r'''
 // svc is the program of the supervision tests: a server whose health can be
@@ -189,16 +190,6 @@ NO_CAPS = "0000000000000000"
 
 # ---- helpers -------------------------------------------------------------------
 
-def build_svc(store, work):
-    src = os.path.join(work, "src-svc")
-    os.makedirs(src, exist_ok=True)
-    with open(os.path.join(src, "go.mod"), "w") as f:
-        f.write("module example.com/svc\n\ngo 1.19\n")
-    with open(os.path.join(src, "main.go"), "w") as f:
-        f.write(SVC_SOURCE)
-    store("build", ".", "-t", "svc", cwd=src)
-
-
 def detach(store, *args):
     """run -d; returns the id it printed."""
     out = store("run", "-d", *args).stdout.strip()
@@ -257,17 +248,6 @@ def store_leftovers(store):
     names = os.listdir(os.path.join(base, "by-name")) if os.path.isdir(os.path.join(base, "by-name")) else []
     mounts = [line for line in open("/proc/self/mountinfo") if store.path in line]
     return entries + [f"by-name/{n}" for n in names] + mounts
-
-
-def expect_one_error(result, *texts, code=None):
-    check(result.returncode != 0, f"should fail but exited 0: {result.stdout}")
-    if code is not None:
-        check(result.returncode == code, f"exited {result.returncode}, not {code}: {result.stderr}")
-    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("gocrate")]
-    check(len(lines) == 1, f"expected one gocrate error line, got: {result.stderr!r}")
-    for text in texts:
-        check(text in lines[0], f"error {lines[0]!r} does not mention {text!r}")
-    return lines[0]
 
 
 def log_times(lines):
@@ -346,7 +326,7 @@ def test_run_d_returns_an_id_at_once_and_hello_answers_inside(store, work):
 
 
 def test_published_ports_survive_restarts(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     detach(store, "--name", "flaky", "-p", "127.0.0.1::8080", "--restart", "always", "svc", "serve", "8080")
     wait_log(store, "flaky", "serving")
     host_port = int(ps(store)["flaky"]["Ports"].split(":")[1].split("-")[0])
@@ -362,7 +342,7 @@ def test_published_ports_survive_restarts(store, work):
 
 
 def test_logs_follow_with_timestamps_and_the_log_is_capped(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     detach(store, "--name", "ticker", "svc", "tick")
     follow = subprocess.Popen([GOCRATE, "--root", store.path, "logs", "-f", "-t", "ticker"], stdout=subprocess.PIPE,
                               text=True)
@@ -402,7 +382,7 @@ def test_logs_follow_with_timestamps_and_the_log_is_capped(store, work):
 
 
 def test_stop_within_t_kill_signals_and_wait_codes(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     detach(store, "--name", "polite", "svc", "sleep")
     wait_log(store, "polite", "ready")
     check(store("kill", "-s", "USR1", "polite").stdout == "polite\n", "kill prints the name")
@@ -440,7 +420,7 @@ def test_stop_within_t_kill_signals_and_wait_codes(store, work):
 
 
 def test_commands_reach_foreground_containers(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     fg = subprocess.Popen([GOCRATE, "--root", store.path, "run", "--name", "fg", "svc", "sleep"],
                           stdout=subprocess.PIPE, text=True)
     try:
@@ -475,7 +455,7 @@ def test_commands_reach_foreground_containers(store, work):
 
 
 def test_on_failure_restarts_exactly_n_times_with_backoff(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     detach(store, "--name", "crashy", "--restart", "on-failure:3", "svc", "crash", "3")
     check(store("wait", "crashy").stdout in ("3\n",), "first exit code")
     wait_for(lambda: status_of(store, "crashy") == "exited (3)" and inspect(store, "crashy")["RestartCount"] == 3,
@@ -501,7 +481,7 @@ def test_on_failure_restarts_exactly_n_times_with_backoff(store, work):
 def test_the_state_file_never_says_exited_before_a_restart(store, work):
     # `stop` and `ps` read this file: "exited" between an exit and the restart that follows made `stop` fail
     # with "not running" now and then.
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     container_id = detach(store, "--name", "flapping", "--restart", "on-failure:3", "svc", "crash", "1")
     path = os.path.join(store.path, "containers", container_id, "state.json")
     seen = []
@@ -521,7 +501,7 @@ def test_the_state_file_never_says_exited_before_a_restart(store, work):
 
 
 def test_always_and_unless_stopped(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     detach(store, "--name", "always", "--restart", "always", "svc", "crash", "0")
     wait_for(lambda: inspect(store, "always")["RestartCount"] >= 2, 20, "always to restart a clean exit")
     store("stop", "always")
@@ -564,7 +544,7 @@ def test_always_and_unless_stopped(store, work):
 
 
 def test_health_cmd_and_http_flip_with_the_app(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     timing = ["--health-interval", "150ms", "--health-retries", "2", "--health-timeout", "2s"]
     detach(store, "--name", "by-cmd", "--health-cmd", "/app/svc check", *timing, "svc", "serve", "8080")
     detach(store, "--name", "by-http", "--health-http", "8080/health", *timing, "svc", "serve", "8080")
@@ -601,7 +581,7 @@ def test_health_cmd_and_http_flip_with_the_app(store, work):
 
 
 def test_exec_runs_as_the_container_under_its_restrictions(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     detach(store, "--name", "box", "-e", "FROM_RUN=1", "svc", "sleep")
     wait_log(store, "box", "ready")
     v = json.loads(store("exec", "box", "/app/svc", "status").stdout)
@@ -640,7 +620,7 @@ def test_exec_runs_as_the_container_under_its_restrictions(store, work):
 
 
 def test_exec_it_and_run_it_get_a_terminal(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     detach(store, "--name", "term", "svc", "sleep")
     base = [os.path.realpath(GOCRATE), "--root", store.path]
     out, code = drive_pty(base + ["exec", "-it", "term", "/app/svc", "tty"], 33, 111)
@@ -665,7 +645,7 @@ def test_exec_it_and_run_it_get_a_terminal(store, work):
 
 
 def test_a_killed_supervisor_is_reported_and_rm_cleans_up(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     cid = detach(store, "--name", "orphan", "--health-cmd", "/app/svc check", "--health-interval", "100ms", "svc",
                  "sleep")
     wait_log(store, "orphan", "ready")
@@ -708,7 +688,7 @@ def test_a_killed_supervisor_is_reported_and_rm_cleans_up(store, work):
 
 
 def test_100_detached_at_once_all_run_and_clean_up(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     procs = [subprocess.Popen([GOCRATE, "--root", store.path, "run", "-d", "--name", f"c{i}", "svc", "sleep"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(100)]
     ids = []
@@ -729,7 +709,7 @@ def test_100_detached_at_once_all_run_and_clean_up(store, work):
 
 
 def test_100_foreground_at_once_all_run_and_clean_up(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     procs = [subprocess.Popen([GOCRATE, "--root", store.path, "run", "--rm", "svc", "crash", str(i % 5)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(100)]
     for i, p in enumerate(procs):
@@ -745,7 +725,7 @@ def test_100_foreground_at_once_all_run_and_clean_up(store, work):
 
 
 def test_ps_inspect_and_stats_from_fresh_calls(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     cid = detach(store, "--name", "watched", "-m", "64m", "--pids-limit", "50", "--restart", "on-failure:2",
                  "--log-opt", "max-size=1m", "svc", "serve", "8080")
     wait_log(store, "watched", "serving")
@@ -783,7 +763,7 @@ def test_ps_inspect_and_stats_from_fresh_calls(store, work):
 
 
 def test_rm_and_auto_remove(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     detach(store, "--name", "running", "svc", "sleep")
     expect_one_error(store("rm", "running", check_rc=False), "running", "rm -f")
     check(status_of(store, "running") == "running", "a refused rm stopped it")
@@ -804,7 +784,7 @@ def test_rm_and_auto_remove(store, work):
 
 
 def test_bad_input_gets_one_clear_line_and_leaves_nothing(store, work):
-    build_svc(store, work)
+    build_program(store, work, "svc", SVC_SOURCE)
     for command in [["stop"], ["kill"], ["rm"], ["rm", "-f"], ["logs"], ["wait"], ["inspect", "--type", "container"],
                     ["exec"], ["start"], ["stats", "--no-stream"]]:
         args = command + ["ghost"] + (["/app/svc"] if command == ["exec"] else [])
