@@ -54,10 +54,7 @@ int build_command(Globals& globals, int argc, char** argv) {
   Store store = open_store(globals);
   store.remove_stale_ingests();
   LocatedImage base;
-  request.recipe = make_recipe(flags, store, base);
-  request.all_platforms = flags.platform == "all";
-  request.platforms = parse_platform_list(flags.platform);
-  add_git_annotations(request.recipe, request.working_dir);
+  prepare_go_build(flags, store, base, request);
 
   Progress progress(!flags.quiet && !flags.json && Progress::stderr_is_terminal());
   FileLock lease = store.lease();

@@ -116,10 +116,7 @@ std::map<std::string, std::string> build_and_push(Globals& globals, const CLI::A
   Store store = open_store(globals);
   store.remove_stale_ingests();
   LocatedImage base;
-  request.recipe = make_recipe(image_flags, store, base);
-  request.all_platforms = image_flags.platform == "all";
-  request.platforms = parse_platform_list(image_flags.platform);
-  add_git_annotations(request.recipe, working_dir);
+  prepare_go_build(image_flags, store, base, request);
   Progress progress(!image_flags.quiet && Progress::stderr_is_terminal());
   std::vector<GoImage> images;
   {

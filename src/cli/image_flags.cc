@@ -136,6 +136,13 @@ ImageRecipe make_recipe(const ImageFlags& f, Store& store, LocatedImage& base) {
   return recipe;
 }
 
+void prepare_go_build(const ImageFlags& flags, Store& store, LocatedImage& base, GoImageRequest& request) {
+  request.recipe = make_recipe(flags, store, base);
+  request.all_platforms = flags.platform == "all";
+  request.platforms = parse_platform_list(flags.platform);
+  add_git_annotations(request.recipe, request.working_dir);
+}
+
 void publish(Store& store, const std::vector<Published>& results, const ImageFlags& f) {
   for (const auto& r : results) {
     for (const auto& name : r.names) store.add_name(name, r.image.root);

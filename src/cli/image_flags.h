@@ -47,6 +47,9 @@ std::string default_image_name(const std::string& name, const std::string& repos
 std::vector<Platform> parse_platform_list(const std::string& text);
 // The recipe the flags describe. `base` keeps the base's source open.
 ImageRecipe make_recipe(const ImageFlags& flags, Store& store, LocatedImage& base);
+// A Go build's recipe, platforms and git annotations (of request.working_dir)
+// from the flags.
+void prepare_go_build(const ImageFlags& flags, Store& store, LocatedImage& base, GoImageRequest& request);
 
 struct Published {
   std::vector<std::string> names;
