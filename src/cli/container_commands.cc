@@ -55,9 +55,15 @@ struct ContainerView {
   }
 };
 
+// An owner saves the final state before it lets go: when the container has
+// no owner, the state is read again, so that one read just before the end
+// does not pass for a container whose owner died.
 ContainerView view_of(const ContainerDirectory& directory, ContainerState state) {
   std::string dir = directory.dir_of(state.id);
   bool owned = container_is_owned(dir);
+  if (!owned) {
+    if (auto final_state = directory.find(state.id)) state = std::move(*final_state);
+  }
   return {std::move(state), std::move(dir), owned};
 }
 
@@ -417,12 +423,14 @@ int wait_for_container(const ContainerDirectory& directory, const ContainerView&
   DirectoryWatch watch(c.dir);
   std::optional<int> last_code;
   for (;;) {
+    // Ownership first: an owner saves the final state before it lets go, so
+    // a state read after an unowned check is final.
+    bool owned = container_is_owned(c.dir);
     auto state = directory.find(c.state.id);
     if (!state) {
       if (last_code) return *last_code;
       fail("container {} was removed (--rm) before its exit code could be read", c.state.name);
     }
-    bool owned = container_is_owned(c.dir);
     if (state->exit_code) last_code = state->exit_code;
     bool starting_or_running = state->status == "running" || state->status == "created";
     if (!starting_or_running) return state->exit_code.value_or(0);

@@ -454,6 +454,26 @@ def test_commands_reach_foreground_containers(store, work):
     check(store_leftovers(store) == [], store_leftovers(store))
 
 
+def test_wait_and_ps_around_the_end_of_a_foreground_container(store, work):
+    # A state read just before the owner saved "exited" and let go must not pass for a container whose owner died.
+    build_program(store, work, "svc", SVC_SOURCE)
+    for round in range(3):
+        name = f"ending{round}"
+        fg = subprocess.Popen([GOCRATE, "--root", store.path, "run", "--name", name, "svc", "sleep"],
+                              stdout=subprocess.PIPE, text=True)
+        check(fg.stdout.readline() == "ready\n", "foreground svc")
+        stopper = subprocess.Popen([GOCRATE, "--root", store.path, "stop", name])
+        waiters, statuses = [], []
+        while stopper.poll() is None or len(waiters) < 5:
+            waiters.append(subprocess.Popen([GOCRATE, "--root", store.path, "wait", name], stdout=subprocess.PIPE,
+                                            text=True))
+            statuses.append(status_of(store, name))
+        check(stopper.wait(15) == 0 and fg.wait(15) == 0, "stop")
+        codes = [w.communicate(timeout=15)[0] for w in waiters]
+        check(set(codes) == {"0\n"}, f"wait printed {codes}")
+        check(set(statuses) <= {"running", "exited (0)"}, f"ps said {statuses}")
+
+
 def test_on_failure_restarts_exactly_n_times_with_backoff(store, work):
     build_program(store, work, "svc", SVC_SOURCE)
     detach(store, "--name", "crashy", "--restart", "on-failure:3", "svc", "crash", "3")
