@@ -474,17 +474,16 @@ def main(namespace):
             signal.alarm(TEST_TIMEOUT)
             try:
                 fn(store, work)
-                signal.alarm(0)
                 passed += 1
                 print(f"PASS {name} ({time.monotonic() - start:.1f}s)", flush=True)
             except Skip as e:
-                signal.alarm(0)
                 skipped += 1
                 print(f"SKIP {name}: {e}", flush=True)
             except Exception:
-                signal.alarm(0)
                 failed += 1
                 print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+            finally:
+                signal.alarm(0)
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     if failed:
         sys.exit(1)
