@@ -2,13 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
-#include <random>
 
 #include "image/media_types.h"
 #include "util/error.h"
@@ -187,17 +184,15 @@ bool OciLayout::has_blob(const Digest& digest) const {
 }
 
 BlobWriter OciLayout::begin_blob() {
-  static thread_local std::mt19937_64 random{std::random_device{}()};
   std::string ingest = ingest_dir(dir_);
-  std::string temp = fmt::format("{}/{}-{:016x}", ingest, getpid(), random());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0 && errno == ENOENT) {
+  if (!is_directory(ingest)) {
     make_directories(ingest);
     make_directories(dir_ + "/blobs/sha256");
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   }
-  if (fd < 0) fail_errno(fmt::format("cannot write to {}", label_));
-  return BlobWriter(dir_ + "/blobs/sha256", temp, UniqueFd(fd), label_);
+  // Held while it is written, so that remove_stale_ingests() elsewhere
+  // leaves it alone until this writer is gone.
+  HeldFile temp = create_held_file(ingest);
+  return BlobWriter(dir_ + "/blobs/sha256", std::move(temp.path), std::move(temp.fd), label_);
 }
 
 Descriptor OciLayout::write_blob(std::string_view data, std::string media_type) {
@@ -322,33 +317,12 @@ void OciLayout::commit() {
 
 TempDir OciLayout::make_temp_dir() const {
   make_directories(temp_root(dir_));
-  return TempDir(temp_root(dir_), fmt::format("{}-", getpid()));
+  return TempDir::held(temp_root(dir_), "scratch-");
 }
 
 void OciLayout::remove_stale_ingests() const {
-  time_t day_ago = ::time(nullptr) - 86400;
-  for (const std::string& parent : {ingest_dir(dir_), temp_root(dir_)}) {
-    DIR* d = ::opendir(parent.c_str());
-    if (!d) continue;
-    std::vector<std::string> stale;
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
-      std::string path = parent + "/" + name;
-      pid_t pid = static_cast<pid_t>(std::atol(name.c_str()));
-      struct stat st;
-      bool writer_gone = pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH);
-      bool old = ::lstat(path.c_str(), &st) == 0 && st.st_mtime < day_ago;
-      if (writer_gone || old) stale.push_back(path);
-    }
-    ::closedir(d);
-    for (const auto& path : stale) {
-      try {
-        remove_tree(path);
-      } catch (const Error&) {
-      }
-    }
-  }
+  remove_unheld_entries(ingest_dir(dir_));
+  remove_unheld_entries(temp_root(dir_));
 }
 
 }  // namespace gocrate

@@ -13,7 +13,8 @@
 namespace gocrate {
 
 // Writes one blob into a layout: content goes to a temporary file in the
-// layout's ingest directory and appears under blobs/ only on commit(), after
+// layout's ingest directory, held (util/fs.h) through `fd` until the writer
+// is destroyed, and appears under blobs/ only on commit(), after
 // an fsync, under the digest it was checked to have. A writer destroyed
 // before commit() leaves nothing behind. The blobs directory itself is synced
 // once per index.json update, before any name can lead to the new blobs.
@@ -76,11 +77,13 @@ class OciLayout : public BlobSource, public ImageSink {
   void commit() override;
 
   // A scratch directory inside the layout (same file system, removed with
-  // the object), named after this process so that remove_stale_ingests()
-  // can clear it should the process be killed.
+  // the object), held for the object's lifetime so that
+  // remove_stale_ingests() clears it only once its process is gone.
   TempDir make_temp_dir() const;
 
-  // Removes temporary files and directories left by writers that were killed.
+  // Removes the temporary files and directories of writers that are gone
+  // (killed, or crashed): those nobody holds (util/fs.h), whatever became
+  // of their process ids.
   void remove_stale_ingests() const;
 
  protected:

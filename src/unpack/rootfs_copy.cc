@@ -26,7 +26,7 @@ constexpr std::string_view kProbeFile = "overlay-check";
 // Every directory of a probe is its own: probes of gocrates started at once
 // must not remove what another one mounts.
 std::string probe_overlay(const std::string& layers_dir) {
-  TempDir work(layers_dir + "/tmp", "overlay-probe.");
+  TempDir work = TempDir::held(layers_dir + "/tmp", "overlay-probe.");
   std::string lower = work.path() + "/lower", upper = work.path() + "/upper", wd = work.path() + "/work",
               mnt = work.path() + "/mnt";
   for (const auto& d : {lower, upper, wd, mnt}) make_directories(d);
@@ -155,6 +155,7 @@ RootfsMethod rootfs_method(const std::string& layers_dir) {
   auto known = read_file_if_exists(probe_path);
   if (!known) {
     make_directories(layers_dir + "/tmp");
+    remove_unheld_entries(layers_dir + "/tmp");
     std::string result = probe_overlay(layers_dir);
     write_file_atomic(probe_path, result + "\n");
     known = result;

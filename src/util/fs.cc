@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <random>
+#include <vector>
 
 #include "util/error.h"
 
@@ -199,6 +201,26 @@ void remove_tree(const std::string& path) {
   }
 }
 
+std::string_view file_type_name(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+      return "a regular file";
+    case S_IFDIR:
+      return "a directory";
+    case S_IFLNK:
+      return "a symbolic link";
+    case S_IFIFO:
+      return "a FIFO";
+    case S_IFSOCK:
+      return "a socket";
+    case S_IFCHR:
+      return "a character device";
+    case S_IFBLK:
+      return "a block device";
+  }
+  return "a file of unknown type";
+}
+
 bool path_exists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
@@ -252,6 +274,115 @@ std::optional<FileLock> FileLock::acquire(const std::string& path, Mode mode, bo
   return lock;
 }
 
+namespace {
+
+constexpr std::string_view kLockSuffix = ".lock";
+// Tries before giving up on making a held entry; each one fails only when a
+// cleaner removes the new entry in the moment before it is locked.
+constexpr int kHoldAttempts = 100;
+
+// From the kernel, so that processes forked from one another differ.
+std::string random_name_part() {
+  uint64_t value = 0;
+  if (::getrandom(&value, sizeof value, 0) != static_cast<ssize_t>(sizeof value)) return random_suffix();
+  return fmt::format("{:016x}", value);
+}
+
+bool try_lock_exclusive(int fd, const std::string& path) {
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return false;
+    if (errno != EINTR) fail_errno(fmt::format("cannot lock {}", path));
+  }
+  return true;
+}
+
+// Whether `path` still names the file open as `fd`.
+bool still_named(int fd, const std::string& path) {
+  struct stat opened, named;
+  return ::fstat(fd, &opened) == 0 && ::lstat(path.c_str(), &named) == 0 && opened.st_dev == named.st_dev &&
+         opened.st_ino == named.st_ino;
+}
+
+HeldFile create_and_hold(const std::string& dir, std::string_view prefix, std::string_view suffix,
+                         mode_t mode) {
+  for (int attempt = 0; attempt < kHoldAttempts; ++attempt) {
+    std::string path = fmt::format("{}/{}{}{}", dir, prefix, random_name_part(), suffix);
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+    if (!fd) {
+      if (errno == EEXIST) continue;
+      fail_errno(fmt::format("cannot create a file in {}", dir));
+    }
+    // A cleaner that locked the file first removes it: leave it that one.
+    if (try_lock_exclusive(fd.get(), path) && still_named(fd.get(), path))
+      return {std::move(path), std::move(fd)};
+  }
+  fail("cannot create a file in {}: each new one was removed at once; is another program emptying {}?", dir,
+       dir);
+}
+
+// Removes the file `path`, and the directory it holds if it is a lock file,
+// when no writer holds it.
+void remove_if_unheld(const std::string& path) {
+  // Open for writing where possible: NFS grants exclusive locks only then.
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd && (errno == EACCES || errno == EROFS || errno == ETXTBSY)) {
+    fd.reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  }
+  if (!fd || !try_lock_exclusive(fd.get(), path) || !still_named(fd.get(), path)) return;
+  // Still locked, so that a writer that made this file but has not locked
+  // it yet sees it gone and makes another.
+  if (path.ends_with(kLockSuffix)) remove_tree(path.substr(0, path.size() - kLockSuffix.size()));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) fail_errno(fmt::format("cannot remove {}", path));
+}
+
+}  // namespace
+
+HeldFile create_held_file(const std::string& dir, std::string_view prefix, mode_t mode) {
+  return create_and_hold(dir, prefix, "", mode);
+}
+
+void remove_unheld_entries(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  std::vector<std::string> names;
+  while (dirent* entry = ::readdir(d)) {
+    std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(d);
+  for (const auto& name : names) {
+    std::string path = dir + "/" + name;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) continue;
+    try {
+      if (S_ISREG(st.st_mode)) {
+        remove_if_unheld(path);
+      } else if (!path_exists(path + std::string(kLockSuffix))) {
+        // A writer makes the lock file before the directory and removes it
+        // after, so nobody holds a directory without one.
+        remove_tree(path);
+      }
+    } catch (const Error&) {
+      // Left for the next cleaner; a cleanup never fails the work it precedes.
+    }
+  }
+}
+
+TempDir TempDir::held(const std::string& parent, std::string_view prefix) {
+  for (int attempt = 0; attempt < kHoldAttempts; ++attempt) {
+    HeldFile lock = create_and_hold(parent, prefix, kLockSuffix, 0644);
+    std::string path = lock.path.substr(0, lock.path.size() - kLockSuffix.size());
+    if (::mkdir(path.c_str(), 0700) != 0) {
+      int err = errno;
+      ::unlink(lock.path.c_str());
+      if (err == EEXIST) continue;
+      fail_errno(fmt::format("cannot create a temporary directory in {}", parent), err);
+    }
+    return TempDir(Adopt{}, std::move(path), std::move(lock.path), std::move(lock.fd));
+  }
+  fail("cannot create a temporary directory in {}: every new name was taken", parent);
+}
+
 TempDir::TempDir(const std::string& parent, std::string_view prefix) {
   std::string base = parent;
   if (base.empty()) {
@@ -264,11 +395,15 @@ TempDir::TempDir(const std::string& parent, std::string_view prefix) {
 }
 
 TempDir::~TempDir() {
-  if (path_.empty()) return;
-  try {
-    remove_tree(path_);
-  } catch (...) {
+  if (!path_.empty()) {
+    try {
+      remove_tree(path_);
+    } catch (...) {
+    }
   }
+  // The directory goes first: a directory without its lock file is free to
+  // remove. lock_ closes after, giving up the hold.
+  if (!lock_path_.empty()) ::unlink(lock_path_.c_str());
 }
 
 MappedFile::MappedFile(const std::string& path) {

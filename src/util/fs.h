@@ -57,6 +57,8 @@ void make_directories(const std::string& path, mode_t mode = 0755);
 void remove_tree(const std::string& path);
 
 bool path_exists(const std::string& path);
+// "a directory", "a FIFO", "a character device", ... for a stat mode.
+std::string_view file_type_name(mode_t mode);
 bool is_directory(const std::string& path);
 bool is_executable_file(const std::string& path);
 std::string absolute_path(const std::string& path);
@@ -78,17 +80,56 @@ class FileLock {
   UniqueFd fd_;
 };
 
+// Temporary entries in a directory shared by several processes (a store's
+// ingest and scratch directories) are "held": their writer keeps an
+// exclusive flock(2) on a descriptor open for as long as it writes. The
+// kernel drops the lock when that descriptor closes, however the process
+// ends, so remove_unheld_entries() in another process can tell a live
+// writer's entry from a dead one's with no pid (pids are reused) and no age.
+// A file is held through itself; a directory through the lock file
+// <name>.lock beside it, made before the directory and removed after it
+// (directories cannot be locked for writing on every file system, NFS among
+// them).
+//
+// Between creating an entry and locking it, a cleaner may find it free and
+// remove it; the writer then finds its name gone (or the lock taken) and
+// makes another, so the entries a writer goes on to use are never removed.
+
+// A new file <dir>/<prefix><random>, open for writing and held.
+struct HeldFile {
+  std::string path;
+  UniqueFd fd;  // closing it gives up the hold
+};
+HeldFile create_held_file(const std::string& dir, std::string_view prefix = "", mode_t mode = 0644);
+
+// Removes from `dir` every entry that no live writer holds: files that are
+// not locked, directories whose lock file is not locked (with the lock
+// file), and directories with no lock file at all. Entries that cannot be
+// removed are left for the next call. A missing `dir` is not an error.
+void remove_unheld_entries(const std::string& dir);
+
 // A fresh directory that is removed with everything in it on destruction.
 class TempDir {
  public:
   explicit TempDir(const std::string& parent = "", std::string_view prefix = "gocrate-");
-  TempDir(TempDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  // A fresh directory <parent>/<prefix><random> held (see above) until
+  // destruction, for a `parent` that remove_unheld_entries() cleans.
+  static TempDir held(const std::string& parent, std::string_view prefix);
+  TempDir(TempDir&& other) noexcept
+      : path_(std::exchange(other.path_, {})),
+        lock_path_(std::exchange(other.lock_path_, {})),
+        lock_(std::move(other.lock_)) {}
   TempDir(const TempDir&) = delete;
   ~TempDir();
   const std::string& path() const { return path_; }
 
  private:
+  struct Adopt {};
+  TempDir(Adopt, std::string path, std::string lock_path, UniqueFd lock)
+      : path_(std::move(path)), lock_path_(std::move(lock_path)), lock_(std::move(lock)) {}
   std::string path_;
+  std::string lock_path_;  // empty unless held
+  UniqueFd lock_;
 };
 
 // A read-only view of a whole file, mapped into memory.

@@ -2,9 +2,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string_view>
 
 #include "util/error.h"
@@ -134,41 +136,110 @@ void pump(UniqueFd& in, std::string_view input, UniqueFd& out, std::string& out_
   }
 }
 
+// What the child of spawn() does before it runs the program.
+struct SpawnRequest {
+  const char* program;
+  char* const* argv;
+  char* const* envp;
+  int stdin_fd;             // -1: /dev/null
+  int stdout_fd;            // -1: inherited
+  int stderr_fd;            // -1: inherited
+  const char* working_dir;  // nullptr: inherited
+  pid_t parent;
+  sigset_t mask;  // the caller's signal mask, the program's too
+  int error = 0;  // set by the child when a step fails
+};
+
+// Puts `fd` at `target` without close-on-exec.
+bool move_fd(int fd, int target) {
+  if (fd == target) return ::fcntl(fd, F_SETFD, 0) == 0;
+  return ::dup2(fd, target) == target;
+}
+
+// Runs in a vfork-like child on the caller's memory, with every signal
+// blocked: only system calls, and the result left in the request.
+int spawn_child(void* arg) {
+  auto* r = static_cast<SpawnRequest*>(arg);
+  auto give_up = [r] {
+    r->error = errno;
+    ::_exit(127);
+  };
+  // gocrate's signal handlers must not run here, nor in the program.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction action;
+    if (::sigaction(sig, nullptr, &action) != 0) continue;
+    if (action.sa_handler == SIG_IGN || action.sa_handler == SIG_DFL) continue;
+    action.sa_handler = SIG_DFL;
+    action.sa_flags = 0;
+    ::sigaction(sig, &action, nullptr);
+  }
+  // The program ends with the caller, also when the caller is killed: nobody
+  // waits for its result then, and what it writes (a go build's binary into
+  // a store's scratch directory, say) would land after the caller's
+  // temporary files were cleared.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) give_up();
+  if (::getppid() != r->parent) ::_exit(127);  // the caller is gone already
+  if (r->stdin_fd >= 0) {
+    if (!move_fd(r->stdin_fd, 0)) give_up();
+  } else {
+    int null = ::open("/dev/null", O_RDONLY);
+    if (null < 0 || !move_fd(null, 0)) give_up();
+    if (null != 0) ::close(null);
+  }
+  if (r->stdout_fd >= 0 && !move_fd(r->stdout_fd, 1)) give_up();
+  if (r->stderr_fd >= 0 && !move_fd(r->stderr_fd, 2)) give_up();
+  if (r->working_dir && ::chdir(r->working_dir) != 0) give_up();
+  ::sigprocmask(SIG_SETMASK, &r->mask, nullptr);
+  ::execve(r->program, r->argv, r->envp);
+  give_up();
+  return 127;
+}
+
+// posix_spawn(), plus the parent-death signal, which posix_spawn() cannot
+// set. Fails with an error naming `what`.
+pid_t spawn(SpawnRequest& request, const std::string& what) {
+  constexpr size_t kStackSize = 64 * 1024;
+  auto stack = std::make_unique<char[]>(kStackSize);
+  sigset_t all;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &request.mask);
+  request.parent = ::getpid();
+  pid_t pid = ::clone(spawn_child, stack.get() + kStackSize, CLONE_VM | CLONE_VFORK | SIGCHLD, &request);
+  int clone_error = errno;
+  ::pthread_sigmask(SIG_SETMASK, &request.mask, nullptr);
+  if (pid < 0) fail_errno(fmt::format("cannot start {}", what), clone_error);
+  if (request.error != 0) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    fail_errno(fmt::format("cannot start {}", what), request.error);
+  }
+  return pid;
+}
+
 }  // namespace
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
   auto program = find_executable(argv.at(0));
   if (!program) fail("{} not found in PATH", argv[0]);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
   UniqueFd in_read, in_write, out_read, out_write, err_read, err_write;
-  if (options.stdin_data) {
-    make_pipe(in_read, in_write);
-    posix_spawn_file_actions_adddup2(&actions, in_read.get(), 0);
-  } else {
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  }
-  if (options.capture_stdout) {
-    make_pipe(out_read, out_write);
-    posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
-  }
-  if (options.capture_stderr) {
-    make_pipe(err_read, err_write);
-    posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
-  }
-  if (!options.working_dir.empty()) {
-    posix_spawn_file_actions_addchdir_np(&actions, options.working_dir.c_str());
-  }
+  if (options.stdin_data) make_pipe(in_read, in_write);
+  if (options.capture_stdout) make_pipe(out_read, out_write);
+  if (options.capture_stderr) make_pipe(err_read, err_write);
 
   std::vector<std::string> args = argv;
   std::vector<std::string> env = merged_environment(options.env_overrides);
   auto arg_pointers = pointers(args);
   auto env_pointers = pointers(env);
-  pid_t pid;
-  int rc = ::posix_spawn(&pid, program->c_str(), &actions, nullptr, arg_pointers.data(), env_pointers.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) fail_errno(fmt::format("cannot start {}", argv[0]), rc);
+  SpawnRequest request{};
+  request.program = program->c_str();
+  request.argv = arg_pointers.data();
+  request.envp = env_pointers.data();
+  request.stdin_fd = in_read.get();
+  request.stdout_fd = out_write.get();
+  request.stderr_fd = err_write.get();
+  request.working_dir = options.working_dir.empty() ? nullptr : options.working_dir.c_str();
+  pid_t pid = spawn(request, argv[0]);
   in_read.reset();
   out_write.reset();
   err_write.reset();

@@ -24,7 +24,8 @@ struct ProcessResult {
 };
 
 // Runs argv[0] (looked up in PATH) to completion. Fails only when the program
-// cannot be started; a non-zero exit is the caller's to judge.
+// cannot be started; a non-zero exit is the caller's to judge. Should gocrate
+// be killed meanwhile, the program is killed too (PR_SET_PDEATHSIG).
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
 // Closes `fd` in a short-lived detached process (a grandchild that nobody
