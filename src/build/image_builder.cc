@@ -11,6 +11,7 @@
 #include "build/layer_contents.h"
 #include "build/sbom.h"
 #include "image/media_types.h"
+#include "transport/diff_id_verifier.h"
 #include "util/error.h"
 #include "util/sha256.h"
 #include "util/strings.h"
@@ -107,10 +108,14 @@ class PlatformAssembly {
     PlatformImage base =
         load_platform_image(*recipe_.base.source, recipe_.base.root, target_.platform, recipe_.base.name);
     config_ = base.config;
+    // The base's layers must be what its config says: the new image's config
+    // takes the base's diff_ids over.
+    DiffIdVerifier verified(*recipe_.base.source, store_);
+    verified.expect(base, recipe_.base.name);
     for (size_t i = 0; i < base.manifest.layers.size(); ++i) {
       const Descriptor& layer = base.manifest.layers[i];
       if (!store_.has_blob(layer.digest)) {
-        auto reader = recipe_.base.source->open_blob(layer);
+        auto reader = verified.open_blob(layer);
         store_.put_blob(layer, *reader);
       }
       Descriptor copy{oci_layer_type(layer.media_type), layer.digest, layer.size};

@@ -9,6 +9,7 @@
 #include "image/reference.h"
 #include "runtime/state.h"
 #include "transport/archive.h"
+#include "transport/diff_id_verifier.h"
 #include "unpack/layer_cache.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -253,16 +254,37 @@ int load_command(Globals& globals, int argc, char** argv) {
       "compressed too)",
       "load"};
   std::string input;
+  std::string max_size_text = "32g";
   bool quiet = false;
   add_global_options(app, globals);
   app.add_option("-i,--input", input, "The tar file to read")->required();
+  app.add_option("--max-size", max_size_text,
+                 "Refuse the archive if it, or the sum of its layers, decompresses to more than SIZE "
+                 "(512m, 32g)")
+      ->type_name("SIZE")
+      ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "Print nothing");
   parse_command_line(app, argc, argv);
+  uint64_t max_size = 0;
+  if (!parse_byte_size(max_size_text, max_size) || max_size == 0) {
+    fail("invalid --max-size \"{}\": use a size such as 512m or 32g", max_size_text);
+  }
   Store store = open_store(globals);
-  ArchiveReader archive(absolute_path(input));
+  std::string path = absolute_path(input);
+  std::string hint = fmt::format("if you trust it, raise the cap with --max-size (now {})", max_size_text);
+  DecompressionLimit archive_limit(max_size, "archive " + path, hint);
+  DecompressionLimit layers_limit(max_size, "the layers of archive " + path, hint);
+  ArchiveReader archive(path, &archive_limit);
   FileLock lease = store.lease();
+  // Every layer is checked against its config's diff_id before any name is
+  // recorded: layers the store has at once, the others as they are copied.
+  DiffIdVerifier verified(archive, store, &layers_limit);
   for (const auto& image : archive.images()) {
-    copy_image(archive, image.root, store);
+    std::string name = image.names.empty() ? image.root.digest.str() : image.names.front();
+    verified.expect(image.root, fmt::format("{} in archive {}", name, path));
+  }
+  for (const auto& image : archive.images()) {
+    copy_image(verified, image.root, store);
     for (const auto& name : image.names) store.add_name(name, image.root);
     if (image.names.empty()) store.add_referrer(image.root);
   }

@@ -383,8 +383,10 @@ std::vector<EngineResult> measure_image(Store& store, const MeasureRequest& requ
   {
     FileLock lease = store.lease();
     LayerCache cache(store.dir() + "/layers");
-    for (const auto& layer : image.manifest.layers)
-      lower_dirs.insert(lower_dirs.begin(), cache.ensure(store, layer));
+    const auto& layers = image.manifest.layers;
+    for (size_t i = 0; i < layers.size(); ++i)
+      lower_dirs.insert(lower_dirs.begin(),
+                        cache.ensure(store, layers[i], image.config.diff_ids[i], named.name));
   }
   TempDir work;
 

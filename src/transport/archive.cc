@@ -240,7 +240,7 @@ std::string join_member(const std::string& dir, const std::string& target) {
 
 }  // namespace
 
-ArchiveReader::ArchiveReader(std::string path) : path_(std::move(path)) {
+ArchiveReader::ArchiveReader(std::string path, DecompressionLimit* limit) : path_(std::move(path)) {
   fd_ = open_or_fail(path_, O_RDONLY);
   char head[4] = {};
   ssize_t n = ::pread(fd_.get(), head, sizeof head, 0);
@@ -253,8 +253,10 @@ ArchiveReader::ArchiveReader(std::string path) : path_(std::move(path)) {
     FdReader compressed(fd_.get(), path_);
     auto reader = decompressing_reader(compressed, compression, path_);
     char buffer[1 << 16];
-    while (size_t got = reader->read(buffer, sizeof buffer))
+    while (size_t got = reader->read(buffer, sizeof buffer)) {
+      if (limit) limit->add(got);
       write_all(out.get(), std::string_view(buffer, got), plain);
+    }
     fd_ = open_or_fail(plain, O_RDONLY);
   }
   scan();

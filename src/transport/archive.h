@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "image/content.h"
+#include "layer/diff_id.h"
 #include "util/fs.h"
 
 namespace gocrate {
@@ -50,10 +51,11 @@ class ArchiveWriter : public ImageSink {
 // manifest.json), OCI archives (index.json) and gocrate's own, optionally
 // gzip- or zstd-compressed. Docker-format images are presented as OCI
 // images: their layers keep their bytes and digests, their manifest is
-// written anew.
+// written anew. `limit`, when given, caps the size of a compressed archive
+// once decompressed.
 class ArchiveReader : public BlobSource {
  public:
-  explicit ArchiveReader(std::string path);
+  explicit ArchiveReader(std::string path, DecompressionLimit* limit = nullptr);
   ~ArchiveReader() override;
 
   struct Image {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "image/media_types.h"
+#include "layer/diff_id.h"
 #include "unpack/layer_extractor.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -19,18 +20,6 @@ constexpr std::string_view kRuntimeBaseName = "runtime-base-v2";
 bool directory_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// Temporary directories of unpacks that were killed (their lock is free).
-void remove_stale_temps(const std::string& tmp_dir, const std::string& prefix) {
-  DIR* dir = ::opendir(tmp_dir.c_str());
-  if (!dir) return;
-  std::vector<std::string> stale;
-  while (dirent* entry = ::readdir(dir)) {
-    if (std::string_view(entry->d_name).starts_with(prefix)) stale.push_back(entry->d_name);
-  }
-  ::closedir(dir);
-  for (const auto& name : stale) remove_tree(tmp_dir + "/" + name);
 }
 
 // Makes `temp` appear as `final` in one step, after its content is durable.
@@ -69,7 +58,8 @@ int LayerCache::remove_unused(const std::set<Digest>& live) {
   return static_cast<int>(unused.size());
 }
 
-std::string LayerCache::ensure(BlobSource& source, const Descriptor& layer) {
+std::string LayerCache::ensure(BlobSource& source, const Descriptor& layer,
+                               const std::optional<Digest>& diff_id, std::string_view image) {
   std::string final_path = path_of(layer.digest);
   if (directory_exists(final_path)) return final_path;
   make_directories(dir_ + "/sha256");
@@ -77,26 +67,29 @@ std::string LayerCache::ensure(BlobSource& source, const Descriptor& layer) {
   make_directories(dir_ + "/locks");
   FileLock lock(dir_ + "/locks/" + layer.digest.hex + ".lock", FileLock::Mode::exclusive);
   if (directory_exists(final_path)) return final_path;  // another run unpacked it meanwhile
-  remove_stale_temps(dir_ + "/tmp", layer.digest.hex + ".");
-  TempDir temp(dir_ + "/tmp", layer.digest.hex + ".");
-  unpack(source, layer, temp.path());
+  // Whatever unpacks that were killed left, of this layer or another.
+  remove_unheld_entries(dir_ + "/tmp");
+  TempDir temp = TempDir::held(dir_ + "/tmp", layer.digest.hex + ".");
+  unpack(source, layer, temp.path(), diff_id, image);
   publish(temp, final_path);
   return final_path;
 }
 
-void LayerCache::unpack(BlobSource& source, const Descriptor& layer, const std::string& into) {
+void LayerCache::unpack(BlobSource& source, const Descriptor& layer, const std::string& into,
+                        const std::optional<Digest>& diff_id, std::string_view image) {
   media_type::Compression compression;
   if (!media_type::layer_compression(layer.media_type, compression)) {
     fail("layer {} has media type {}, which is not an image layer gocrate can unpack", layer.digest.str(),
          layer.media_type);
   }
   auto blob = source.open_blob(layer);
-  auto tar = decompressing_reader(*blob, compression, layer.digest.str());
+  LayerContentReader tar(*blob, layer);
   UniqueFd root = open_or_fail(into, O_RDONLY | O_DIRECTORY);
-  extract_layer(*tar, root.get(), layer.digest.str());
-  // The blob's digest is checked when its reader reaches the end.
-  drain(*tar);
-  drain(*blob);
+  extract_layer(tar, root.get(), layer.digest.str());
+  // Reading to the end checks the blob against its digest, and hashes the
+  // whole tar stream; before the rename, so a mismatch leaves nothing.
+  Digest actual = tar.finish();
+  if (diff_id) check_diff_id(layer.digest, *diff_id, actual, image.empty() ? "<unnamed>" : image);
 }
 
 std::string LayerCache::ensure_runtime_base() {
@@ -106,8 +99,8 @@ std::string LayerCache::ensure_runtime_base() {
   make_directories(dir_ + "/locks");
   FileLock lock(dir_ + "/locks/" + std::string(kRuntimeBaseName) + ".lock", FileLock::Mode::exclusive);
   if (directory_exists(final_path)) return final_path;
-  remove_stale_temps(dir_ + "/tmp", std::string(kRuntimeBaseName) + ".");
-  TempDir temp(dir_ + "/tmp", std::string(kRuntimeBaseName) + ".");
+  remove_unheld_entries(dir_ + "/tmp");
+  TempDir temp = TempDir::held(dir_ + "/tmp", std::string(kRuntimeBaseName) + ".");
   for (auto [name, mode] : {std::pair{"proc", 0555}, {"dev", 0755}, {"sys", 0555}, {"etc", 0755}}) {
     std::string path = temp.path() + "/" + name;
     if (::mkdir(path.c_str(), mode) != 0 || ::chmod(path.c_str(), mode) != 0) {
@@ -122,9 +115,18 @@ std::string LayerCache::ensure_runtime_base() {
 }
 
 std::vector<std::string> image_lower_dirs(LayerCache& cache, BlobSource& source,
-                                          const std::vector<Descriptor>& layers) {
+                                          const std::vector<Descriptor>& layers,
+                                          const std::vector<Digest>& diff_ids, std::string_view image) {
+  if (!diff_ids.empty() && diff_ids.size() != layers.size()) {
+    fail("image {} is inconsistent: its manifest lists {} layers but its config {}", image, layers.size(),
+         diff_ids.size());
+  }
   std::vector<std::string> dirs;
-  for (auto it = layers.rbegin(); it != layers.rend(); ++it) dirs.push_back(cache.ensure(source, *it));
+  for (size_t i = layers.size(); i-- > 0;) {
+    std::optional<Digest> diff_id;
+    if (!diff_ids.empty()) diff_id = diff_ids[i];
+    dirs.push_back(cache.ensure(source, layers[i], diff_id, image));
+  }
   dirs.push_back(cache.ensure_runtime_base());
   return dirs;
 }

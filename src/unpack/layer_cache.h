@@ -1,7 +1,9 @@
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "image/content.h"
@@ -13,12 +15,18 @@ namespace gocrate {
 // digest. A layer is unpacked into <store>/layers/tmp/ and renamed into place
 // only when complete, so a killed unpack never leaves a layer that looks
 // whole; a lock per digest keeps two runs from unpacking the same layer.
+// Every directory in tmp/ is held by its writer (util/fs.h), so the next
+// unpack removes those of killed runs and no other.
 class LayerCache {
  public:
   explicit LayerCache(std::string dir);  // <store>/layers
 
   // The directory of `layer`, unpacking it from `source` first if needed.
-  std::string ensure(BlobSource& source, const Descriptor& layer);
+  // Given `diff_id` (the one the config of the image `image` gives), the tar
+  // stream unpacked must hash to it, or the unpack is refused and leaves
+  // nothing.
+  std::string ensure(BlobSource& source, const Descriptor& layer,
+                     const std::optional<Digest>& diff_id = std::nullopt, std::string_view image = {});
   std::string path_of(const Digest& digest) const;
 
   // A layer every container stacks at the bottom: the mount points /proc,
@@ -31,13 +39,18 @@ class LayerCache {
   int remove_unused(const std::set<Digest>& live);
 
  private:
-  void unpack(BlobSource& source, const Descriptor& layer, const std::string& into);
+  void unpack(BlobSource& source, const Descriptor& layer, const std::string& into,
+              const std::optional<Digest>& diff_id, std::string_view image);
   std::string dir_;
 };
 
 // The lower directories for an image's layers, topmost first (the order
-// overlayfs's lowerdir= takes), the runtime base last.
+// overlayfs's lowerdir= takes), the runtime base last. With `diff_ids` (the
+// image config's, one per layer), each layer unpacked now is checked against
+// its own; `image` names the image in errors.
 std::vector<std::string> image_lower_dirs(LayerCache& cache, BlobSource& source,
-                                          const std::vector<Descriptor>& layers);
+                                          const std::vector<Descriptor>& layers,
+                                          const std::vector<Digest>& diff_ids = {},
+                                          std::string_view image = {});
 
 }  // namespace gocrate

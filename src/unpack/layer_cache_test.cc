@@ -6,27 +6,15 @@
 #include <unistd.h>
 
 #include "image/media_types.h"
-#include "layer/tar.h"
+#include "layer/compress.h"
+#include "layer/tar_for_tests.h"
 #include "store/oci_layout.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/writer_process_for_tests.h"
 
 namespace gocrate {
 namespace {
-
-std::string tar_of(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::string out;
-  TarWriter writer([&](std::string_view d) { out.append(d); });
-  for (const auto& [path, content] : files) {
-    TarHeader h;
-    h.path = path;
-    h.size = static_cast<int64_t>(content.size());
-    h.mode = 0755;
-    writer.add(h, content);
-  }
-  writer.finish();
-  return out;
-}
 
 size_t entries_in(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
@@ -102,6 +90,89 @@ TEST_F(LayerCacheTest, ACorruptBlobIsNotCached) {
     EXPECT_NE(std::string(e.what()).find(layer.digest.str()), std::string::npos) << e.what();
   }
   EXPECT_FALSE(path_exists(cache_.path_of(layer.digest)));
+}
+
+// An unpack (or an overlay probe) under way in another process keeps its
+// directory through the next unpack's cleanup; a killed one's is removed.
+TEST_F(LayerCacheTest, TheNextUnpackRemovesOnlyTheTemporariesOfKilledRuns) {
+  std::string tmp = work_.path() + "/layers/tmp";
+  make_directories(tmp);
+  auto hold = [&](std::string prefix) {
+    return std::make_unique<WriterProcess>([tmp, prefix](WriterProcess::Child& child) {
+      TempDir dir = TempDir::held(tmp, prefix);
+      write_file_atomic(dir.path() + "/half", "unpacked");
+      child.ready(dir.path());
+    });
+  };
+  Descriptor other = layout_.write_blob(tar_of({{"o", "1"}}), std::string(media_type::oci_layer_tar));
+  Descriptor layer = layout_.write_blob(tar_of({{"f", "2"}}), std::string(media_type::oci_layer_tar));
+  auto live_unpack = hold(other.digest.hex + ".");
+  auto live_probe = hold("overlay-probe.");
+  auto killed_unpack = hold(layer.digest.hex + ".");
+  auto killed_probe = hold("overlay-probe.");
+  killed_unpack->kill();
+  killed_probe->kill();
+  ASSERT_EQ(entries_in(tmp), 8u);
+  cache_.ensure(layout_, layer);
+  EXPECT_EQ(entries_in(tmp), 4u);
+  EXPECT_EQ(read_file(live_unpack->path() + "/half"), "unpacked");
+  EXPECT_EQ(read_file(live_probe->path() + "/half"), "unpacked");
+  EXPECT_FALSE(path_exists(killed_unpack->path()));
+  EXPECT_FALSE(path_exists(killed_probe->path()));
+  EXPECT_EQ(live_unpack->let_go(), 0);
+  EXPECT_EQ(live_probe->let_go(), 0);
+  EXPECT_EQ(entries_in(tmp), 0u);
+}
+
+class LayerCacheDiffIdTest : public ::testing::Test {
+ protected:
+  TempDir work_;
+  OciLayout layout_{work_.path() + "/layout", true};
+  LayerCache cache_{work_.path() + "/layers"};
+  std::string real_ = tar_of("app/hello", "the real program");
+  std::string swapped_ = tar_of("app/hello", "something else entirely");
+};
+
+TEST_F(LayerCacheDiffIdTest, ALayerThatHashesToItsDiffIdIsUnpacked) {
+  for (auto algorithm : {media_type::Compression::none, media_type::Compression::gzip}) {
+    std::string blob = compress_chunk(real_, {algorithm, 1});
+    Descriptor layer = layout_.write_blob(blob, algorithm == media_type::Compression::gzip
+                                                    ? std::string(media_type::oci_layer_gzip)
+                                                    : std::string(media_type::oci_layer_tar));
+    std::string dir = cache_.ensure(layout_, layer, Digest::of(real_), "hello:latest");
+    EXPECT_EQ(read_file(dir + "/app/hello"), "the real program");
+  }
+}
+
+TEST_F(LayerCacheDiffIdTest, ASwappedLayerIsRefusedAndItsPartialDirectoryRemoved) {
+  std::string blob = compress_chunk(swapped_, {media_type::Compression::gzip, 1});
+  Descriptor layer = layout_.write_blob(blob, std::string(media_type::oci_layer_gzip));
+  std::string message;
+  try {
+    cache_.ensure(layout_, layer, Digest::of(real_), "hello:latest");
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  for (const auto& part :
+       {layer.digest.str(), Digest::of(real_).str(), Digest::of(swapped_).str(), std::string("hello:latest")})
+    EXPECT_NE(message.find(part), std::string::npos) << part << " not in: " << message;
+  EXPECT_FALSE(path_exists(cache_.path_of(layer.digest)));
+  EXPECT_EQ(entries_in(work_.path() + "/layers/tmp"), 0u);
+}
+
+TEST_F(LayerCacheDiffIdTest, LowerDirectoriesCheckEachLayerAgainstItsOwnDiffId) {
+  Descriptor bottom = layout_.write_blob(tar_of("a", "1"), std::string(media_type::oci_layer_tar));
+  Descriptor top = layout_.write_blob(real_, std::string(media_type::oci_layer_tar));
+  auto dirs = image_lower_dirs(cache_, layout_, {bottom, top},
+                               {Digest::of(tar_of("a", "1")), Digest::of(real_)}, "hello:latest");
+  ASSERT_EQ(dirs.size(), 3u);
+  EXPECT_EQ(dirs[0], cache_.path_of(top.digest));
+  Descriptor other = layout_.write_blob(swapped_, std::string(media_type::oci_layer_tar));
+  EXPECT_THROW(image_lower_dirs(cache_, layout_, {bottom, other},
+                                {Digest::of(tar_of("a", "1")), Digest::of(real_)}, "evil:v1"),
+               Error);
+  EXPECT_FALSE(path_exists(cache_.path_of(other.digest)));
+  EXPECT_THROW(image_lower_dirs(cache_, layout_, {bottom, top}, {Digest::of(real_)}, "short:v1"), Error);
 }
 
 }  // namespace

@@ -47,6 +47,18 @@ std::string human_size(uint64_t bytes) {
   return fmt::format("{:.3g} {}", value, units[unit]);
 }
 
+std::string binary_size(uint64_t bytes) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  if (unit == 0) return fmt::format("{} B", bytes);
+  return fmt::format("{:.4g} {}", value, units[unit]);
+}
+
 bool parse_int(std::string_view text, int64_t min, int64_t max, int64_t& value) {
   if (text.empty()) return false;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);

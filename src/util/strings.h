@@ -12,6 +12,8 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
 std::string_view trim(std::string_view text);
 // "4.2 MB" in SI units, as docker images prints sizes.
 std::string human_size(uint64_t bytes);
+// "32 GiB", "1.5 MiB" in binary units, as parse_byte_size reads them.
+std::string binary_size(uint64_t bytes);
 // Parses "64m", "1g", "512k", "1048576" (binary units, as docker -m).
 // Returns false on malformed input.
 bool parse_byte_size(std::string_view text, uint64_t& bytes);

@@ -4,6 +4,7 @@
 
 #include "image/media_types.h"
 #include "image/reference.h"
+#include "transport/diff_id_verifier.h"
 #include "transport/registry/transfer_display.h"
 #include "util/error.h"
 
@@ -38,11 +39,14 @@ PullResult pull_image(Store& store, std::string_view reference, const PullOption
   TransferDisplay display(options.show_progress && Progress::stderr_is_terminal());
   remote.source->set_display(&display);
 
+  // The layers are checked against their configs' diff_ids on their way in;
+  // the verifier keeps the manifests and configs it reads.
+  DiffIdVerifier verified(*remote.source, store);
   Descriptor target = remote.root;
   if (!options.all_platforms && media_type::is_index(remote.root.media_type)) {
-    target = load_platform_image(*remote.source, remote.root, options.platform, remote.name).descriptor;
+    target = load_platform_image(verified, remote.root, options.platform, remote.name).descriptor;
   } else if (options.platform && media_type::is_manifest(remote.root.media_type)) {
-    load_platform_image(*remote.source, remote.root, options.platform, remote.name);
+    load_platform_image(verified, remote.root, options.platform, remote.name);
   }
   // A digest reference names the content it was resolved to.
   Reference name = Reference::parse(remote.name);
@@ -64,7 +68,8 @@ PullResult pull_image(Store& store, std::string_view reference, const PullOption
     }
   };
   FileLock lease = store.lease();
-  copy_image(*remote.source, target, store, progress);
+  verified.expect(target, remote.name);
+  copy_image(verified, target, store, progress);
   if (options.referrers) {
     std::vector<Digest> subjects{target.digest};
     if (media_type::is_index(target.media_type)) {
