@@ -64,12 +64,12 @@ CapabilitySet bit(int cap) {
   return CapabilitySet{1} << cap;
 }
 
+}  // namespace
+
 CapabilitySet all_capabilities() {
   int last = last_capability();
   return last >= 63 ? ~CapabilitySet{0} : (bit(last + 1) - 1);
 }
-
-}  // namespace
 
 CapabilitySet docker_default_capabilities() {
   return bit(CAP_CHOWN) | bit(CAP_DAC_OVERRIDE) | bit(CAP_FSETID) | bit(CAP_FOWNER) | bit(CAP_MKNOD) |

@@ -14,6 +14,9 @@ using CapabilitySet = uint64_t;
 // SETUID SETFCAP SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE.
 CapabilitySet docker_default_capabilities();
 
+// Every capability the running kernel knows (--privileged, --cap-add ALL).
+CapabilitySet all_capabilities();
+
 // "NET_ADMIN", "cap_net_admin", "ALL" (every capability this kernel knows).
 // Throws an error naming the text for an unknown name.
 CapabilitySet parse_capability(std::string_view name);

@@ -4,11 +4,13 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "util/error.h"
@@ -138,7 +140,6 @@ constexpr std::string_view kAlwaysAllowed[] = {
     "inotify_init1",
     "inotify_rm_watch",
     "io_cancel",
-    "ioctl",
     "io_destroy",
     "io_getevents",
     "io_pgetevents",
@@ -147,9 +148,6 @@ constexpr std::string_view kAlwaysAllowed[] = {
     "ioprio_set",
     "io_setup",
     "io_submit",
-    "io_uring_enter",
-    "io_uring_register",
-    "io_uring_setup",
     "ipc",
     "kill",
     "landlock_add_rule",
@@ -372,7 +370,13 @@ constexpr std::string_view kAlwaysAllowed[] = {
     "writev",
 };
 
-// Syscalls a capability makes safe to allow, as Docker pairs them.
+// Syscalls a capability makes safe to allow, as Docker pairs them, less
+// those that no capability short of --privileged (no filter at all) allows
+// here: the mount family (with CAP_SYS_ADMIN a container could unmount the
+// read-only /proc/sys and write the host's sysctls; Docker leaves that to
+// AppArmor, which most hosts lack), bpf (kernel memory), kernel modules,
+// open_by_handle_at (CAP_DAC_READ_SEARCH opens any host file by its handle)
+// and port I/O (CAP_SYS_RAWIO). io_uring is denied to all (as Docker 25).
 struct CapabilitySection {
   int capability;
   std::vector<std::string_view> names;
@@ -380,24 +384,18 @@ struct CapabilitySection {
 
 const std::vector<CapabilitySection>& capability_sections() {
   static const std::vector<CapabilitySection> sections = {
-      {CAP_DAC_READ_SEARCH, {"open_by_handle_at"}},
       {CAP_SYS_ADMIN,
-       {"bpf",       "clone",           "clone3",         "fanotify_init", "fsconfig",      "fsmount",
-        "fsopen",    "fspick",          "lookup_dcookie", "mount",         "mount_setattr", "move_mount",
-        "open_tree", "perf_event_open", "quotactl",       "quotactl_fd",   "setdomainname", "sethostname",
-        "setns",     "syslog",          "umount",         "umount2",       "unshare"}},
+       {"clone", "clone3", "fanotify_init", "lookup_dcookie", "perf_event_open", "quotactl", "quotactl_fd",
+        "setdomainname", "sethostname", "setns", "syslog", "unshare"}},
       {CAP_SYS_BOOT, {"reboot"}},
       {CAP_SYS_CHROOT, {"chroot"}},
-      {CAP_SYS_MODULE, {"delete_module", "init_module", "finit_module"}},
       {CAP_SYS_PACCT, {"acct"}},
       {CAP_SYS_PTRACE,
        {"kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv", "process_vm_writev", "ptrace"}},
-      {CAP_SYS_RAWIO, {"iopl", "ioperm"}},
       {CAP_SYS_TIME, {"settimeofday", "stime", "clock_settime", "clock_settime64"}},
       {CAP_SYS_TTY_CONFIG, {"vhangup"}},
       {CAP_SYS_NICE, {"get_mempolicy", "mbind", "set_mempolicy", "set_mempolicy_home_node"}},
       {CAP_SYSLOG, {"syslog"}},
-      {CAP_BPF, {"bpf"}},
       {CAP_PERFMON, {"perf_event_open"}},
   };
   return sections;
@@ -432,6 +430,30 @@ void add_allowed(SeccompProfile& profile, std::string_view name, std::vector<Sys
   profile.rules.push_back({std::string(name), 0, std::move(args)});
 }
 
+// Allows `name` for every 32-bit value of argument `index` but `excluded`
+// (the kernel reads such an argument's lower half only). Seccomp rules can
+// only allow, so the other values are covered by one rule per bit on which
+// all excluded values agree, and one per remaining combination of the bits
+// on which they differ.
+void allow_all_values_but(SeccompProfile& profile, std::string_view name, unsigned index,
+                          const std::vector<uint32_t>& excluded) {
+  using Op = SyscallRule::Arg::Op;
+  uint32_t common = ~0u;
+  for (uint32_t value : excluded) common &= ~(value ^ excluded.front());
+  for (unsigned bit = 0; bit < 32; ++bit) {
+    uint32_t mask = 1u << bit;
+    if (common & mask)
+      add_allowed(profile, name, {{index, Op::masked_equal, ~excluded.front() & mask, mask}});
+  }
+  uint32_t differing = ~common;
+  for (uint32_t bits = differing;; bits = (bits - 1) & differing) {
+    uint32_t value = (excluded.front() & common) | bits;
+    if (std::find(excluded.begin(), excluded.end(), value) == excluded.end())
+      add_allowed(profile, name, {{index, Op::masked_equal, value, 0xffffffffu}});
+    if (bits == 0) break;
+  }
+}
+
 void running_kernel(int& major, int& minor) {
   utsname u{};
   ::uname(&u);
@@ -452,6 +474,9 @@ SeccompProfile docker_default_profile(CapabilitySet capabilities, std::string_vi
   SeccompProfile profile;
   profile.arches = seccomp_arches(architecture, image_architecture);
   for (auto name : kAlwaysAllowed) add_allowed(profile, name);
+  // A terminal's input (TIOCSTI) and the console's screen (TIOCLINUX) are
+  // never the container's to push into or read.
+  allow_all_values_but(profile, "ioctl", 1, {TIOCSTI, TIOCLINUX});
   if (kernel_major > 4 || (kernel_major == 4 && kernel_minor >= 8)) {
     for (auto name : {"process_vm_readv", "process_vm_writev", "ptrace"}) add_allowed(profile, name);
   }

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,11 +33,12 @@ TEST(SeccompProfile, DefaultCapabilitiesDenyNamespaceAndKernelCalls) {
                     "reboot", "kexec_load", "open_by_handle_at", "add_key", "request_key"}) {
     EXPECT_EQ(find_rule(p, name), nullptr) << name;
   }
-  for (auto name :
-       {"read", "execve", "arch_prctl", "modify_ldt", "ptrace", "chroot", "futex", "io_uring_setup"}) {
+  for (auto name : {"read", "execve", "arch_prctl", "modify_ldt", "ptrace", "chroot", "futex"}) {
     ASSERT_NE(find_rule(p, name), nullptr) << name;
     EXPECT_EQ(find_rule(p, name)->errno_value, 0) << name;
   }
+  for (auto name : {"io_uring_setup", "io_uring_enter", "io_uring_register"})
+    EXPECT_EQ(find_rule(p, name), nullptr) << name;
 }
 
 TEST(SeccompProfile, CloneMayNotCreateNamespacesWithoutSysAdmin) {
@@ -55,8 +58,7 @@ TEST(SeccompProfile, CloneMayNotCreateNamespacesWithoutSysAdmin) {
 TEST(SeccompProfile, CapabilitiesUnlockTheirSections) {
   CapabilitySet caps = docker_default_capabilities() | (1ULL << CAP_SYS_ADMIN) | (1ULL << CAP_SYS_MODULE);
   auto p = docker_default_profile(caps, "amd64", "amd64", 6, 1);
-  for (auto name : {"mount", "unshare", "setns", "init_module", "bpf"})
-    EXPECT_NE(find_rule(p, name), nullptr) << name;
+  for (auto name : {"unshare", "setns", "sethostname"}) EXPECT_NE(find_rule(p, name), nullptr) << name;
   const SyscallRule* clone = find_rule(p, "clone");
   ASSERT_NE(clone, nullptr);
   EXPECT_TRUE(clone->args.empty());
@@ -65,6 +67,19 @@ TEST(SeccompProfile, CapabilitiesUnlockTheirSections) {
 
   CapabilitySet no_chroot = docker_default_capabilities() & ~(1ULL << CAP_SYS_CHROOT);
   EXPECT_EQ(find_rule(docker_default_profile(no_chroot, "amd64", "amd64", 6, 1), "chroot"), nullptr);
+}
+
+// Short of --privileged (no filter), no capability reopens what would let a
+// container out: mounts over /proc/sys, kernel memory, modules, file handles.
+TEST(SeccompProfile, AddedCapabilitiesKeepTheEscapesDenied) {
+  auto p = docker_default_profile(all_capabilities(), "amd64", "amd64", 6, 1);
+  for (auto name :
+       {"mount",       "umount",        "umount2",       "pivot_root", "move_mount",        "fsopen",
+        "fsmount",     "fspick",        "fsconfig",      "open_tree",  "mount_setattr",     "bpf",
+        "init_module", "finit_module",  "delete_module", "kexec_load", "open_by_handle_at", "iopl",
+        "ioperm",      "io_uring_setup"}) {
+    EXPECT_EQ(find_rule(p, name), nullptr) << name;
+  }
 }
 
 TEST(SeccompProfile, ArgumentConditionsAndArchitectureSections) {
@@ -116,6 +131,17 @@ TEST(SeccompFilter, CompiledProgramDeniesAndAllows) {
     if (::syscall(SYS_clone3, nullptr, 0) != -1 || errno != ENOSYS) code |= 4;
     if (::getpid() <= 0) code |= 8;
     if (::syscall(SYS_socket, 40, 1, 0) != -1 || errno != EPERM) code |= 16;
+    // The request is 32 bits: setting the upper half must not get TIOCSTI through.
+    char c = 'x';
+    if (::syscall(SYS_ioctl, 0, TIOCSTI, &c) != -1 || errno != EPERM) code |= 32;
+    if (::syscall(SYS_ioctl, 0, (1UL << 32) | TIOCSTI, &c) != -1 || errno != EPERM) code |= 32;
+    if (::syscall(SYS_ioctl, 0, TIOCLINUX, &c) != -1 || errno != EPERM) code |= 32;
+    int fds[2];
+    if (::pipe(fds) != 0) code |= 64;
+    int available = -1;
+    if (::syscall(SYS_ioctl, fds[0], FIONREAD, &available) != 0 || available != 0) code |= 64;
+    if (::syscall(SYS_ioctl, fds[0], TIOCSTI + 1, &c) != -1 || errno != ENOTTY) code |= 64;
+    if (::syscall(SYS_io_uring_setup, 1, nullptr) != -1 || errno != EPERM) code |= 128;
     ::_exit(code);
   }
   int status = 0;
