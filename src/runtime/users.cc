@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,12 +21,11 @@ struct DatabaseEntry {
   std::vector<std::string> fields;
 };
 
-std::vector<DatabaseEntry> read_database(int root_fd, std::string_view path) {
+std::vector<DatabaseEntry> read_database(int root_fd, std::string_view path, std::string_view image) {
   std::vector<DatabaseEntry> entries;
-  UniqueFd fd(open_in_root(root_fd, path, O_RDONLY));
-  if (!fd) return entries;
-  std::string text = read_fd(fd.get());
-  for (const auto& line : split(text, '\n')) {
+  auto text = read_image_file(root_fd, path, image);
+  if (!text) return entries;
+  for (const auto& line : split(*text, '\n')) {
     if (line.empty() || line[0] == '#') continue;
     entries.push_back({split(line, ':')});
   }
@@ -51,7 +51,32 @@ int open_in_root(int root_fd, std::string_view path, int flags) {
   }
 }
 
-ContainerUser resolve_user(int root_fd, std::string_view spec) {
+std::optional<std::string> read_image_file(int root_fd, std::string_view path, std::string_view image,
+                                           size_t limit) {
+  std::string name = image.empty() ? std::string("the image") : fmt::format("image {}", image);
+  UniqueFd fd(open_in_root(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY));
+  if (!fd && errno == ENOENT) return std::nullopt;
+  if (!fd && errno == ELOOP)
+    fail("{}: {} is a symbolic link, not a file: make it a regular file", name, path);
+  if (!fd) fail_errno(fmt::format("{}: cannot open {}", name, path));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) fail_errno(fmt::format("{}: cannot inspect {}", name, path));
+  if (!S_ISREG(st.st_mode)) {
+    fail("{}: {} is {}, not a regular file: make it a regular file", name, path, file_type_name(st.st_mode));
+  }
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail_errno(fmt::format("{}: cannot read {}", name, path));
+    if (n == 0) return text;
+    if (text.size() + n > limit) fail("{}: {} is larger than {} bytes: make it smaller", name, path, limit);
+    text.append(buffer, n);
+  }
+}
+
+ContainerUser resolve_user(int root_fd, std::string_view spec, std::string_view image) {
   ContainerUser user;
   if (spec.empty()) {
     user.name = "root";
@@ -64,7 +89,7 @@ ContainerUser resolve_user(int root_fd, std::string_view spec) {
   if (colon != std::string_view::npos) group_part = std::string(spec.substr(colon + 1));
   if (user_part.empty()) fail("--user \"{}\" names no user: give NAME, UID, NAME:GROUP or UID:GID", spec);
 
-  auto passwd = read_database(root_fd, "/etc/passwd");
+  auto passwd = read_database(root_fd, "/etc/passwd", image);
   auto numeric_uid = as_id(user_part);
   bool found = false;
   for (const auto& e : passwd) {
@@ -92,7 +117,7 @@ ContainerUser resolve_user(int root_fd, std::string_view spec) {
     user.uid = *numeric_uid;
   }
 
-  auto groups = read_database(root_fd, "/etc/group");
+  auto groups = read_database(root_fd, "/etc/group", image);
   if (group_part) {
     if (auto gid = as_id(*group_part)) {
       user.gid = *gid;

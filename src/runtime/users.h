@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,7 +21,7 @@ struct ContainerUser {
 // "uid:gid", with names looked up in the image's own /etc/passwd and
 // /etc/group, read relative to `root_fd` (never the host's). A name the image
 // does not know is an error naming it; a bare number needs no entry.
-ContainerUser resolve_user(int root_fd, std::string_view spec);
+ContainerUser resolve_user(int root_fd, std::string_view spec, std::string_view image = {});
 
 // Sets supplementary groups, gid and uid (in that order, all of real,
 // effective and saved).
@@ -29,5 +30,13 @@ void switch_to_user(const ContainerUser& user);
 // Opens `path` inside the root `root_fd`, symlinks resolved as if `root_fd`
 // were "/" and magic links refused; -1 with errno set on failure.
 int open_in_root(int root_fd, std::string_view path, int flags);
+
+// A small file gocrate reads from an image (/etc/passwd, /etc/group), read
+// inside `root_fd` without blocking or following a last symlink: nullopt
+// when it does not exist. A FIFO, device, socket, symlink, or a file larger
+// than `limit` is an error naming the image and the file.
+inline constexpr size_t kImageFileLimit = size_t{16} << 20;
+std::optional<std::string> read_image_file(int root_fd, std::string_view path, std::string_view image,
+                                           size_t limit = kImageFileLimit);
 
 }  // namespace gocrate

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/error.h"
@@ -63,12 +64,42 @@ TEST_F(ImageUsers, RefusesUnknownNames) {
   EXPECT_THROW(resolve_user(fd_.get(), ":1000"), Error);
 }
 
-TEST_F(ImageUsers, ReadsTheImagesFilesEvenThroughAnEscapingSymlink) {
-  // /etc/passwd as a symlink to the host's file resolves inside the root.
-  ::unlink((root_.path() + "/etc/passwd").c_str());
-  ASSERT_EQ(::symlink("../../../../../../etc/passwd", (root_.path() + "/etc/passwd").c_str()), 0);
-  EXPECT_THROW(resolve_user(fd_.get(), "root"), Error);  // no passwd inside: the host's is never read
-  EXPECT_EQ(resolve_user(fd_.get(), "0").uid, 0u);
+// What a hostile image puts at /etc/passwd or /etc/group is refused at once,
+// naming the image and the file: nothing blocks, nothing is read for long,
+// nothing outside the root is read.
+TEST_F(ImageUsers, RefusesWhatIsNotASmallRegularFile) {
+  std::string passwd = root_.path() + "/etc/passwd";
+  auto expect_refused = [&](const char* user, const std::string& words) {
+    try {
+      resolve_user(fd_.get(), user, "hostile:1");
+      ADD_FAILURE() << "accepted " << words;
+    } catch (const Error& e) {
+      std::string message = e.what();
+      EXPECT_NE(message.find("image hostile:1"), std::string::npos) << message;
+      EXPECT_NE(message.find(words), std::string::npos) << message;
+      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    }
+  };
+  ::unlink(passwd.c_str());
+  ASSERT_EQ(::mkfifo(passwd.c_str(), 0644), 0);
+  expect_refused("app", "/etc/passwd is a FIFO");
+  ::unlink(passwd.c_str());
+  ASSERT_EQ(::symlink("/dev/zero", passwd.c_str()), 0);
+  expect_refused("0", "/etc/passwd is a symbolic link");
+  ::unlink(passwd.c_str());
+  ASSERT_EQ(::symlink("../../../../../../etc/passwd", passwd.c_str()), 0);
+  expect_refused("root", "/etc/passwd is a symbolic link");
+  ::unlink(passwd.c_str());
+  ASSERT_EQ(::mkdir(passwd.c_str(), 0755), 0);
+  expect_refused("app", "/etc/passwd is a directory");
+  ::rmdir(passwd.c_str());
+  write_file_atomic(passwd, std::string(kImageFileLimit + 1, '#'));
+  expect_refused("app", "/etc/passwd is larger than");
+  ::unlink(passwd.c_str());
+  std::string group = root_.path() + "/etc/group";
+  ::unlink(group.c_str());
+  ASSERT_EQ(::mkfifo(group.c_str(), 0644), 0);
+  expect_refused("4242", "/etc/group is a FIFO");
 }
 
 }  // namespace
