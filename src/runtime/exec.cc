@@ -18,6 +18,7 @@
 #include "runtime/cgroups.h"
 #include "runtime/container.h"
 #include "runtime/process_setup.h"
+#include "runtime/sealed_program.h"
 #include "runtime/seccomp.h"
 #include "runtime/users.h"
 #include "util/error.h"
@@ -26,7 +27,9 @@ namespace gocrate {
 
 namespace {
 
-constexpr int kJoinedNamespaces = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+// Entered at once, with the pid namespace for the new process's children.
+constexpr int kJoinedNamespaces =
+    CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWPID;
 
 // What the new process needs, prepared by the starter.
 struct ExecContext {
@@ -36,8 +39,9 @@ struct ExecContext {
   int container_pidfd = -1;
   const std::vector<UniqueFd>* cgroup_entries;
   std::string seccomp_program;
+  int init_fd = -1;   // the sealed gocrate-init that starts the program inside
   int sync_fd = -1;   // carries the terminal's master back
-  int error_fd = -1;  // close-on-exec: EOF without data means the program was executed
+  int error_fd = -1;  // EOF without data means the program was executed
 };
 
 [[noreturn]] void fail_not_running(const ContainerState& state) {
@@ -52,6 +56,14 @@ void arm_parent_death_signal(int error_fd) {
   if (::poll(&report, 1, 0) == 1 && (report.revents & POLLERR)) ::_exit(kExitRuntimeFailure);
 }
 
+// Runs in gocrate's pid namespace, where nothing in the container can see
+// it: it takes every namespace of the container at once, and with them its
+// root and working directory, then the container's user and restrictions,
+// and becomes gocrate-init (a sealed memfd), which starts the program as its
+// child in the container's pid namespace. So the first process that appears
+// there already holds the container's root and cwd, and only init's sealed
+// executable, never the host's root or gocrate's binary, even to a container
+// with CAP_SYS_PTRACE.
 [[noreturn]] void run_exec_process(const ExecContext& c) {
   const ExecSpec& spec = *c.spec;
   arm_parent_death_signal(c.error_fd);
@@ -61,32 +73,32 @@ void arm_parent_death_signal(int error_fd) {
   if (::setns(c.container_pidfd, kJoinedNamespaces) != 0)
     fail_errno("cannot enter the container's namespaces");
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
-  ContainerUser user = resolve_user(root.get(), spec.user);
+  ContainerUser user = resolve_user(root.get(), spec.user, c.container->image);
   enter_workdir(root.get(), spec.workdir, false, false);
   std::string program = find_program(spec.args[0], spec.env, c.container->image);
   check_architecture(program);
-  if (c.io->terminal)
+  if (c.io->terminal) {
     attach_new_terminal(c.sync_fd, c.io->terminal_size);
-  else
+  } else {
+    if (::setsid() < 0) fail_errno("cannot start a session for the process");
     connect_stdio(c.io->stdin_fd, c.io->stdout_fd, c.io->stderr_fd);
+  }
   reset_signals();
   std::vector<std::string> env = spec.env;
   if (env_value(env, "HOME").empty()) env.push_back("HOME=" + user.home);
   restrict_privileges(c.container->capabilities, user, c.seccomp_program,
                       [&c] { arm_parent_death_signal(c.error_fd); });
-  std::vector<std::string> argv = spec.args;
+  std::vector<std::string> argv = {"gocrate-init", "-e", std::to_string(c.error_fd), program};
+  argv.insert(argv.end(), spec.args.begin(), spec.args.end());
   auto argv_ptrs = string_pointers(argv);
   auto env_ptrs = string_pointers(env);
   close_on_exec_from(3);
-  ::execve(program.c_str(), argv_ptrs.data(), env_ptrs.data());
-  explain_exec_failure(program, spec.user, errno);
+  ::fcntl(c.error_fd, F_SETFD, 0);
+  ::syscall(SYS_execveat, c.init_fd, "", argv_ptrs.data(), env_ptrs.data(), AT_EMPTY_PATH);
+  fail_errno("cannot start gocrate-init in the container");
 }
 
-// Clones a child into the pid namespace of `container_pidfd`'s process: the
-// starter's namespace for children is switched there for the clone and back.
-pid_t clone_in_pid_namespace(int container_pidfd, UniqueFd& pidfd) {
-  UniqueFd own = open_or_fail("/proc/self/ns/pid", O_RDONLY);
-  if (::setns(container_pidfd, CLONE_NEWPID) != 0) fail_errno("cannot enter the container's pid namespace");
+pid_t clone_process(UniqueFd& pidfd) {
   int pidfd_value = -1;
   clone_args args{};
   args.flags = CLONE_PIDFD;
@@ -94,11 +106,8 @@ pid_t clone_in_pid_namespace(int container_pidfd, UniqueFd& pidfd) {
   args.exit_signal = SIGCHLD;
   std::fflush(nullptr);
   long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  if (pid == 0) return 0;
-  int err = errno;
-  if (::setns(own.get(), CLONE_NEWPID) != 0) fail_errno("cannot return to gocrate's pid namespace");
-  if (pid < 0) fail_errno("cannot start a process in the container", err);
-  pidfd.reset(pidfd_value);
+  if (pid < 0) fail_errno("cannot start a process in the container");
+  if (pid > 0) pidfd.reset(pidfd_value);
   return static_cast<pid_t>(pid);
 }
 
@@ -155,6 +164,8 @@ ExecProcess ExecProcess::start(const std::string& store_root, const ContainerSta
   c.container_pidfd = target.get();
   c.cgroup_entries = &cgroup_entries;
   c.seccomp_program = seccomp_program_for(store_root, container);
+  UniqueFd init = init_program();
+  c.init_fd = init.get();
   Channel sync = make_channel(true);
   Channel report = make_channel(false);
   c.sync_fd = sync.child_end.get();
@@ -162,15 +173,15 @@ ExecProcess ExecProcess::start(const std::string& store_root, const ContainerSta
 
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail_errno("cannot make gocrate non-dumpable");
   ExecProcess process;
-  process.pid_ = clone_in_pid_namespace(target.get(), process.pidfd_);
+  process.pid_ = clone_process(process.pidfd_);
   if (process.pid_ == 0) run_reporting_failure(c.error_fd, [&c] { run_exec_process(c); });
   sync.child_end.reset();
   report.child_end.reset();
   if (io.terminal) {
     process.terminal_ = receive_terminal(sync.parent_end.get());
-    if (!process.terminal_) rethrow_child_failure(report.parent_end.get());
+    if (!process.terminal_) rethrow_child_failure(report.parent_end.get(), spec.user);
   }
-  rethrow_child_failure(report.parent_end.get());
+  rethrow_child_failure(report.parent_end.get(), spec.user);
   if (io.terminal && !process.terminal_) fail("the terminal of the new process was not handed over");
   return process;
 }

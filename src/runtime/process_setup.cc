@@ -103,8 +103,9 @@ std::string find_program(const std::string& name, const std::vector<std::string>
 }
 
 void check_architecture(const std::string& program) {
-  UniqueFd fd(::open(program.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return;
+  UniqueFd fd(::open(program.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return;
   char header[64];
   ssize_t n = ::read(fd.get(), header, sizeof header);
   if (n <= 0) return;
@@ -193,7 +194,7 @@ std::string read_report(int fd) {
 
 }  // namespace
 
-void rethrow_child_failure(int report_fd) {
+void rethrow_child_failure(int report_fd, std::string_view user) {
   std::string failure = read_report(report_fd);
   if (failure.empty()) return;
   int code = kExitRuntimeFailure;
@@ -202,12 +203,19 @@ void rethrow_child_failure(int report_fd) {
     code = std::atoi(failure.substr(0, space).c_str());
     message = failure.substr(space + 1);
   }
+  constexpr std::string_view kInitExecFailure = "exec-errno ";
+  if (message.starts_with(kInitExecFailure)) {
+    std::string rest = message.substr(kInitExecFailure.size());
+    size_t space = rest.find(' ');
+    if (space != std::string::npos)
+      explain_exec_failure(rest.substr(space + 1), std::string(user), std::atoi(rest.c_str()));
+  }
   throw Error(message, code);
 }
 
-void rethrow_reported_failure(int report_fd) {
+void rethrow_reported_failure(int report_fd, std::string_view user) {
   pollfd ready{report_fd, POLLIN, 0};
-  if (::poll(&ready, 1, 0) == 1 && (ready.revents & POLLIN)) rethrow_child_failure(report_fd);
+  if (::poll(&ready, 1, 0) == 1 && (ready.revents & POLLIN)) rethrow_child_failure(report_fd, user);
 }
 
 }  // namespace gocrate

@@ -54,10 +54,11 @@ std::vector<char*> string_pointers(std::vector<std::string>& strings);
 
 // The starter's side of the error pipe: throws what the new process reported
 // (its message and exit code); returns when it executed its program (EOF
-// without data).
-void rethrow_child_failure(int report_fd);
+// without data). gocrate-init reports a failed execve as "<code> exec-errno
+// <errno> <program>", explained here as explain_exec_failure does for `user`.
+void rethrow_child_failure(int report_fd, std::string_view user = {});
 // As rethrow_child_failure, but only for what the child has already reported:
 // it may still be waiting for the starter.
-void rethrow_reported_failure(int report_fd);
+void rethrow_reported_failure(int report_fd, std::string_view user = {});
 
 }  // namespace gocrate

@@ -56,7 +56,8 @@ void attach_new_terminal(int socket, TerminalSize size) {
     winsize ws{size.rows, size.columns, 0, 0};
     ::ioctl(slave.get(), TIOCSWINSZ, &ws);
   }
-  if (::setsid() < 0) fail_errno("cannot start a session for the container's terminal");
+  if (::getsid(0) != ::getpid() && ::setsid() < 0)
+    fail_errno("cannot start a session for the container's terminal");
   if (::ioctl(slave.get(), TIOCSCTTY, 0) != 0) fail_errno("cannot make the container's terminal controlling");
   for (int target = 0; target < 3; ++target) {
     if (::dup2(slave.get(), target) < 0) fail_errno("cannot connect the container's terminal");
