@@ -26,6 +26,7 @@
 #include "runtime/container_log.h"
 #include "runtime/exec.h"
 #include "runtime/signal_names.h"
+#include "runtime/stdio_relay.h"
 #include "runtime/supervisor.h"
 #include "runtime/terminal.h"
 #include "util/error.h"
@@ -39,6 +40,8 @@ using nlohmann::json;
 namespace {
 
 constexpr auto kReleaseTimeout = std::chrono::seconds(30);
+// How long rm -f lets a starting container answer before it kills its owner.
+constexpr auto kStuckStartTimeout = std::chrono::seconds(1);
 
 // ---- Finding containers ------------------------------------------------------
 
@@ -361,6 +364,10 @@ void remove_container(const ContainerDirectory& directory, ContainerView c, bool
       UniqueFd pidfd = open_container_pidfd(c.state);
       ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
     }
+    // A start that never finishes answers no request: its owner goes, and
+    // the container with it.
+    if (c.state.status == "created" && !wait_until_released(c.dir, kStuckStartTimeout))
+      kill_stuck_owner(c.dir, c.state.owner_pid);
     if (!wait_until_released(c.dir, kReleaseTimeout)) {
       fail("container {} did not stop: its supervisor does not answer; see `gocrate ps`", c.state.name);
     }
@@ -634,6 +641,13 @@ json host_config_json(const ContainerState& s, const std::optional<ContainerConf
   for (const auto& v : spec.volumes)
     binds.push_back(fmt::format("{}:{}{}", v.source, v.target, v.read_only ? ":ro" : ""));
   host["Binds"] = binds;
+  json devices = json::array();
+  for (const auto& d : spec.devices) {
+    devices.push_back({{"PathOnHost", d.host_path},
+                       {"PathInContainer", d.container_path},
+                       {"CgroupPermissions", device_access_text(d.access)}});
+  }
+  host["Devices"] = devices;
   return host;
 }
 
@@ -833,23 +847,6 @@ std::vector<std::string> exec_env(const ContainerState& s, const std::vector<std
   return env;
 }
 
-int wait_forwarding_signals(ExecProcess& process) {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : kForwardedSignals) sigaddset(&set, sig);
-  UniqueFd signals(::signalfd(-1, &set, SFD_CLOEXEC));
-  for (;;) {
-    pollfd fds[2] = {{process.pidfd(), POLLIN, 0}, {signals.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0 && errno != EINTR) fail_errno("cannot wait for the process in the container");
-    if (fds[1].revents & POLLIN) {
-      signalfd_siginfo info{};
-      if (::read(signals.get(), &info, sizeof info) == sizeof info)
-        process.signal(static_cast<int>(info.ssi_signo));
-    }
-    if (fds[0].revents & POLLIN) return process.wait();
-  }
-}
-
 }  // namespace
 
 int exec_command(Globals& globals, int argc, char** argv) {
@@ -880,10 +877,15 @@ int exec_command(Globals& globals, int argc, char** argv) {
   ExecSpec spec{command, exec_env(c.state, env), user.empty() ? c.state.user : user,
                 workdir.empty() ? c.state.workdir : workdir};
   ExecIo io;
-  if (interactive) io.stdin_fd = 0;
+  std::optional<StdioRelay> pipes;
   if (tty) {
     io.terminal = true;
     io.terminal_size = terminal_size(::isatty(0) ? 0 : 1);
+  } else {
+    pipes.emplace(0, 1, 2, interactive);
+    io.stdin_fd = pipes->container_stdin();
+    io.stdout_fd = pipes->container_stdout();
+    io.stderr_fd = pipes->container_stderr();
   }
   sigset_t set;
   sigemptyset(&set);
@@ -891,7 +893,10 @@ int exec_command(Globals& globals, int argc, char** argv) {
   sigaddset(&set, SIGWINCH);
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
   ExecProcess process = ExecProcess::start(store.dir(), c.state, spec, io);
-  if (!tty) return wait_forwarding_signals(process);
+  if (pipes) {
+    pipes->run(process.pidfd(), kForwardedSignals, [&process](int sig) { process.signal(sig); });
+    return process.wait();
+  }
   {
     TerminalRelay relay(process.terminal(), 0, 1, interactive);
     relay.run(process.pidfd(), kForwardedSignals, [&process](int sig) { process.signal(sig); });

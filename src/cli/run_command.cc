@@ -10,6 +10,7 @@
 #include "runtime/emulator.h"
 #include "runtime/port_forwarder.h"
 #include "runtime/signal_names.h"
+#include "runtime/stdio_relay.h"
 #include "runtime/supervisor.h"
 #include "runtime/terminal.h"
 #include "transport/registry/pull.h"
@@ -41,6 +42,8 @@ struct RunFlags {
   std::optional<int64_t> pids_limit;
   std::vector<std::string> cap_add;
   std::vector<std::string> cap_drop;
+  bool privileged = false;
+  std::vector<std::string> security_options;
   bool init = false;
   bool interactive = false;
   bool tty = false;
@@ -57,6 +60,7 @@ struct RunFlags {
   std::vector<std::string> publish;
   std::string hostname;
   std::vector<std::string> volumes;
+  std::vector<std::string> devices;
   std::string image;
   std::vector<std::string> args;
 };
@@ -185,6 +189,41 @@ std::vector<PortMapping> published_ports(const RunFlags& f, NetworkMode network)
   return ports;
 }
 
+// --privileged and --security-opt: each value is applied or refused, never
+// accepted without effect.
+void apply_security_options(ContainerSpec& spec, const RunFlags& f) {
+  if (f.privileged) {
+    spec.privileged = true;
+    spec.capabilities = all_capabilities();
+    spec.seccomp = false;
+  }
+  for (const auto& option : f.security_options) {
+    std::string text = option;
+    if (size_t colon = text.find(':'); colon != std::string::npos && text.find('=') == std::string::npos)
+      text[colon] = '=';  // Docker's older KEY:VALUE form
+    if (text == "seccomp=unconfined") {
+      spec.seccomp = false;
+    } else if (text == "no-new-privileges" || text == "no-new-privileges=true") {
+      // Always set.
+    } else if (text == "apparmor=unconfined" || text == "label=disable") {
+      // gocrate applies no AppArmor or SELinux profile.
+    } else if (text == "devices=unconfined") {
+      spec.device_rules = false;
+    } else if (text.starts_with("seccomp=")) {
+      fail("--security-opt {}: custom seccomp profiles are not supported; use seccomp=unconfined or drop it",
+           option);
+    } else if (text.starts_with("no-new-privileges=")) {
+      fail("--security-opt {}: gocrate always sets no-new-privileges; drop the option", option);
+    } else {
+      fail(
+          "unsupported --security-opt \"{}\": use seccomp=unconfined, no-new-privileges, "
+          "apparmor=unconfined, "
+          "label=disable or devices=unconfined",
+          option);
+    }
+  }
+}
+
 ContainerSpec build_spec(Store& store, const RunFlags& f) {
   ContainerSpec spec;
   spec.network = parse_network_mode(f.network);
@@ -206,7 +245,9 @@ ContainerSpec build_spec(Store& store, const RunFlags& f) {
   spec.limits = parse_limits(f);
   if (!f.cgroup_parent.empty()) spec.cgroup_parent = parse_cgroup_parent(f.cgroup_parent);
   spec.capabilities = resolve_capabilities(f.cap_add, f.cap_drop);
+  apply_security_options(spec, f);
   for (const auto& v : f.volumes) spec.volumes.push_back(parse_volume(v));
+  for (const auto& d : f.devices) spec.devices.push_back(parse_device_mapping(d));
   spec.args = container_args(config, f);
   spec.user = f.user.empty() ? config.user : f.user;
   spec.workdir = f.workdir.empty() ? config.working_dir : f.workdir;
@@ -220,7 +261,7 @@ ContainerSpec build_spec(Store& store, const RunFlags& f) {
 
   LayerCache cache(store.dir() + "/layers");
   spec.layers_dir = store.dir() + "/layers";
-  spec.lower_dirs = image_lower_dirs(cache, store, image.manifest.layers);
+  spec.lower_dirs = image_lower_dirs(cache, store, image.manifest.layers, image.config.diff_ids, f.image);
   return spec;
 }
 
@@ -292,6 +333,11 @@ ExitStatus run_with_terminal(Container& container, bool interactive) {
   return container.wait();
 }
 
+ExitStatus run_with_pipes(Container& container, StdioRelay& pipes) {
+  pipes.run(container.pidfd(), kForwardedSignals, [&container](int sig) { container.signal(sig); });
+  return container.wait();
+}
+
 int run(Globals& globals, RunFlags& f) {
   if (::geteuid() != 0) {
     fail(
@@ -303,10 +349,15 @@ int run(Globals& globals, RunFlags& f) {
   if (f.detach) return run_detached(globals, f, std::move(supervision));
   Store store = open_store(globals);
   StartOptions options;
-  if (f.interactive) options.stdin_fd = 0;
+  std::optional<StdioRelay> pipes;
   if (f.tty) {
     options.terminal = true;
     options.terminal_size = terminal_size(::isatty(0) ? 0 : 1);
+  } else {
+    pipes.emplace(0, 1, 2, f.interactive);
+    options.stdin_fd = pipes->container_stdin();
+    options.stdout_fd = pipes->container_stdout();
+    options.stderr_fd = pipes->container_stderr();
   }
   block_signals(kForwardedSignals);
   // The lease keeps prune from the image's blobs and unpacked layers until the
@@ -320,7 +371,7 @@ int run(Globals& globals, RunFlags& f) {
   Container container = Container::start(store.dir(), std::move(spec), options);
   lease.reset();
   forwarder.start(container.network_namespace());
-  ExitStatus status = f.tty ? run_with_terminal(container, f.interactive) : container.wait(kForwardedSignals);
+  ExitStatus status = f.tty ? run_with_terminal(container, f.interactive) : run_with_pipes(container, *pipes);
   forwarder.stop();
   Container::remove_stale(store.dir());
   return status.code;
@@ -348,6 +399,14 @@ void parse_run_flags(Globals& globals, RunFlags& f, int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_option("--cap-drop", f.cap_drop, "Drop a capability from Docker's default set (ALL drops all)")
       ->allow_extra_args(false);
+  app.add_flag("--privileged", f.privileged,
+               "Drop every protection: all capabilities and host devices, no seccomp filter, writable /sys "
+               "and /proc/sys, no masked paths");
+  app.add_option("--security-opt", f.security_options,
+                 "seccomp=unconfined, no-new-privileges, apparmor=unconfined, label=disable, or "
+                 "devices=unconfined (no device rules: lets containers with CAP_MKNOD run where they cannot "
+                 "be enforced)")
+      ->allow_extra_args(false);
   app.add_flag("--init", f.init, "Run a minimal init as pid 1 that forwards signals and reaps zombies");
   app.add_flag("-i,--interactive", f.interactive, "Connect standard input to the container");
   app.add_option("--cgroup-parent", f.cgroup_parent,
@@ -361,6 +420,8 @@ void parse_run_flags(Globals& globals, RunFlags& f, int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_option("--hostname", f.hostname, "Hostname inside the container (default: its name)");
   app.add_option("-v,--volume", f.volumes, "Bind mount a host path: SRC:DST[:ro]")->allow_extra_args(false);
+  app.add_option("--device", f.devices, "Give the container a host device: HOST[:CONTAINER][:rwm]")
+      ->allow_extra_args(false);
   app.add_flag("-t,--tty", f.tty, "Give the container a terminal (with -i: yours, in raw mode)");
   app.add_flag("-d,--detach", f.detach, "Run in the background under a supervisor of its own; print the id");
   app.add_option("--restart", f.restart, "Restart policy (-d): no, on-failure[:N], always, unless-stopped");

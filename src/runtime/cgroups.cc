@@ -22,6 +22,9 @@ namespace {
 constexpr uint64_t kMinimumMemory = 6 * 1024 * 1024;  // docker's floor
 constexpr uint64_t kCpuPeriodUs = 100000;
 constexpr std::string_view kControllers[] = {"memory", "cpu", "cpuacct", "pids"};
+// The v1 controller that enforces device rules (device_rules.h); where it is
+// missing, a BPF program on the v2 cgroup does.
+constexpr std::string_view kDevicesController = "devices";
 
 std::optional<std::string> read_small(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -127,7 +130,8 @@ CgroupLayout CgroupLayout::detect() {
     } else if (tail[0] == "cgroup") {
       CgroupHierarchy h{mount, false, {}};
       for (const auto& option : split(tail[2], ',')) {
-        if (std::find(std::begin(kControllers), std::end(kControllers), option) != std::end(kControllers)) {
+        if (std::find(std::begin(kControllers), std::end(kControllers), option) != std::end(kControllers) ||
+            option == kDevicesController) {
           h.controllers.push_back(option);
         }
       }
@@ -153,6 +157,13 @@ const CgroupHierarchy* CgroupLayout::find(std::string_view controller) const {
         return &h;
       }
     }
+  }
+  return nullptr;
+}
+
+const CgroupHierarchy* CgroupLayout::v2_hierarchy() const {
+  for (const auto& h : hierarchies) {
+    if (h.v2) return &h;
   }
   return nullptr;
 }
@@ -241,9 +252,66 @@ void apply_limits(const std::string& dir, bool v2, std::string_view controller,
   }
 }
 
+// Puts `policy` on the container's cgroup: in the v1 devices hierarchy, or
+// as a BPF program on its v2 cgroup. Returns the directory made for it
+// (empty when none was needed), or fails when the rules cannot be enforced
+// and the policy requires them.
+std::string apply_device_policy(const CgroupLayout& layout, const std::string& name,
+                                const std::vector<std::string>& made, const DevicePolicy& policy) {
+  if (!policy.confine) return {};
+  bool allow_all = std::any_of(policy.rules.begin(), policy.rules.end(),
+                               [](const DeviceRule& rule) { return rule.allows_everything(); });
+  if (allow_all) return {};
+  std::string parent = dir_name(name);
+  auto make_dir = [&](const CgroupHierarchy& h) {
+    std::string dir = h.mount + "/" + name;
+    if (std::find(made.begin(), made.end(), dir) != made.end()) return std::make_pair(dir, false);
+    make_cgroup_dir(h.mount + "/" + parent);
+    if (!make_cgroup_dir(dir)) fail("cgroup {} exists already: is a container of this id running?", dir);
+    return std::make_pair(dir, true);
+  };
+  std::string unenforced;
+  if (const CgroupHierarchy* h = layout.find(kDevicesController); h && !h->v2) {
+    auto [dir, fresh] = make_dir(*h);
+    try {
+      write_v1_device_rules(dir, policy.rules);
+    } catch (...) {
+      if (fresh) ::rmdir(dir.c_str());
+      throw;
+    }
+    return fresh ? dir : std::string();
+  } else if (const CgroupHierarchy* v2 = layout.v2_hierarchy()) {
+    auto [dir, fresh] = make_dir(*v2);
+    try {
+      UniqueFd program = load_device_program(device_program(policy.rules));
+      UniqueFd cgroup_fd = open_or_fail(dir, O_RDONLY | O_DIRECTORY);
+      attach_device_program(cgroup_fd.get(), program.get(), dir);
+      return fresh ? dir : std::string();
+    } catch (const Error& e) {
+      if (fresh) ::rmdir(dir.c_str());
+      unenforced = e.what();
+    }
+  } else {
+    unenforced =
+        fmt::format("this host has neither the devices cgroup controller nor a cgroup v2 hierarchy ({})",
+                    layout.describe());
+  }
+  if (!policy.required_by.empty()) {
+    std::string drops;
+    for (const auto& cap : policy.required_by)
+      drops += fmt::format("{}--cap-drop {}", drops.empty() ? "" : " ", cap);
+    fail(
+        "cannot enforce the container's device rules: {}; with CAP_{} it could open the host's devices: "
+        "run it with {}, or without device rules (--security-opt devices=unconfined)",
+        unenforced, join(policy.required_by, " and CAP_"), drops);
+  }
+  return {};
+}
+
 }  // namespace
 
-Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& name, const ResourceLimits& limits) {
+Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& name, const ResourceLimits& limits,
+                      const DevicePolicy& devices) {
   require_controllers(layout, limits);
   Cgroup cgroup;
   std::string parent = dir_name(name);
@@ -267,6 +335,10 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& name, const
       apply_limits(dir, h->v2, controller, limits);
     }
     if (cgroup.dirs_.empty()) fail("no cgroup file system is mounted: mount cgroup2 on /sys/fs/cgroup");
+    // Its own directory, if it has one, is joined with the others (by exec
+    // too) and removed with them.
+    std::string devices_dir = apply_device_policy(layout, name, cgroup.dirs_, devices);
+    if (!devices_dir.empty()) cgroup.dirs_.push_back(devices_dir);
   } catch (...) {
     cgroup.remove();
     throw;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/device_rules.h"
 #include "util/fs.h"
 
 namespace gocrate {
@@ -42,8 +43,8 @@ struct CgroupHierarchy {
   std::vector<std::string> controllers;  // v2: those listed in the root's cgroup.controllers
 };
 
-// Where the controllers a container needs (memory, cpu, cpuacct, pids) live:
-// all in v1 hierarchies, all in the v2 one, or split (hybrid).
+// Where the controllers a container needs (memory, cpu, cpuacct, pids,
+// devices) live: all in v1 hierarchies, all in the v2 one, or split (hybrid).
 class CgroupLayout {
  public:
   // Reads /proc/self/mountinfo.
@@ -53,6 +54,8 @@ class CgroupLayout {
 
   // The hierarchy that holds `controller`, or nullptr.
   const CgroupHierarchy* find(std::string_view controller) const;
+  // The cgroup2 hierarchy, with or without controllers, or nullptr.
+  const CgroupHierarchy* v2_hierarchy() const;
   // "cgroup v1", "cgroup v2", "cgroup v1 and v2 (hybrid)".
   std::string describe() const;
   // Whether every controller a container uses is in the v2 hierarchy, so a
@@ -67,7 +70,11 @@ class Cgroup {
  public:
   // Creates `name` ("gocrate/<id>") and applies `limits`. A limit whose
   // controller is missing is an error naming it; nothing is left behind.
-  static Cgroup create(const CgroupLayout& layout, const std::string& name, const ResourceLimits& limits);
+  // `devices` are enforced by the v1 devices controller, else by a BPF
+  // program on the v2 cgroup (made for it on a hybrid host); a host where
+  // neither works refuses a policy that requires them.
+  static Cgroup create(const CgroupLayout& layout, const std::string& name, const ResourceLimits& limits,
+                       const DevicePolicy& devices = {});
   // An existing cgroup's directories (from state), for stats and removal.
   Cgroup(std::vector<std::string> dirs, bool v2) : dirs_(std::move(dirs)), v2_(v2) {}
   Cgroup() = default;

@@ -80,12 +80,10 @@ void prepare_process(const ChildContext& c) {
   // container's file system is visible (CVE-2019-5736).
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail_errno("cannot make the container process non-dumpable");
   if (c.options->kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  // Out of gocrate's process group: a terminal's ^C reaches the program once,
-  // forwarded by gocrate, not twice. Not when it reads the terminal: a
-  // background group that reads it is stopped. With a terminal of its own it
-  // makes a session later.
-  int in = c.options->stdin_fd;
-  if (!c.options->terminal && (in < 0 || !::isatty(in))) ::setpgid(0, 0);
+  // A session of its own, without a controlling terminal: the host's
+  // terminal is never the container's (/dev/tty fails, TIOCSTI has no
+  // target), and a ^C there reaches the program once, forwarded by gocrate.
+  if (::setsid() < 0) fail_errno("cannot start a session for the container");
 }
 
 Handover wait_for_parent(const ChildContext& c) {
@@ -110,6 +108,7 @@ void build_file_system(const ChildContext& c) {
   if (!c.resolv_conf.empty())
     mount_volumes(root.get(), {{c.resolv_conf, "/etc/resolv.conf", true}}, !spec.read_only);
   mount_volumes(root.get(), spec.volumes, !spec.read_only);
+  make_device_nodes(root.get(), spec.devices, spec.privileged);
 }
 
 // Joins the namespaces the parent made, and mounts what shows them.
@@ -118,8 +117,8 @@ void enter_namespaces(const ChildContext& c, Handover& handover) {
   if (handover.network_namespace) join_namespace(handover.network_namespace.get(), CLONE_NEWNET);
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
   mount_mqueue(root.get());
-  mount_sys(root.get());
-  mask_kernel_paths(root.get());
+  mount_sys(root.get(), !c.spec->privileged);
+  if (!c.spec->privileged) mask_kernel_paths(root.get());
   if (c.spec->network != NetworkMode::host) bring_up_loopback();
 }
 
@@ -187,7 +186,7 @@ void rearm_parent_death_signal(const ChildContext& c) {
   enter_namespaces(c, handover);
   enter_cgroup_namespace();
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
-  ContainerUser user = resolve_user(root.get(), spec.user);
+  ContainerUser user = resolve_user(root.get(), spec.user, spec.image);
   enter_workdir(root.get(), spec.workdir, true, spec.read_only);
   std::string program = find_program(spec.args[0], spec.env, spec.image);
   if (!spec.emulator) check_architecture(program);
@@ -342,6 +341,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
     fail("ports cannot be published with --network {}: use --network private",
          network_mode_name(spec.network));
   }
+  check_volume_sources(spec.volumes, store_root);
   if (spec.id.empty()) spec.id = new_container_id();
   if (spec.name.empty()) spec.name = spec.id.substr(0, 12);
   check_container_name(spec.name);
@@ -366,6 +366,8 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   state.workdir = spec.workdir;
   state.capabilities = spec.capabilities;
   state.seccomp = spec.seccomp;
+  state.privileged = spec.privileged;
+  state.owner_pid = ::getpid();
   state.stop_signal = spec.stop_signal;
   state.supervised = options.supervised;
   container.supervised_ = options.supervised;
@@ -417,7 +419,9 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   child.error_fd = report.write_end.get();
   CgroupLayout layout = CgroupLayout::detect();
   auto make_cgroup = [&] {
-    container.cgroup_ = Cgroup::create(layout, spec.cgroup_parent + "/" + state.id, spec.limits);
+    container.cgroup_ = Cgroup::create(
+        layout, spec.cgroup_parent + "/" + state.id, spec.limits,
+        container_device_policy(spec.device_rules, spec.privileged, spec.capabilities, spec.devices));
     state.cgroup_dirs = container.cgroup_.dirs();
     state.cgroup_v2 = container.cgroup_.v2();
   };

@@ -10,6 +10,7 @@
 #include "image/platform.h"
 #include "runtime/capabilities.h"
 #include "runtime/cgroups.h"
+#include "runtime/device_rules.h"
 #include "runtime/mounts.h"
 #include "runtime/namespaces.h"
 #include "runtime/outbound_network.h"
@@ -34,6 +35,7 @@ struct ContainerSpec {
   std::vector<std::string> lower_dirs;
   bool read_only = false;
   std::vector<VolumeMount> volumes;
+  std::vector<DeviceMapping> devices;  // --device: host nodes made in the container and allowed by its rules
 
   // Process. args[0] is the program: a path, or a name looked up in the
   // container's PATH.
@@ -46,6 +48,13 @@ struct ContainerSpec {
 
   CapabilitySet capabilities = docker_default_capabilities();
   bool seccomp = true;
+  // --privileged: every capability, no seccomp filter, no masked or
+  // read-only kernel paths, /sys and /proc/sys writable, every device.
+  bool privileged = false;
+  // Docker's device rules on the cgroup; false when the user opted out with
+  // --security-opt devices=unconfined (no rules at all: what lets a root
+  // container run on a host that cannot enforce them).
+  bool device_rules = true;
   ResourceLimits limits;
   std::string cgroup_parent = "gocrate";  // relative to each hierarchy's root (docker's --cgroup-parent)
   NetworkMode network = NetworkMode::private_network;

@@ -17,6 +17,18 @@ json spec_to_json(const ContainerSpec& s) {
     volumes.push_back({{"source", v.source}, {"target", v.target}, {"ro", v.read_only}});
   json ports = json::array();
   for (const auto& p : s.ports) ports.push_back(port_mapping_text(p));
+  json devices = json::array();
+  for (const auto& d : s.devices) {
+    devices.push_back({{"host", d.host_path},
+                       {"container", d.container_path},
+                       {"access", device_access_text(d.access)},
+                       {"type", std::string(1, d.type)},
+                       {"major", d.major},
+                       {"minor", d.minor},
+                       {"mode", d.mode},
+                       {"uid", d.uid},
+                       {"gid", d.gid}});
+  }
   json limits = json::object();
   if (s.limits.memory_bytes) limits["memory_bytes"] = *s.limits.memory_bytes;
   if (s.limits.cpus) limits["cpus"] = *s.limits.cpus;
@@ -31,6 +43,7 @@ json spec_to_json(const ContainerSpec& s) {
             {"lower_dirs", s.lower_dirs},
             {"read_only", s.read_only},
             {"volumes", volumes},
+            {"devices", devices},
             {"args", s.args},
             {"env", s.env},
             {"user", s.user},
@@ -38,6 +51,8 @@ json spec_to_json(const ContainerSpec& s) {
             {"init", s.init},
             {"capabilities", s.capabilities},
             {"seccomp", s.seccomp},
+            {"privileged", s.privileged},
+            {"device_rules", s.device_rules},
             {"limits", limits},
             {"network", network_mode_name(s.network)},
             {"ports", ports},
@@ -62,6 +77,21 @@ ContainerSpec spec_from_json(const json& j) {
     s.volumes.push_back(
         {v.at("source").get<std::string>(), v.at("target").get<std::string>(), v.value("ro", false)});
   }
+  // As read from the host when the container was created; the container
+  // refuses to start if the host's node has changed since.
+  for (const auto& d : j.value("devices", json::array())) {
+    DeviceMapping m;
+    m.host_path = d.at("host").get<std::string>();
+    m.container_path = d.at("container").get<std::string>();
+    m.access = parse_device_access(d.value("access", "rwm")).value_or(kDeviceAllAccess);
+    m.type = d.value("type", "c") == "b" ? 'b' : 'c';
+    m.major = d.at("major").get<uint32_t>();
+    m.minor = d.at("minor").get<uint32_t>();
+    m.mode = d.value("mode", mode_t{0600});
+    m.uid = d.value("uid", uid_t{0});
+    m.gid = d.value("gid", gid_t{0});
+    s.devices.push_back(std::move(m));
+  }
   s.args = j.at("args").get<std::vector<std::string>>();
   s.env = j.value("env", std::vector<std::string>{});
   s.user = j.value("user", "");
@@ -70,6 +100,8 @@ ContainerSpec spec_from_json(const json& j) {
   if (j.contains("emulator")) s.emulator = j["emulator"].get<std::string>();
   s.capabilities = j.value("capabilities", docker_default_capabilities());
   s.seccomp = j.value("seccomp", true);
+  s.privileged = j.value("privileged", false);
+  s.device_rules = j.value("device_rules", true);
   const json& limits = j.value("limits", json::object());
   if (limits.contains("memory_bytes")) s.limits.memory_bytes = limits["memory_bytes"].get<uint64_t>();
   if (limits.contains("cpus")) s.limits.cpus = limits["cpus"].get<double>();

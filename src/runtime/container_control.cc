@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,6 +43,15 @@ bool send_supervisor_request(const std::string& container_dir, std::string_view 
   ssize_t n = ::write(fifo.get(), line.data(), line.size());
   ::signal(SIGPIPE, previous);
   return n == static_cast<ssize_t>(line.size());
+}
+
+bool kill_stuck_owner(const std::string& container_dir, pid_t owner_pid) {
+  if (owner_pid <= 0) return false;
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, owner_pid, 0)));
+  if (!pidfd || !container_is_owned(container_dir)) return false;
+  auto comm = read_file_if_exists(fmt::format("/proc/{}/comm", owner_pid));
+  if (!comm || !comm->starts_with("gocrate")) return false;
+  return ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0) == 0;
 }
 
 }  // namespace gocrate

@@ -26,4 +26,10 @@ bool send_supervisor_request(const std::string& container_dir, std::string_view 
 
 std::string control_fifo_path(const std::string& container_dir);
 
+// Kills the owner of a container whose start never finished (SIGKILL; its
+// container dies with it): only while it still holds the container's lock
+// and is a gocrate process, so that a reused pid is never signalled. False
+// when there was nothing to kill.
+bool kill_stuck_owner(const std::string& container_dir, pid_t owner_pid);
+
 }  // namespace gocrate

@@ -1,13 +1,17 @@
 #include "runtime/mounts.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
 
 #include "runtime/users.h"
 #include "util/error.h"
@@ -59,6 +63,128 @@ UniqueFd open_path_in_root(int root_fd, std::string_view path) {
 
 void bind_read_only(const std::string& target, std::string_view what, unsigned long extra = 0) {
   mount_or_fail(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | extra, "", what);
+}
+
+// Adds nodev to the mount `mount_fd` is the root of and to every mount
+// below it, keeping their other flags.
+void add_nodev(int mount_fd, std::string_view what) {
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_NODEV;
+  if (::mount_setattr(mount_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0) return;
+  if (errno != ENOSYS) fail_errno(fmt::format("cannot make {} nodev", what));
+  // Before Linux 5.12: the top mount only, by a remount that must repeat
+  // the flags it keeps.
+  struct statvfs fs;
+  if (::fstatvfs(mount_fd, &fs) != 0) fail_errno(fmt::format("cannot inspect {}", what));
+  unsigned long flags = MS_BIND | MS_REMOUNT | MS_NODEV;
+  for (auto [from, to] : {std::pair{ST_RDONLY, MS_RDONLY},
+                          {ST_NOSUID, MS_NOSUID},
+                          {ST_NOEXEC, MS_NOEXEC},
+                          {ST_NOATIME, MS_NOATIME},
+                          {ST_NODIRATIME, MS_NODIRATIME},
+                          {ST_RELATIME, MS_RELATIME}}) {
+    if (fs.f_flag & from) flags |= to;
+  }
+  mount_or_fail(nullptr, fd_path(mount_fd), nullptr, flags, "", fmt::format("{} nodev", what));
+}
+
+unsigned long device_file_type(char type) {
+  return type == 'b' ? S_IFBLK : S_IFCHR;
+}
+
+// mknod with the host node's mode and owner; false if `name` exists.
+bool make_node(int dir_fd, const std::string& name, mode_t type, mode_t mode, dev_t device, uid_t uid,
+               gid_t gid, std::string_view path) {
+  if (::mknodat(dir_fd, name.c_str(), type | (mode & 07777), device) != 0) {
+    if (errno == EEXIST) return false;
+    fail_errno(fmt::format("cannot create device {} in the container", path));
+  }
+  if (::fchownat(dir_fd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0 ||
+      ::fchmodat(dir_fd, name.c_str(), mode & 07777, 0) != 0) {
+    fail_errno(fmt::format("cannot set the owner and mode of device {} in the container", path));
+  }
+  return true;
+}
+
+UniqueFd open_directory_in_root(int root_fd, const std::string& path) {
+  UniqueFd dir(open_in_root(root_fd, path.empty() ? "/" : path, O_RDONLY | O_DIRECTORY));
+  if (!dir) fail_errno(fmt::format("cannot open {} in the container", path.empty() ? "/" : path));
+  return dir;
+}
+
+void make_mapped_device(int root_fd, const DeviceMapping& d) {
+  // The numbers were read when the container was created (config.json):
+  // a node that changed since (a reboot) is refused, not guessed at.
+  UniqueFd source(::open(d.host_path.c_str(), O_PATH | O_CLOEXEC));
+  struct stat st;
+  if (!source || ::fstat(source.get(), &st) != 0)
+    fail_errno(fmt::format("cannot open --device {}", d.host_path));
+  if ((st.st_mode & S_IFMT) != device_file_type(d.type) || st.st_rdev != makedev(d.major, d.minor)) {
+    fail("--device {}: {} is no longer the device {} {}:{}; create the container again", d.str(), d.host_path,
+         d.type, d.major, d.minor);
+  }
+  std::string parent_path = dir_name(d.container_path);
+  make_directories_in_root(root_fd, parent_path);
+  UniqueFd parent = open_directory_in_root(root_fd, parent_path);
+  std::string name = base_name(d.container_path);
+  struct stat existing;
+  bool exists = ::fstatat(parent.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
+  if (exists && S_ISDIR(existing.st_mode)) {
+    fail("cannot make --device {}: {} is a directory in the container", d.str(), d.container_path);
+  }
+  struct statvfs fs;
+  if (::fstatvfs(parent.get(), &fs) != 0)
+    fail_errno(fmt::format("cannot inspect {} in the container", parent_path));
+  bool keep_file = exists && S_ISREG(existing.st_mode) && (fs.f_flag & ST_NODEV);
+  if (exists && !keep_file && ::unlinkat(parent.get(), name.c_str(), 0) != 0) {
+    fail_errno(fmt::format("cannot replace {} in the container with --device {}", d.container_path, d.str()));
+  }
+  if (!(fs.f_flag & ST_NODEV)) {
+    make_node(parent.get(), name, device_file_type(d.type), d.mode, makedev(d.major, d.minor), d.uid, d.gid,
+              d.container_path);
+    return;
+  }
+  // A node on a nodev mount (the root, a volume) cannot be opened: the
+  // host's node is bound there, with the mount flags of the host's /dev.
+  if (!keep_file) {
+    UniqueFd created(
+        ::openat(parent.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!created) fail_errno(fmt::format("cannot create {} in the container for --device", d.container_path));
+  }
+  UniqueFd target(::openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!target) fail_errno(fmt::format("cannot open {} in the container", d.container_path));
+  mount_or_fail(fd_path(source.get()).c_str(), fd_path(target.get()), nullptr, MS_BIND, "",
+                fmt::format("--device {} on {}", d.host_path, d.container_path));
+}
+
+// The host's /dev/<relative> (open as `host_dir`) copied into the
+// container's, device nodes only.
+void copy_host_devices(int root_fd, int host_dir, const std::string& relative) {
+  DIR* dir = ::fdopendir(::fcntl(host_dir, F_DUPFD_CLOEXEC, 0));
+  if (!dir) fail_errno(fmt::format("cannot read the host's /dev{}", relative));
+  std::vector<std::string> names;
+  while (dirent* entry = ::readdir(dir)) names.emplace_back(entry->d_name);
+  ::closedir(dir);
+  UniqueFd target;  // the container's /dev/<relative>, made at the first node
+  for (const auto& name : names) {
+    if (name == "." || name == "..") continue;
+    if (relative.empty() && (name == "pts" || name == "shm" || name == "mqueue")) continue;
+    struct stat st;
+    if (::fstatat(host_dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+    std::string path = relative + "/" + name;
+    if (S_ISDIR(st.st_mode)) {
+      UniqueFd sub(::openat(host_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (sub) copy_host_devices(root_fd, sub.get(), path);
+      continue;
+    }
+    if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) continue;
+    if (!target) {
+      make_directories_in_root(root_fd, "/dev" + relative);
+      target = open_directory_in_root(root_fd, "/dev" + relative);
+    }
+    make_node(target.get(), name, st.st_mode & S_IFMT, st.st_mode, st.st_rdev, st.st_uid, st.st_gid,
+              "/dev" + path);
+  }
 }
 
 void mount_dev(int root_fd) {
@@ -119,23 +245,53 @@ VolumeMount parse_volume(const std::string& text) {
   }
   if (!parts[1].starts_with('/')) fail("bad -v \"{}\": the container path must be absolute", text);
   if (!path_exists(parts[0])) fail("bad -v \"{}\": host path {} does not exist", text, parts[0]);
+  std::vector<std::string> target;
   for (const auto& part : split(parts[1], '/')) {
     if (part == "..") fail("bad -v \"{}\": the container path may not contain ..", text);
+    if (!part.empty() && part != ".") target.push_back(part);
+  }
+  if (target.empty()) fail("bad -v \"{}\": a volume cannot replace the container's root", text);
+  // The kernel's views that gocrate mounts, masks and makes read-only: a
+  // volume there could hide a mask or show the host's own.
+  for (std::string_view kernel : {"proc", "sys", "dev"}) {
+    if (target[0] != kernel) continue;
+    fail(
+        "bad -v \"{}\": /{} and everything under it is the kernel's view that gocrate mounts for the "
+        "container{}; choose another container path",
+        text, kernel, kernel == "dev" ? " (give a device with --device)" : "");
   }
   v.source = parts[0];
-  v.target = parts[1];
+  v.target = "/" + join(target, "/");
   return v;
 }
 
-void mount_sys(int root_fd) {
+void check_volume_sources(const std::vector<VolumeMount>& volumes, const std::string& store_root) {
+  std::error_code error;
+  auto store = std::filesystem::weakly_canonical(store_root, error);
+  if (error) return;
+  for (const auto& v : volumes) {
+    auto source = std::filesystem::weakly_canonical(v.source, error);
+    if (error) continue;
+    auto [end, _] = std::mismatch(store.begin(), store.end(), source.begin(), source.end());
+    if (end == store.end()) {
+      fail(
+          "bad -v {}:{}: {} is gocrate's store (or inside it), which no container may reach; mount "
+          "another directory",
+          v.source, v.target, v.source);
+    }
+  }
+}
+
+void mount_sys(int root_fd, bool read_only) {
   UniqueFd sys = open_path_in_root(root_fd, "/sys");
   if (!sys) fail_errno("cannot open /sys in the container");
-  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
+  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (read_only ? MS_RDONLY : 0);
   if (::mount("sysfs", fd_path(sys.get()).c_str(), "sysfs", flags, nullptr) == 0) return;
   // sysfs of the host's network namespace (--network host) may not be
   // mountable again; a read-only bind of the host's /sys shows the same.
   mount_or_fail("/sys", fd_path(sys.get()), nullptr, MS_BIND | MS_REC, "", "/sys in the container");
-  bind_read_only(fd_path(sys.get()), "/sys read-only in the container", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (read_only)
+    bind_read_only(fd_path(sys.get()), "/sys read-only in the container", MS_NOSUID | MS_NODEV | MS_NOEXEC);
 }
 
 void mount_mqueue(int root_fd) {
@@ -155,6 +311,9 @@ void mount_rootfs(const RootfsPlan& plan, bool read_only) {
   if (!plan.copy_dir.empty()) {
     mount_or_fail(plan.copy_dir.c_str(), plan.mount_point, nullptr, MS_BIND | MS_REC, "",
                   "the container's root");
+    // nodev, as the overlay root is.
+    UniqueFd root = open_or_fail(plan.mount_point, O_PATH | O_DIRECTORY);
+    add_nodev(root.get(), "the container's root");
     return;
   }
   if (!plan.scratch_dir.empty()) {
@@ -261,12 +420,21 @@ void mount_volumes(int root_fd, const std::vector<VolumeMount>& volumes, bool cr
     std::string where = fd_path(target.get());
     mount_or_fail(fd_path(source.get()).c_str(), where, nullptr, MS_BIND | MS_REC, "",
                   fmt::format("volume {} on {}", v.source, v.target));
-    if (v.read_only) {
-      // Reopen: the fd still names the directory under the new mount.
-      UniqueFd mounted = open_path_in_root(root_fd, v.target);
-      bind_read_only(fd_path(mounted.get()), fmt::format("volume {} read-only", v.target));
-    }
+    // Reopen: the fd still names the directory under the new mount.
+    UniqueFd mounted = open_path_in_root(root_fd, v.target);
+    if (!mounted) fail_errno(fmt::format("cannot open volume {} in the container", v.target));
+    if (v.read_only) bind_read_only(fd_path(mounted.get()), fmt::format("volume {} read-only", v.target));
+    add_nodev(mounted.get(), fmt::format("volume {}", v.target));
   }
+}
+
+void make_device_nodes(int root_fd, const std::vector<DeviceMapping>& devices, bool host_devices) {
+  if (host_devices) {
+    UniqueFd host_dev(::open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!host_dev) fail_errno("cannot open the host's /dev");
+    copy_host_devices(root_fd, host_dev.get(), "");
+  }
+  for (const auto& d : devices) make_mapped_device(root_fd, d);
 }
 
 void pivot_into(const std::string& new_root) {
@@ -279,7 +447,7 @@ void pivot_into(const std::string& new_root) {
 }
 
 void remount_root_read_only() {
-  if (::mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
+  if (::mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV, nullptr) != 0) {
     fail_errno("cannot make the container's root read-only");
   }
 }

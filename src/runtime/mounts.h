@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/device_rules.h"
+
 namespace gocrate {
 
 // -v SRC:DST[:ro]
@@ -12,8 +14,11 @@ struct VolumeMount {
   bool read_only = false;
 };
 
-// Parses "SRC:DST[:ro|rw]"; SRC must be an existing absolute host path.
+// Parses "SRC:DST[:ro|rw]"; SRC must be an existing absolute host path, DST
+// may not be /proc, /sys, /dev or under them.
 VolumeMount parse_volume(const std::string& text);
+// Refuses a volume of the store at `store_root` or of anything inside it.
+void check_volume_sources(const std::vector<VolumeMount>& volumes, const std::string& store_root);
 
 // How the container's root file system is put together.
 struct RootfsPlan {
@@ -39,12 +44,19 @@ void mount_rootfs(const RootfsPlan& plan, bool read_only);
 void mount_proc_and_dev(int root_fd);
 // Mounts /dev/mqueue: after joining the ipc namespace, whose queues it shows.
 void mount_mqueue(int root_fd);
-// Mounts /sys read-only: after joining the network namespace, whose devices
-// sysfs shows.
-void mount_sys(int root_fd);
+// Mounts /sys (read-only unless privileged): after joining the network
+// namespace, whose devices sysfs shows.
+void mount_sys(int root_fd, bool read_only = true);
 // Docker's masked (/proc/kcore, ...) and read-only (/proc/sys, ...) paths.
 void mask_kernel_paths(int root_fd);
+// Volumes are mounted nodev (their submounts too): a device node in a
+// volume cannot be opened.
 void mount_volumes(int root_fd, const std::vector<VolumeMount>& volumes, bool create_targets);
+// Makes the --device nodes (a node on a nodev mount, such as the root, is
+// the host's node bound there instead) and, with `host_devices`
+// (--privileged), a copy of every device node of the host's /dev but pts,
+// shm and mqueue in the container's /dev.
+void make_device_nodes(int root_fd, const std::vector<DeviceMapping>& devices, bool host_devices);
 // pivot_root into `new_root` and detach the old root entirely.
 void pivot_into(const std::string& new_root);
 // Makes the container's / read-only (--read-only with the copy fallback).

@@ -93,6 +93,8 @@ std::string ContainerState::to_json_text() const {
             {"workdir", workdir},
             {"capabilities", capabilities},
             {"seccomp", seccomp},
+            {"privileged", privileged},
+            {"owner_pid", owner_pid},
             {"stop_signal", stop_signal}};
   if (exit_code) j["exit_code"] = *exit_code;
   if (stats) j["stats"] = stats_to_json(*stats);
@@ -136,6 +138,8 @@ ContainerState ContainerState::parse(const std::string& text, const std::string&
     s.workdir = j.value("workdir", "");
     s.capabilities = j.value("capabilities", uint64_t{0});
     s.seccomp = j.value("seccomp", true);
+    s.privileged = j.value("privileged", false);
+    s.owner_pid = j.value("owner_pid", 0);
     s.stop_signal = j.value("stop_signal", "");
     s.supervised = j.value("supervised", false);
     s.supervisor_pid = j.value("supervisor_pid", 0);

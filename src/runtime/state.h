@@ -41,6 +41,10 @@ struct ContainerState {
   std::string workdir;
   uint64_t capabilities = 0;
   bool seccomp = true;
+  bool privileged = false;
+  // The process that holds the directory's lock: a foreground gocrate, or a
+  // detached container's supervisor (what rm -f kills when a start hangs).
+  pid_t owner_pid = 0;
   std::string stop_signal;  // the image's StopSignal; empty: SIGTERM
 
   // Kept by the supervisor of a detached container (run -d).

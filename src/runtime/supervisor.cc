@@ -563,6 +563,8 @@ void rethrow_start_report(int fd, const std::string& name) {
   try {
     detach_from_command_line({lock.get(), control.get(), report.get()});
     give_back_memory();
+    state.owner_pid = ::getpid();
+    ContainerDirectory(store_root).save(state);
     Supervisor supervisor(store_root, config, std::move(state), std::move(lock), std::move(control));
     code = supervisor.run(report.release(), new_container);
   } catch (const std::exception& e) {
