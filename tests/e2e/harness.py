@@ -110,6 +110,18 @@ def check_blobs_match_names(store_path):
         check(digest == name, f"blob {name} in {store_path} is partial or corrupt")
 
 
+def container_cgroups(container_id):
+    """The cgroup directories a container still has, in every mounted hierarchy."""
+    found = []
+    for line in open("/proc/self/mountinfo"):
+        fields = line.split(" - ")
+        if len(fields) == 2 and fields[1].startswith("cgroup"):
+            path = os.path.join(line.split()[4], "gocrate", container_id)
+            if os.path.isdir(path):
+                found.append(path)
+    return found
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -28,7 +28,7 @@ import termios
 import time
 import tty
 
-from harness import GOCRATE, Failure, build_program, check, main, wait_for
+from harness import GOCRATE, Failure, build_program, check, container_cgroups, main, wait_for
 
 ATTACK_SOURCE = r'''
 // attack tries to leave its container. Each attempt prints one verdict line:
@@ -861,17 +861,6 @@ def gocrate_sha256():
 
 # ---- leaving nothing behind ---------------------------------------------------------------------
 
-def cgroup_dirs(container_id):
-    found = []
-    for line in open("/proc/self/mountinfo"):
-        fields = line.split(" - ")
-        if len(fields) == 2 and fields[1].startswith("cgroup"):
-            path = os.path.join(line.split()[4], "gocrate", container_id)
-            if os.path.isdir(path):
-                found.append(path)
-    return found
-
-
 def store_processes(store):
     """Processes started for this store: gocrate commands, supervisors, containers not yet executed, and every
     process in one of its containers' cgroups."""
@@ -884,7 +873,7 @@ def store_processes(store):
                     pids.add(int(entry))
     base = os.path.join(store.path, "containers")
     for cid in os.listdir(base) if os.path.isdir(base) else []:
-        for d in cgroup_dirs(cid):
+        for d in container_cgroups(cid):
             for name in ("cgroup.procs", "tasks"):
                 with contextlib.suppress(OSError):
                     pids.update(int(p) for p in open(os.path.join(d, name)).read().split())
@@ -919,7 +908,7 @@ def remove_all(store, timeout=HANG):
         if listed.returncode == 0 and listed.text.split():
             gocrate(store, "rm", "-f", *listed.text.split(), timeout=timeout)
         for cid in known:
-            for d in cgroup_dirs(cid):
+            for d in container_cgroups(cid):
                 with contextlib.suppress(OSError):
                     os.rmdir(d)
     return hung

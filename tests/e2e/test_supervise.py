@@ -20,8 +20,8 @@ from datetime import datetime
 
 import urllib.request
 
-from harness import (GOCRATE, HELLO_DIR, Skip, build_program, check, expect_one_error, free_port, main, run,
-                     wait_for)
+from harness import (GOCRATE, HELLO_DIR, Skip, build_program, check, container_cgroups, expect_one_error, free_port,
+                     main, run, wait_for)
 
 SVC_SOURCE = r'''
 // svc is the program of the supervision tests: a server whose health can be
@@ -229,17 +229,6 @@ def process_gone(pid):
         return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
-
-
-def container_cgroups(container_id):
-    found = []
-    for line in open("/proc/self/mountinfo"):
-        fields = line.split(" - ")
-        if len(fields) == 2 and fields[1].startswith("cgroup"):
-            path = os.path.join(line.split()[4], "gocrate", container_id)
-            if os.path.isdir(path):
-                found.append(path)
-    return found
 
 
 def store_leftovers(store):
