@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -207,12 +208,21 @@ RunResult run_once(const Engine& engine, const MeasureRequest& request,
   CgroupLayout layout = CgroupLayout::detect();
   std::string name = cgroup_name(engine.name, index);
   Cgroup cgroup = Cgroup::create(layout, name, ResourceLimits{});
+  // An engine's runtime may make the same parent in the cgroup2 hierarchy
+  // too (runc on a hybrid host): it goes as well.
+  std::vector<std::string> dirs = cgroup.dirs();
+  if (const CgroupHierarchy* v2 = layout.v2_hierarchy(); v2 && path_exists(v2->mount)) {
+    std::string dir = v2->mount + "/" + name;
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+  }
   struct Removal {
-    const Cgroup& cgroup;
+    const std::vector<std::string>& dirs;
     ~Removal() {
-      for (const auto& dir : cgroup.dirs()) remove_cgroup_tree(dir);
+      for (const auto& dir : dirs) {
+        if (path_exists(dir)) remove_cgroup_tree(dir);
+      }
     }
-  } removal{cgroup};
+  } removal{dirs};
 
   std::string output = fmt::format("{}/{}-{}.log", work, engine.name, index);
   bool bare = engine.name == "bare";
