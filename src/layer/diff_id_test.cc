@@ -11,6 +11,7 @@
 #include "layer/layer_writer.h"
 #include "layer/tar_for_tests.h"
 #include "util/error.h"
+#include "util/error_for_tests.h"
 
 namespace gocrate {
 namespace {
@@ -32,15 +33,6 @@ void drain_for_test(ByteReader& reader) {
   char buffer[4096];
   while (reader.read(buffer, sizeof buffer) > 0) {
   }
-}
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // Checks what it reads against a digest at the end, as every BlobSource's

@@ -18,19 +18,11 @@
 
 #include "runtime/cgroups.h"
 #include "util/error.h"
+#include "util/error_for_tests.h"
 #include "util/fs.h"
 
 namespace gocrate {
 namespace {
-
-std::string error_of(const std::function<void()>& step) {
-  try {
-    step();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(DeviceRules, ParsesAccess) {
   EXPECT_EQ(parse_device_access("rwm"), kDeviceAllAccess);

@@ -8,19 +8,11 @@
 #include "layer/compress.h"
 #include "layer/tar_for_tests.h"
 #include "util/error.h"
+#include "util/error_for_tests.h"
 #include "util/fs.h"
 
 namespace gocrate {
 namespace {
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 struct TestImage {
   Descriptor root;
