@@ -35,28 +35,29 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, last - first + 1);
 }
 
-std::string human_size(uint64_t bytes) {
-  static const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+namespace {
+
+std::string scaled_size(uint64_t bytes, double base, const char* const (&units)[5], bool binary) {
   double value = static_cast<double>(bytes);
   int unit = 0;
-  while (value >= 1000 && unit < 4) {
-    value /= 1000;
+  while (value >= base && unit < 4) {
+    value /= base;
     ++unit;
   }
   if (unit == 0) return fmt::format("{} B", bytes);
-  return fmt::format("{:.3g} {}", value, units[unit]);
+  return binary ? fmt::format("{:.4g} {}", value, units[unit]) : fmt::format("{:.3g} {}", value, units[unit]);
+}
+
+}  // namespace
+
+std::string human_size(uint64_t bytes) {
+  static const char* const units[] = {"B", "kB", "MB", "GB", "TB"};
+  return scaled_size(bytes, 1000, units, false);
 }
 
 std::string binary_size(uint64_t bytes) {
-  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  if (unit == 0) return fmt::format("{} B", bytes);
-  return fmt::format("{:.4g} {}", value, units[unit]);
+  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  return scaled_size(bytes, 1024, units, true);
 }
 
 bool parse_int(std::string_view text, int64_t min, int64_t max, int64_t& value) {
