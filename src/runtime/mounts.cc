@@ -266,6 +266,7 @@ VolumeMount parse_volume(const std::string& text) {
 }
 
 void check_volume_sources(const std::vector<VolumeMount>& volumes, const std::string& store_root) {
+  if (volumes.empty()) return;
   std::error_code error;
   auto store = std::filesystem::weakly_canonical(store_root, error);
   if (error) return;
