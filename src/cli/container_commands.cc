@@ -591,7 +591,7 @@ json state_json(const ContainerView& c) {
                 {"Error", s.error},
                 {"StartedAt", s.started},
                 {"FinishedAt", s.finished},
-                {"SupervisorPid", c.owned ? s.supervisor_pid : 0}};
+                {"SupervisorPid", c.owned && s.supervised ? s.owner_pid : 0}};
   if (!c.owned && s.supervised && s.status != "exited")
     state["Error"] = "supervisor gone: " + (s.error.empty() ? "it was killed" : s.error);
   return state;

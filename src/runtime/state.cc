@@ -100,7 +100,6 @@ std::string ContainerState::to_json_text() const {
   if (stats) j["stats"] = stats_to_json(*stats);
   if (supervised) {
     j["supervised"] = true;
-    j["supervisor_pid"] = supervisor_pid;
     j["restart_count"] = restart_count;
     j["health"] = health;
     j["error"] = error;
@@ -142,7 +141,6 @@ ContainerState ContainerState::parse(const std::string& text, const std::string&
     s.owner_pid = j.value("owner_pid", 0);
     s.stop_signal = j.value("stop_signal", "");
     s.supervised = j.value("supervised", false);
-    s.supervisor_pid = j.value("supervisor_pid", 0);
     s.restart_count = j.value("restart_count", 0);
     s.health = j.value("health", "");
     s.error = j.value("error", "");

@@ -43,13 +43,13 @@ struct ContainerState {
   bool seccomp = true;
   bool privileged = false;
   // The process that holds the directory's lock: a foreground gocrate, or a
-  // detached container's supervisor (what rm -f kills when a start hangs).
+  // detached container's supervisor (inspect's SupervisorPid; what rm -f
+  // kills when a start hangs).
   pid_t owner_pid = 0;
   std::string stop_signal;  // the image's StopSignal; empty: SIGTERM
 
   // Kept by the supervisor of a detached container (run -d).
   bool supervised = false;
-  pid_t supervisor_pid = 0;
   int restart_count = 0;
   std::string health;            // starting, healthy, unhealthy; empty without a health check
   std::string error;             // why the latest start failed, or what became of a lost supervisor

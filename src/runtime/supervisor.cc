@@ -203,7 +203,6 @@ void Supervisor::adopt(const ContainerState& started) {
   ContainerState next = started;
   next.created = state_.created;
   next.supervised = true;
-  next.supervisor_pid = ::getpid();
   next.restart_count = state_.restart_count;
   next.stopped_by_user = state_.stopped_by_user;
   next.health = config_.supervision.health.enabled() ? "starting" : "";
@@ -319,7 +318,7 @@ void Supervisor::record_exit(const ExitStatus& status) {
 
 void Supervisor::finish() {
   state_.status = "exited";
-  state_.supervisor_pid = 0;
+  state_.owner_pid = 0;
   if (state_.auto_remove) {
     directory_.remove(state_);
     return;
