@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "cli/run_flags.h"
 #include "image/content.h"
 #include "runtime/container.h"
 #include "runtime/container_config.h"
@@ -27,43 +28,6 @@ namespace {
 constexpr std::string_view kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 // What a foreground `run` passes on to the container, as docker run does.
 const std::vector<int> kForwardedSignals = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
-
-struct RunFlags {
-  bool remove = false;
-  std::string name;
-  std::vector<std::string> env;
-  std::vector<std::string> env_files;
-  std::string user;
-  std::string workdir;
-  std::optional<std::string> entrypoint;
-  bool read_only = false;
-  std::string memory;
-  std::string cpus;
-  std::optional<int64_t> pids_limit;
-  std::vector<std::string> cap_add;
-  std::vector<std::string> cap_drop;
-  bool privileged = false;
-  std::vector<std::string> security_options;
-  bool init = false;
-  bool interactive = false;
-  bool tty = false;
-  bool detach = false;
-  std::string restart;
-  HealthFlags health;
-  std::vector<std::string> log_options;
-  std::optional<int> stop_timeout;
-  std::string stop_signal;
-  std::string platform;
-  std::string pull = "missing";
-  std::string cgroup_parent;
-  std::string network = "private";
-  std::vector<std::string> publish;
-  std::string hostname;
-  std::vector<std::string> volumes;
-  std::vector<std::string> devices;
-  std::string image;
-  std::vector<std::string> args;
-};
 
 // "K=V" as given; "K" takes K's value from gocrate's environment, or is
 // left out when it has none (docker's rule).
@@ -224,7 +188,39 @@ void apply_security_options(ContainerSpec& spec, const RunFlags& f) {
   }
 }
 
+// Flags parsed but not applied yet: refused, never ignored. Each entry goes
+// once its flag is applied in build_spec().
+void refuse_unapplied_flags(const RunFlags& f) {
+  auto refuse = [](bool given, std::string_view flag) {
+    if (given) fail("{} is not supported by gocrate yet; drop it", flag);
+  };
+  refuse(!f.labels.empty() || !f.label_files.empty(), "--label");
+  refuse(!f.group_add.empty(), "--group-add");
+  refuse(!f.ulimits.empty(), "--ulimit");
+  refuse(!f.sysctls.empty(), "--sysctl");
+  refuse(!f.mounts.empty(), "--mount");
+  refuse(!f.tmpfs.empty(), "--tmpfs");
+  refuse(!f.shm_size.empty(), "--shm-size");
+  refuse(!f.memory_swap.empty(), "--memory-swap");
+  refuse(!f.memory_reservation.empty(), "--memory-reservation");
+  refuse(f.oom_kill_disable, "--oom-kill-disable");
+  refuse(!f.cpu_shares.empty(), "--cpu-shares");
+  refuse(!f.cpuset_cpus.empty(), "--cpuset-cpus");
+  refuse(!f.pid.empty(), "--pid");
+  refuse(!f.ipc.empty(), "--ipc");
+  refuse(!f.uts.empty(), "--uts");
+  refuse(!f.domainname.empty(), "--domainname");
+  refuse(f.publish_all, "--publish-all");
+  refuse(!f.expose.empty(), "--expose");
+  refuse(!f.add_hosts.empty(), "--add-host");
+  refuse(!f.dns.empty(), "--dns");
+  refuse(!f.dns_search.empty(), "--dns-search");
+  refuse(!f.dns_options.empty(), "--dns-option");
+  refuse(!f.log_driver.empty(), "--log-driver");
+}
+
 ContainerSpec build_spec(Store& store, const RunFlags& f) {
+  refuse_unapplied_flags(f);
   ContainerSpec spec;
   spec.network = parse_network_mode(f.network);
   spec.ports = published_ports(f, spec.network);
