@@ -63,7 +63,13 @@ std::optional<GoBuildInfo> parse_go_buildinfo(std::string_view section) {
     } else if (kind == "dep") {
       info.deps.push_back(parse_module_line(fields));
     } else if (kind == "=>" && !info.deps.empty()) {
-      info.deps.back() = parse_module_line(fields);  // replacement
+      // Replaced by another module: that is the code. Replaced by a directory
+      // (a vendor's or a distribution's copy): the path names no module, so
+      // the required module and version stay.
+      GoModule replacement = parse_module_line(fields);
+      bool directory = replacement.path.starts_with("/") || replacement.path.starts_with("./") ||
+                       replacement.path.starts_with("../");
+      if (!directory) info.deps.back() = replacement;
     } else if (kind == "build" && fields.size() > 1) {
       auto eq = fields[1].find('=');
       if (eq != std::string::npos) info.settings[fields[1].substr(0, eq)] = fields[1].substr(eq + 1);

@@ -54,16 +54,19 @@ std::string platform_dir_name(const Platform& p) {
   return name;
 }
 
-// Packages compiled by one go command: the same options and module, distinct
-// executable names.
+// Packages compiled by one go command: the same options and build directory,
+// distinct executable names.
 struct CompileBatch {
   std::vector<const GoPackage*> packages;
   GoBuildOptions options;
   std::string key;
 };
 
-std::string options_key(const GoBuildOptions& o, const std::string& module_dir) {
-  std::string key = fmt::format("{}|{}|{}|{}|", o.cgo, o.strip, o.ldflags, module_dir);
+// One go command resolves every package it builds from one directory, so
+// packages resolved from different ones are built apart.
+std::string options_key(const GoBuildOptions& o, const GoPackage& package) {
+  std::string key =
+      fmt::format("{}|{}|{}|{}|{}|", o.cgo, o.strip, o.ldflags, package.build_dir, package.goroot);
   for (const auto& f : o.flags) key += f + "\x1f";
   for (const auto& [k, v] : o.env) key += k + "=" + v + "\x1f";
   return key;
@@ -75,7 +78,7 @@ std::vector<CompileBatch> plan_batches(const std::vector<const GoPackage*>& pack
   for (const GoPackage* package : packages) {
     GoBuildOptions options = request.go;
     if (request.adjust_go_options) request.adjust_go_options(*package, options);
-    std::string key = options_key(options, package->module_dir);
+    std::string key = options_key(options, *package);
     auto fits = [&](const CompileBatch& b) {
       if (b.key != key) return false;
       for (const GoPackage* other : b.packages) {

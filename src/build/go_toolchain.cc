@@ -51,29 +51,99 @@ std::string strip_scheme(std::string target) {
   return target;
 }
 
-bool looks_like_directory(const std::string& target) {
+// go's own rule: only these name directories; anything else is an import path.
+bool is_directory_pattern(const std::string& target) {
   return target == "." || target == ".." || target.starts_with("./") || target.starts_with("../") ||
-         target.starts_with("/") || is_directory(target);
+         target.starts_with("/");
 }
 
-std::string first_line(std::string_view text) {
-  text = trim(text);
-  return std::string(text.substr(0, text.find('\n')));
+// A target goes to go as an argument: one starting with "-" would be a flag
+// of go's (-toolexec runs a program), and could come from a YAML file.
+std::string checked_pattern(const std::string& raw_target) {
+  std::string target = strip_scheme(raw_target);
+  if (target.empty()) fail("\"{}\" names no package: give a directory or an import path", raw_target);
+  if (target.starts_with("-")) {
+    fail(
+        "\"{}\" is not a package: a directory or import path cannot start with - (write ./{} for a "
+        "directory)",
+        raw_target, target);
+  }
+  return target;
 }
 
-}  // namespace
-
-namespace {
+// go's message on one line: "to add it:\n\tgo get X" reads "to add it: go get X".
+std::string one_line(std::string_view text) {
+  std::string out;
+  for (const auto& line : split(std::string(trim(text)), '\n')) {
+    std::string_view l = trim(line);
+    if (l.empty()) continue;
+    if (!out.empty()) out += out.ends_with(':') ? " " : "; ";
+    out += l;
+  }
+  return out;
+}
 
 GoPackage package_from_json(const nlohmann::json& info) {
   GoPackage package;
   package.import_path = info.value("ImportPath", "");
   package.dir = info.value("Dir", "");
+  package.goroot = info.value("Goroot", false);
   if (auto module = info.find("Module"); module != info.end() && module->is_object()) {
     package.module_path = module->value("Path", "");
     package.module_dir = module->value("Dir", "");
   }
   return package;
+}
+
+constexpr const char* kListFields = "-json=ImportPath,Name,Dir,Module,Goroot,Error";
+
+[[noreturn]] void fail_no_module(const std::string& raw_target, bool directory,
+                                 const std::string& working_dir) {
+  if (directory) {
+    fail("{} is not in a Go module (no go.mod found): run `go mod init <module path>` in the project's root",
+         raw_target);
+  }
+  fail(
+      "cannot resolve import path {} from {}: it is in no Go module (no go.mod or go.work found there or "
+      "above); run gocrate in the module that requires it (or `go mod init` there, then `go get {}`)",
+      raw_target, working_dir, strip_scheme(raw_target));
+}
+
+// Runs go list for one pattern in `dir` and checks that it found one main package.
+GoPackage list_one(const std::string& raw_target, const std::string& pattern, const std::string& dir,
+                   bool directory, const std::string& working_dir) {
+  ProcessOptions options;
+  options.env_overrides = go_environment_defaults();
+  options.working_dir = dir;
+  auto result = run_process({find_go(), "list", kListFields, pattern}, options);
+  if (result.exit_code != 0) {
+    std::string message = one_line(result.err);
+    if (message.find("go.mod file not found") != std::string::npos ||
+        message.find("cannot find main module") != std::string::npos) {
+      fail_no_module(raw_target, directory, working_dir);
+    }
+    if (message.empty()) message = fmt::format("go list exited with code {}", result.exit_code);
+    fail("cannot find Go package {}: {}", raw_target, message);
+  }
+  auto info = nlohmann::json::parse(result.out, nullptr, false);
+  if (!info.is_object()) fail("cannot find Go package {}: go list printed something unexpected", raw_target);
+  GoPackage package = package_from_json(info);
+  package.build_dir = dir;
+  std::string name = info.value("Name", "");
+  if (package.module_path.empty() && !package.goroot) fail_no_module(raw_target, directory, working_dir);
+  if (name.empty()) fail("{} has no Go files: point gocrate at a directory with package main", raw_target);
+  if (name != "main") {
+    fail("{} is package {}, not a main package: point gocrate at a directory with package main", raw_target,
+         name);
+  }
+  return package;
+}
+
+GoPackage list_directory(const std::string& raw_target, const std::string& target,
+                         const std::string& working_dir) {
+  std::string dir = target.starts_with("/") ? target : working_dir + "/" + target;
+  if (!is_directory(dir)) fail("{} is not a directory", target);
+  return list_one(raw_target, ".", dir, true, working_dir);
 }
 
 }  // namespace
@@ -85,13 +155,11 @@ std::vector<GoPackage> go_list_many(const std::vector<std::string>& targets, con
     return out;
   };
   if (targets.size() < 2) return one_by_one();
-  std::vector<std::string> argv{find_go(), "list", "-e", "-json=ImportPath,Name,Dir,Module,Error"};
+  std::vector<std::string> argv{find_go(), "list", "-e", kListFields};
+  std::vector<std::string> patterns;
   for (const auto& target : targets) {
-    std::string pattern = strip_scheme(target);
-    if (looks_like_directory(pattern) && !pattern.starts_with("/") && !pattern.starts_with(".")) {
-      pattern = "./" + pattern;
-    }
-    argv.push_back(pattern);
+    patterns.push_back(checked_pattern(target));
+    argv.push_back(patterns.back());
   }
   ProcessOptions options;
   options.working_dir = working_dir;
@@ -112,8 +180,8 @@ std::vector<GoPackage> go_list_many(const std::vector<std::string>& targets, con
   }
   std::vector<GoPackage> out;
   for (size_t i = 0; i < targets.size(); ++i) {
-    std::string pattern = strip_scheme(targets[i]);
-    bool directory = looks_like_directory(pattern);
+    const std::string& pattern = patterns[i];
+    bool directory = pattern == targets[i] && is_directory_pattern(pattern);
     std::string wanted_dir =
         directory ? absolute_path(pattern.starts_with("/") ? pattern : working_dir + "/" + pattern) : "";
     const nlohmann::json* match = nullptr;
@@ -123,56 +191,28 @@ std::vector<GoPackage> go_list_many(const std::vector<std::string>& targets, con
     }
     // Anything unusual (an error, no module, not main): ask again alone, for the precise message.
     if (!match || match->contains("Error") || match->value("Name", "") != "main" ||
-        !match->contains("Module")) {
+        !(match->contains("Module") || match->value("Goroot", false))) {
       out.push_back(go_list(targets[i], working_dir));
     } else {
       out.push_back(package_from_json(*match));
+      out.back().build_dir = working_dir;
     }
   }
   return out;
 }
 
 GoPackage go_list(const std::string& raw_target, const std::string& working_dir) {
-  std::string go = find_go();
-  std::string target = strip_scheme(raw_target);
-  ProcessOptions options;
-  options.env_overrides = go_environment_defaults();
-  std::string pattern = target;
-  if (looks_like_directory(target) && !raw_target.starts_with("ko://") &&
-      !raw_target.starts_with("gocrate://")) {
-    std::string dir = target.starts_with("/") ? target : working_dir + "/" + target;
-    if (!is_directory(dir)) fail("{} is not a directory", target);
-    options.working_dir = dir;
-    pattern = ".";
-  } else {
-    options.working_dir = working_dir;
+  std::string target = checked_pattern(raw_target);
+  bool scheme = target != raw_target;
+  if (!scheme && is_directory_pattern(target)) return list_directory(raw_target, target, working_dir);
+  try {
+    return list_one(raw_target, target, working_dir, false, working_dir);
+  } catch (const Error&) {
+    // "cmd/server" for ./cmd/server, as gocrate has always read it, when go finds no such package.
+    if (!scheme && is_directory(working_dir + "/" + target))
+      return list_directory(raw_target, target, working_dir);
+    throw;
   }
-  auto result = run_process({go, "list", "-json=ImportPath,Name,Dir,Module", pattern}, options);
-  if (result.exit_code != 0) {
-    std::string message = first_line(result.err);
-    if (message.find("go.mod file not found") != std::string::npos ||
-        message.find("cannot find main module") != std::string::npos) {
-      fail(
-          "{} is not in a Go module (no go.mod found): run `go mod init <module path>` in the project's root",
-          raw_target);
-    }
-    if (message.empty()) message = fmt::format("go list exited with code {}", result.exit_code);
-    fail("cannot find Go package {}: {}", raw_target, message);
-  }
-  auto info = nlohmann::json::parse(result.out, nullptr, false);
-  if (!info.is_object()) fail("cannot find Go package {}: go list printed something unexpected", raw_target);
-  GoPackage package = package_from_json(info);
-  std::string name = info.value("Name", "");
-  if (package.module_path.empty()) {
-    fail("{} is not in a Go module (no go.mod found): run `go mod init <module path>` in the project's root",
-         raw_target);
-  }
-  if (name.empty()) fail("{} has no Go files: point gocrate at a directory with package main", raw_target);
-  if (name != "main") {
-    fail("{} is package {}, not a main package: point gocrate at a directory with package main", raw_target,
-         name);
-  }
-  return package;
 }
 
 void go_build_many(const std::vector<const GoPackage*>& packages, const Platform& platform,
@@ -191,7 +231,8 @@ void go_build_many(const std::vector<const GoPackage*>& packages, const Platform
   }
 
   ProcessOptions process;
-  process.working_dir = packages.front()->dir;
+  process.working_dir =
+      packages.front()->build_dir.empty() ? packages.front()->dir : packages.front()->build_dir;
   process.env_overrides = go_environment_defaults();
   process.env_overrides["CGO_ENABLED"] = options.cgo ? "1" : "0";
   for (const auto& [key, value] : options.env) process.env_overrides[key] = value;

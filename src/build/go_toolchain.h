@@ -12,8 +12,14 @@ namespace gocrate {
 struct GoPackage {
   std::string import_path;  // "example.com/hello/cmd/server"
   std::string dir;          // its source directory
-  std::string module_path;
+  std::string module_path;  // empty for a package of the Go distribution (cmd/gofmt)
   std::string module_dir;
+  bool goroot = false;  // in the Go distribution's own tree
+  // Where go resolved it, and where `go build IMPORT_PATH` must run to get
+  // the same package: the user's module (its go.mod or go.work, replace
+  // directives and vendor/ apply) for an import path, the package's own
+  // module for a directory.
+  std::string build_dir;
   // The executable's name, as `go build` would choose it: the last element
   // of the import path, skipping a trailing major version ("v2").
   std::string binary_name() const;
@@ -30,9 +36,14 @@ struct GoBuildOptions {
 // The go command, or an Error saying how to install it.
 std::string find_go();
 
-// Resolves a build target: a directory, an import path, or either with the
-// ko:// or gocrate:// prefix. `working_dir` is where import paths resolve.
-// Fails with advice when there is no go.mod or the package is not main.
+// Resolves a build target as `go build` does: "." or a path starting with
+// "/", "./" or "../" is a directory; anything else, and anything with the
+// ko:// or gocrate:// prefix, an import path, resolved from `working_dir`'s
+// module (a dependency's main package, a replaced or vendored one, a
+// workspace's, or one of the Go distribution's such as cmd/gofmt, which need
+// no module). A relative directory written without "./" is taken as one when
+// it does not resolve as an import path. Fails with advice when there is no
+// go.mod or the package is not main.
 GoPackage go_list(const std::string& target, const std::string& working_dir);
 
 // go_list for several targets with one go command when they all resolve from
@@ -48,7 +59,7 @@ void go_build(const GoPackage& package, const Platform& platform, const GoBuildO
 
 // Builds several packages for one platform in one go command (sharing its
 // package loading and cache checks) into output_dir/<binary name>. The
-// packages must have distinct binary names and share one module.
+// packages must have distinct binary names and one build_dir, where go runs.
 void go_build_many(const std::vector<const GoPackage*>& packages, const Platform& platform,
                    const GoBuildOptions& options, const std::string& output_dir);
 

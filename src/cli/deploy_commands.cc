@@ -15,6 +15,7 @@
 #include "image/media_types.h"
 #include "image/reference.h"
 #include "measure/engines.h"
+#include "unpack/layer_cache.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/process.h"
@@ -215,7 +216,7 @@ int apply_command(Globals& globals, int argc, char** argv) {
   return resolve_then_kubectl(globals, argc, argv, "apply");
 }
 
-int create_command(Globals& globals, int argc, char** argv) {
+int kubectl_create_command(Globals& globals, int argc, char** argv) {
   return resolve_then_kubectl(globals, argc, argv, "create");
 }
 
@@ -273,6 +274,9 @@ int manifest_command(Globals& globals, int argc, char** argv) {
     image_ref = ref && !ref->domain.empty() ? ref->name() + "@" + named.descriptor.digest.str() : named.name;
   }
 
+  if (std::string warning = unpullable_image_warning(image_ref); !warning.empty())
+    fmt::print(stderr, "gocrate: warning: {}\n", warning);
+
   Store store = open_store(globals);
   NamedImage named = store.resolve(local);
   PlatformImage image = load_platform_image(store, named.descriptor, std::nullopt, local);
@@ -284,14 +288,33 @@ int manifest_command(Globals& globals, int argc, char** argv) {
       }
     }
   }
+  PodUser user = pod_user_for(image.config.config.user, std::nullopt, std::nullopt);
+  // Names (and a uid's primary group) come from the image's own files.
+  if (!image.config.config.user.empty() && (!user.uid || !user.gid || !user.warning.empty())) {
+    FileLock lease = store.lease();
+    LayerCache cache(store.dir() + "/layers");
+    std::vector<std::string> layers =
+        image_lower_dirs(cache, store, image.manifest.layers, image.config.diff_ids, local);
+    user = pod_user_for(image.config.config.user, read_file_in_layers(layers, "/etc/passwd", local),
+                        read_file_in_layers(layers, "/etc/group", local));
+  }
+  if (!user.warning.empty()) fmt::print(stderr, "gocrate: warning: {}\n", user.warning);
   auto measured = load_measurement(store, image.descriptor.digest.str());
   if (!measured) {
+    // Without a port to wait for, a server would run until the timeout.
+    if (!port) {
+      fail(
+          "{} exposes no TCP port, so manifest cannot tell when it is ready to measure and probe it: give "
+          "--port PORT (the port it listens on); for a program that is not a server, measure it first with "
+          "`gocrate measure {}`",
+          local, local);
+    }
     if (::geteuid() != 0) fail("{} has not been measured: run `sudo gocrate measure {}` first", local, local);
     MeasureRequest request;
     request.image = local;
     request.runs = 3;
     request.gocrate_binary = gocrate_executable();
-    if (port) request.ready = fmt::format("tcp://127.0.0.1:{}", *port);
+    request.ready = fmt::format("tcp://127.0.0.1:{}", *port);
     measure_image(store, request);
     measured = load_measurement(store, image.descriptor.digest.str());
   }
@@ -302,6 +325,7 @@ int manifest_command(Globals& globals, int argc, char** argv) {
   spec.max_replicas = max_replicas;
   spec.port = port;
   spec.probe_path = probe_path;
+  spec.user = user;
   spec.resources = resources_from_measurement(measured->peak_memory_bytes, measured->peak_cpu_cores);
   fmt::print("{}", kubernetes_manifest(spec));
   return 0;

@@ -6,6 +6,7 @@
 
 #include "image/reference.h"
 #include "util/error.h"
+#include "util/strings.h"
 
 namespace gocrate {
 
@@ -53,11 +54,12 @@ void probe(YAML::Emitter& out, const char* key, const WorkloadSpec& spec, int in
   out << YAML::EndMap;
 }
 
-void container_security(YAML::Emitter& out) {
+void container_security(YAML::Emitter& out, const PodUser& user) {
   out << YAML::Key << "securityContext" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "runAsNonRoot" << YAML::Value << true;
-  out << YAML::Key << "runAsUser" << YAML::Value << 65532;
-  out << YAML::Key << "runAsGroup" << YAML::Value << 65532;
+  if (user.non_root) out << YAML::Key << "runAsNonRoot" << YAML::Value << true;
+  if (user.uid) out << YAML::Key << "runAsUser" << YAML::Value << *user.uid;
+  if (user.gid) out << YAML::Key << "runAsGroup" << YAML::Value << *user.gid;
+  if (!user.warning.empty()) out << YAML::Comment(user.warning);
   out << YAML::Key << "readOnlyRootFilesystem" << YAML::Value << true;
   out << YAML::Key << "allowPrivilegeEscalation" << YAML::Value << false;
   out << YAML::Key << "capabilities" << YAML::Value << YAML::BeginMap;
@@ -96,7 +98,7 @@ void deployment(YAML::Emitter& out, const WorkloadSpec& spec) {
   out << YAML::Key << "spec" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "automountServiceAccountToken" << YAML::Value << false;
   out << YAML::Key << "securityContext" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "runAsNonRoot" << YAML::Value << true;
+  if (spec.user.non_root) out << YAML::Key << "runAsNonRoot" << YAML::Value << true;
   out << YAML::Key << "seccompProfile" << YAML::Value << YAML::BeginMap << YAML::Key << "type" << YAML::Value
       << "RuntimeDefault" << YAML::EndMap;
   out << YAML::EndMap;
@@ -118,7 +120,7 @@ void deployment(YAML::Emitter& out, const WorkloadSpec& spec) {
     probe(out, "livenessProbe", spec, 5, 10);
   }
   if (spec.resources) resources(out, *spec.resources);
-  container_security(out);
+  container_security(out, spec.user);
   out << YAML::Key << "volumeMounts" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << "tmp" << YAML::Key << "mountPath" << YAML::Value << "/tmp";
   out << YAML::EndMap << YAML::EndSeq;
@@ -176,7 +178,108 @@ void autoscaler(YAML::Emitter& out, const WorkloadSpec& spec) {
   out << YAML::EndMap;
 }
 
+struct Entry {
+  std::string name;
+  uint32_t id = 0;
+  std::optional<uint32_t> gid;  // /etc/passwd's primary group
+};
+
+std::optional<uint32_t> as_id(std::string_view text) {
+  int64_t value = 0;
+  if (!parse_int(text, 0, UINT32_MAX - 1, value)) return std::nullopt;
+  return static_cast<uint32_t>(value);
+}
+
+// name:x:id[:gid...] lines; anything malformed is skipped, as libc does.
+std::vector<Entry> database(const std::optional<std::string>& text, bool with_gid) {
+  std::vector<Entry> out;
+  if (!text) return out;
+  for (const auto& line : split(*text, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    auto fields = split(line, ':');
+    if (fields.size() < (with_gid ? 4u : 3u) || fields[0].empty()) continue;
+    auto id = as_id(fields[2]);
+    if (!id) continue;
+    Entry e{fields[0], *id, std::nullopt};
+    if (with_gid) {
+      e.gid = as_id(fields[3]);
+      if (!e.gid) continue;
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 }  // namespace
+
+PodUser pod_user_for(std::string_view spec, const std::optional<std::string>& passwd,
+                     const std::optional<std::string>& group) {
+  PodUser user;
+  std::string_view trimmed = trim(spec);
+  if (trimmed.empty()) return PodUser{65532, 65532, true, {}};
+  size_t colon = trimmed.find(':');
+  std::string user_part(trimmed.substr(0, colon));
+  std::optional<std::string> group_part;
+  if (colon != std::string_view::npos) group_part = std::string(trimmed.substr(colon + 1));
+
+  auto users = database(passwd, true);
+  auto numeric = as_id(user_part);
+  const Entry* entry = nullptr;
+  for (const auto& e : users) {
+    if (numeric ? e.id == *numeric : e.name == user_part) {
+      entry = &e;
+      break;
+    }
+  }
+  if (numeric) {
+    user.uid = *numeric;
+  } else if (entry) {
+    user.uid = entry->id;
+  } else if (!user_part.empty()) {
+    user.warning = fmt::format(
+        "the image's USER \"{}\" is not in its /etc/passwd, so no numeric runAsUser could be set and the "
+        "kubelet refuses runAsNonRoot for a user it cannot check: give the image a numeric USER (build "
+        "--user UID:GID) or set runAsUser here",
+        user_part);
+  }
+  if (group_part && !group_part->empty()) {
+    if (auto gid = as_id(*group_part)) {
+      user.gid = *gid;
+    } else {
+      for (const auto& g : database(group, false)) {
+        if (g.name == *group_part) {
+          user.gid = g.id;
+          break;
+        }
+      }
+      if (!user.gid && user.warning.empty()) {
+        user.warning = fmt::format(
+            "the image's group \"{}\" is not in its /etc/group, so no runAsGroup was set: give the image a "
+            "numeric USER UID:GID or set runAsGroup here",
+            *group_part);
+      }
+    }
+  } else if (entry) {
+    user.gid = entry->gid;
+  }
+  // Root as the image says: the pod runs it so, and runAsNonRoot would stop it.
+  if (user.uid && *user.uid == 0) user.non_root = false;
+  if (user_part.empty() && !user.uid) {
+    // ":GROUP" names no user: the runtime's default, root.
+    user.non_root = false;
+  }
+  return user;
+}
+
+std::string unpullable_image_warning(const std::string& image) {
+  auto ref = Reference::try_parse(image);
+  if (!ref || !ref->domain.empty()) return {};
+  return fmt::format(
+      "image {} names no registry, so no cluster can pull it: push it to one (gocrate push {} "
+      "REGISTRY/REPO/NAME:TAG, or build with GOCRATE_DOCKER_REPO=REGISTRY/REPO and --push) and give manifest "
+      "that name, or give manifest gocrate://IMPORTPATH with GOCRATE_DOCKER_REPO set to build and push it",
+      image, image);
+}
 
 ContainerResources resources_from_measurement(uint64_t peak_memory_bytes, double peak_cpu_cores) {
   ContainerResources r;

@@ -4,6 +4,7 @@ Docker and Podman; its SVG chart as a person sees it; manifest sized by it."""
 
 import json
 import os
+import re
 import socket
 
 from harness import HELLO_DIR, Skip, check, docker_daemon, main, png_pixels, podman_configured, registry, screenshot
@@ -94,6 +95,51 @@ def test_measure_until_ready_and_manifest_sized_by_it(store, work):
                     env={"GOCRATE_DOCKER_REPO": f"{reg.host}/team"}).stdout
         check(f"image: {reg.host}/team/hello@sha256:" in out, out)
         validate_kubernetes(out, work)
+
+
+SERVER = """package main
+
+import (
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil); err != nil {
+		panic(err)
+	}
+}
+"""
+
+
+def test_manifest_keeps_the_images_user_and_says_what_is_missing(store, work):
+    if os.geteuid() != 0:
+        raise Skip("manifest measures by running containers: it needs root")
+    from harness import build_program, free_port
+    from test_deploy import validate_kubernetes
+    port = free_port()
+    # No port known: said at once, with the flag manifest has.
+    build_program(store, work, "noport", SERVER, "--env", f"PORT={port}", "-q")
+    result = store("manifest", "noport", check_rc=False)
+    line = result.stderr.strip().splitlines()[-1]
+    check(result.returncode != 0 and "--port" in line and "--ready" not in result.stderr, result.stderr)
+    check("noport" in line and "exposes no TCP port" in line, line)
+
+    # The image's own USER, by number or by a name its /etc/passwd gives; root stays root.
+    cases = {"1000:1000": (1000, 1000, True), "nobody": (65534, 65534, True), "0": (0, 0, False)}
+    for i, (user, (uid, gid, non_root)) in enumerate(cases.items()):
+        name = f"web{i}"
+        build_program(store, work, name, SERVER, "--env", f"PORT={port}", "--port", str(port), "--user", user, "-q")
+        result = store("manifest", f"{name}:latest")
+        manifest = result.stdout
+        # A name only in the local store: no cluster can pull it, and the fix is named.
+        check("GOCRATE_DOCKER_REPO" in result.stderr and "--push" in result.stderr, result.stderr)
+        context = re.search(r"\n          securityContext:\n((?:            .*\n)+)", manifest).group(1)
+        check((f"runAsUser: {uid}\n" in context) and (gid is None or f"runAsGroup: {gid}\n" in context),
+              f"USER {user!r}:\n{manifest}")
+        check(("runAsNonRoot: true" in manifest) == non_root, f"USER {user!r}:\n{manifest}")
+        validate_kubernetes(manifest, work)
 
 
 if __name__ == "__main__":
