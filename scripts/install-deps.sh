@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
-# Installs every Debian package that building, testing and benchmarking gocrate needs.
+# Installs the Debian packages one set needs, only those that are missing:
+#   demo  building gocrate and running scripts/demo.sh (`make demo`, `make build`)
+#   test  demo's, and every peer the tests run against or build from (`make test`, `make bench`)
 # Idempotent: when everything is present it only checks and returns.
 set -euo pipefail
+
+set_name=${1:-test}
+case $set_name in
+  demo | test) ;;
+  *)
+    echo "usage: $0 [demo|test]" >&2
+    exit 2
+    ;;
+esac
 
 build_packages=(
   build-essential cmake ninja-build pkg-config git clang-format
@@ -9,21 +20,30 @@ build_packages=(
   libseccomp-dev libcap-dev libarchive-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev libgtest-dev
 )
-runtime_packages=(golang-go ca-certificates libcurl4 qemu-user-static slirp4netns uidmap iproute2)
-peer_packages=(
+# What gocrate calls at run time, and what scripts/demo.sh runs.
+demo_packages=(golang-go ca-certificates qemu-user-static slirp4netns curl python3)
+test_packages=(
+  libcurl4 uidmap iproute2
   skopeo umoci runc podman buildah docker.io docker-registry
-  hyperfine wrk apache2-utils openssl curl python3 jq procps psmisc
-  chromium
+  hyperfine wrk apache2-utils openssl jq procps psmisc bsdutils util-linux
+  chromium debootstrap
+  # Go module sources the build-by-import-path tests use through replace directives.
+  golang-github-itchyny-gojq-dev golang-github-pelletier-go-toml-dev
 )
 
+wanted=("${build_packages[@]}" "${demo_packages[@]}")
+[[ $set_name == test ]] && wanted+=("${test_packages[@]}")
+
 missing=()
-for p in "${build_packages[@]}" "${runtime_packages[@]}" "${peer_packages[@]}"; do
+for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
-# Node.js with npm and kubectl may come from elsewhere on the machine; Debian's are the fallback.
-command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
-command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+if [[ $set_name == test ]]; then
+  # Node.js with npm and kubectl may come from elsewhere on the machine; Debian's are the fallback.
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+fi
 
 if ((${#missing[@]} > 0)); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -36,6 +56,8 @@ if ((${#missing[@]} > 0)); then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+[[ $set_name == test ]] || exit 0
 
 # The Kubernetes API schemas the deploy tests validate against (npm registry).
 repo=$(cd "$(dirname "$0")/.." && pwd)
