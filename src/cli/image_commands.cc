@@ -5,14 +5,17 @@
 #include <set>
 
 #include "cli/commands.h"
+#include "image/image_filter.h"
 #include "image/media_types.h"
 #include "image/reference.h"
+#include "runtime/container_filter.h"
 #include "runtime/state.h"
 #include "transport/archive.h"
 #include "transport/diff_id_verifier.h"
 #include "unpack/layer_cache.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/go_template.h"
 #include "util/strings.h"
 
 namespace gocrate::cli {
@@ -25,6 +28,7 @@ struct ImageSummary {
   std::vector<std::string> platforms;
   uint64_t size = 0;  // compressed: every distinct blob once
   std::string created;
+  std::map<std::string, std::string> labels;
 };
 
 ImageSummary summarize(Store& store, const NamedImage& image) {
@@ -34,6 +38,7 @@ ImageSummary summarize(Store& store, const NamedImage& image) {
   for (const auto& p : load_all_platform_images(store, image.descriptor, image.name)) {
     s.platforms.push_back(p.descriptor.platform ? p.descriptor.platform->str() : p.config.platform().str());
     s.created = p.config.created;
+    s.labels = p.config.config.labels;
     for (const Descriptor* d : {&p.descriptor, &p.manifest.config}) {
       if (counted.insert(d->digest).second) s.size += d->size;
     }
@@ -47,6 +52,67 @@ ImageSummary summarize(Store& store, const NamedImage& image) {
 std::pair<std::string, std::string> split_name_tag(const std::string& name) {
   Reference ref = Reference::parse(name);
   return {ref.name(), ref.tag.empty() ? "<none>" : ref.tag};
+}
+
+// Docker's images --format fields (cli/command/formatter/image.go).
+json image_context(const NamedImage& image, const ImageSummary& s, bool trunc, time_t now) {
+  auto [repository, tag] = split_name_tag(image.name);
+  time_t created = parse_rfc3339_seconds(s.created);
+  std::string size = docker_human_size(s.size);
+  return {{"ID", trunc ? image.descriptor.digest.short_hex() : image.descriptor.digest.str()},
+          {"Repository", familiar_name(repository)},
+          {"Tag", tag},
+          {"Digest", image.descriptor.digest.str()},
+          {"CreatedSince", human_duration(std::max<int64_t>(0, now - created)) + " ago"},
+          {"CreatedAt", go_time_text(created)},
+          {"Size", size},
+          {"VirtualSize", size},
+          {"SharedSize", "N/A"},
+          {"UniqueSize", "N/A"},
+          {"Containers", "N/A"}};
+}
+
+json image_header() {
+  return {{"ID", "IMAGE ID"},
+          {"Repository", "REPOSITORY"},
+          {"Tag", "TAG"},
+          {"Digest", "DIGEST"},
+          {"CreatedSince", "CREATED"},
+          {"CreatedAt", "CREATED AT"},
+          {"Size", "SIZE"},
+          {"VirtualSize", "VIRTUAL SIZE"},
+          {"SharedSize", "SHARED SIZE"},
+          {"UniqueSize", "UNIQUE SIZE"},
+          {"Containers", "CONTAINERS"}};
+}
+
+// Docker's image inspect fields, for -f templates: of this machine's
+// platform, or the first one the image has.
+void add_docker_image_fields(json& entry, const NamedImage& image,
+                             const std::vector<PlatformImage>& platforms, Store& store) {
+  if (platforms.empty()) return;
+  const PlatformImage* chosen = &platforms[0];
+  for (const auto& p : platforms) {
+    if (p.config.platform().str() == Platform::host().str()) chosen = &p;
+  }
+  json config = json::parse(store.read_blob(chosen->manifest.config));
+  auto [repository, tag] = split_name_tag(image.name);
+  uint64_t size = 0;
+  for (const auto& layer : chosen->manifest.layers) size += layer.size;
+  json layers = json::array();
+  for (const auto& d : chosen->config.diff_ids) layers.push_back(d.str());
+  entry["Id"] = chosen->manifest.config.digest.str();
+  entry["RepoTags"] = json::array({familiar_name(image.name)});
+  entry["RepoDigests"] = json::array({familiar_name(repository) + "@" + image.descriptor.digest.str()});
+  entry["Created"] = chosen->config.created;
+  entry["Architecture"] = chosen->config.architecture;
+  entry["Os"] = chosen->config.os;
+  if (!chosen->config.variant.empty()) entry["Variant"] = chosen->config.variant;
+  entry["Author"] = chosen->config.author;
+  entry["Config"] = config.value("config", json::object());
+  if (!entry["Config"].contains("Labels")) entry["Config"]["Labels"] = json::object();
+  entry["RootFS"] = {{"Type", "layers"}, {"Layers", layers}};
+  entry["Size"] = size;
 }
 
 // prune as the CLI means it: images of existing containers stay, and the
@@ -72,21 +138,53 @@ PruneReport prune_store(Store& store, bool wait) {
 
 int images_command(Globals& globals, int argc, char** argv) {
   CLI::App app{"List the images in the store", "images"};
-  bool as_json = false, quiet = false;
+  bool as_json = false, quiet = false, no_trunc = false;
+  std::string format;
+  std::vector<std::string> filters;
   add_global_options(app, globals);
   app.add_flag("--json", as_json, "Print as JSON");
   app.add_flag("-q,--quiet", quiet, "Print digests only");
+  app.add_option("-f,--filter", filters,
+                 "Filter: reference=PATTERN (glob on name:tag), label=KEY[=VALUE], dangling=true|false, "
+                 "before=IMAGE, since=IMAGE")
+      ->allow_extra_args(false);
+  app.add_option("--format", format, "A Go template ({{.Repository}}:{{.Tag}}), or table TEMPLATE");
+  app.add_flag("--no-trunc", no_trunc, "Do not truncate ids");
   parse_command_line(app, argc, argv);
 
   Store store = open_store(globals);
+  ImageFilter filter = ImageFilter::parse(filters, [&store](const std::string& ref) -> std::optional<time_t> {
+    auto image = store.find(ref);
+    if (!image) return std::nullopt;
+    return parse_rfc3339_seconds(summarize(store, *image).created);
+  });
+  std::optional<DockerFormat> docker_format;
+  std::optional<GoTemplate> row_template;
+  if (!quiet && !format.empty() && format != "table") {
+    docker_format = parse_docker_format(format);
+    row_template = GoTemplate::parse(docker_format->text);
+  }
+  time_t now = ::time(nullptr);
+  std::string formatted;
   json list = json::array();
   std::vector<std::vector<std::string>> rows{{"REPOSITORY", "TAG", "DIGEST", "PLATFORMS", "SIZE"}};
   for (const auto& image : store.images()) {
-    if (quiet) {
+    if (quiet && filters.empty()) {
       fmt::print("{}\n", image.descriptor.digest.str());
       continue;
     }
     ImageSummary s = summarize(store, image);
+    if (!filter.matches({image.name, s.labels, parse_rfc3339_seconds(s.created), false})) continue;
+    if (quiet) {
+      fmt::print("{}\n", image.descriptor.digest.str());
+      continue;
+    }
+    if (row_template) {
+      GoTemplateOptions options;
+      options.struct_type = "*formatter.ImageContext";
+      formatted += row_template->execute(image_context(image, s, !no_trunc, now), options) + "\n";
+      continue;
+    }
     auto [repository, tag] = split_name_tag(image.name);
     list.push_back({{"name", image.name},
                     {"repository", repository},
@@ -100,6 +198,17 @@ int images_command(Globals& globals, int argc, char** argv) {
         {repository, tag, image.descriptor.digest.short_hex(), join(s.platforms, ","), human_size(s.size)});
   }
   if (quiet) return 0;
+  if (row_template) {
+    if (docker_format->table) {
+      GoTemplateOptions header;
+      header.header = true;
+      fmt::print("{}",
+                 align_docker_columns(row_template->execute(image_header(), header) + "\n" + formatted));
+    } else {
+      fmt::print("{}", formatted);
+    }
+    return 0;
+  }
   if (as_json) {
     fmt::print("{}\n", list.dump(2));
     return 0;
@@ -121,8 +230,13 @@ int images_command(Globals& globals, int argc, char** argv) {
 int inspect_command(Globals& globals, int argc, char** argv) {
   CLI::App app{"Show an image's index, manifests, configs and attached artifacts as JSON", "inspect"};
   std::vector<std::string> refs;
+  std::string format;
   add_global_options(app, globals);
   app.add_option("images", refs, "Image names or digests")->required();
+  app.add_option(
+      "-f,--format", format,
+      "Print each image through a Go template ({{.Id}}, {{.Config.Labels}}: Docker's fields, of this "
+      "machine's platform)");
   parse_command_line(app, argc, argv);
 
   Store store = open_store(globals);
@@ -137,7 +251,8 @@ int inspect_command(Globals& globals, int argc, char** argv) {
       entry["index"] = json::parse(store.read_blob(image.descriptor));
     }
     json manifests = json::array();
-    for (const auto& p : load_all_platform_images(store, image.descriptor, image.name)) {
+    std::vector<PlatformImage> platforms = load_all_platform_images(store, image.descriptor, image.name);
+    for (const auto& p : platforms) {
       for (const auto& layer : p.manifest.layers) {
         if (!store.has_blob(layer.digest)) {
           fail("image {} is incomplete: layer {} is missing from the store; build or pull it again",
@@ -157,7 +272,12 @@ int inspect_command(Globals& globals, int argc, char** argv) {
                            {"manifest", json::parse(store.read_blob(r))}});
     }
     entry["referrers"] = referrers;
+    if (!format.empty()) add_docker_image_fields(entry, image, platforms, store);
     out.push_back(entry);
+  }
+  if (!format.empty()) {
+    fmt::print("{}", docker_inspect_format(format, out));
+    return 0;
   }
   fmt::print("{}\n", out.dump(2));
   return 0;
