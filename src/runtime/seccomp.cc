@@ -427,7 +427,7 @@ std::vector<std::string> seccomp_arches(std::string_view host, std::string_view 
 }
 
 void add_allowed(SeccompProfile& profile, std::string_view name, std::vector<SyscallRule::Arg> args = {}) {
-  profile.rules.push_back({std::string(name), 0, std::move(args)});
+  profile.rules.push_back({std::string(name), SeccompAction::allow(), std::move(args)});
 }
 
 // Allows `name` for every 32-bit value of argument `index` but `excluded`
@@ -510,16 +510,24 @@ SeccompProfile docker_default_profile(CapabilitySet capabilities, std::string_vi
     // its flags in memory seccomp cannot read, so it reports ENOSYS and libc
     // falls back to clone.
     add_allowed(profile, "clone", {{s390 ? 1u : 0u, Op::masked_equal, 0, kNamespaceCloneFlags}});
-    profile.rules.push_back({"clone3", 38 /* ENOSYS */, {}});
+    profile.rules.push_back({"clone3", SeccompAction::error(ENOSYS), {}});
   }
   return profile;
 }
 
+namespace {
+
+std::string action_text(const SeccompAction& action) {
+  return fmt::format("{}:{}", static_cast<int>(action.kind), action.value);
+}
+
+}  // namespace
+
 std::string SeccompProfile::canonical_text() const {
-  std::string text = fmt::format("default {}\n", default_errno);
+  std::string text = fmt::format("default {}\n", action_text(default_action));
   for (const auto& arch : arches) text += "arch " + arch + "\n";
   for (const auto& rule : rules) {
-    text += fmt::format("{} {}", rule.name, rule.errno_value);
+    text += fmt::format("{} {}", rule.name, action_text(rule.action));
     for (const auto& a : rule.args) {
       text += fmt::format(" {}:{}:{}:{}", a.index, static_cast<int>(a.op), a.value, a.mask);
     }
@@ -530,10 +538,32 @@ std::string SeccompProfile::canonical_text() const {
 
 namespace {
 
+uint32_t to_libseccomp(const SeccompAction& action) {
+  using Kind = SeccompAction::Kind;
+  switch (action.kind) {
+    case Kind::allow:
+      return SCMP_ACT_ALLOW;
+    case Kind::error:
+      return SCMP_ACT_ERRNO(static_cast<uint16_t>(action.value));
+    case Kind::kill_thread:
+      return SCMP_ACT_KILL_THREAD;
+    case Kind::kill_process:
+      return SCMP_ACT_KILL_PROCESS;
+    case Kind::trap:
+      return SCMP_ACT_TRAP;
+    case Kind::trace:
+      return SCMP_ACT_TRACE(static_cast<uint16_t>(action.value));
+    case Kind::log:
+      break;
+  }
+  return SCMP_ACT_LOG;
+}
+
 class FilterContext {
  public:
-  explicit FilterContext(int default_errno) : ctx_(seccomp_init(SCMP_ACT_ERRNO(default_errno))) {
-    if (!ctx_) fail("cannot create a seccomp filter: libseccomp failed to initialise");
+  explicit FilterContext(const SeccompAction& default_action)
+      : ctx_(seccomp_init(to_libseccomp(default_action))) {
+    if (!ctx_) fail("cannot create a seccomp filter: libseccomp refused its default action");
   }
   ~FilterContext() { seccomp_release(ctx_); }
   scmp_filter_ctx get() const { return ctx_; }
@@ -543,12 +573,21 @@ class FilterContext {
 };
 
 scmp_arg_cmp to_libseccomp(const SyscallRule::Arg& arg) {
+  using Op = SyscallRule::Arg::Op;
   switch (arg.op) {
-    case SyscallRule::Arg::Op::equal:
+    case Op::equal:
       return SCMP_CMP(arg.index, SCMP_CMP_EQ, arg.value);
-    case SyscallRule::Arg::Op::not_equal:
+    case Op::not_equal:
       return SCMP_CMP(arg.index, SCMP_CMP_NE, arg.value);
-    case SyscallRule::Arg::Op::masked_equal:
+    case Op::less:
+      return SCMP_CMP(arg.index, SCMP_CMP_LT, arg.value);
+    case Op::less_equal:
+      return SCMP_CMP(arg.index, SCMP_CMP_LE, arg.value);
+    case Op::greater:
+      return SCMP_CMP(arg.index, SCMP_CMP_GT, arg.value);
+    case Op::greater_equal:
+      return SCMP_CMP(arg.index, SCMP_CMP_GE, arg.value);
+    case Op::masked_equal:
       break;
   }
   return SCMP_CMP(arg.index, SCMP_CMP_MASKED_EQ, arg.mask, arg.value);
@@ -557,7 +596,7 @@ scmp_arg_cmp to_libseccomp(const SyscallRule::Arg& arg) {
 }  // namespace
 
 std::string compile_seccomp(const SeccompProfile& profile) {
-  FilterContext filter(profile.default_errno);
+  FilterContext filter(profile.default_action);
   seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_NNP, 0);
   // A binary tree instead of a chain: the kernel runs the filter once per
   // system call number when it is installed (to cache the verdicts), so a
@@ -573,7 +612,9 @@ std::string compile_seccomp(const SeccompProfile& profile) {
   for (const auto& rule : profile.rules) {
     int number = seccomp_syscall_resolve_name(rule.name.c_str());
     if (number == __NR_SCMP_ERROR) continue;  // not a syscall of these architectures
-    uint32_t action = rule.errno_value ? SCMP_ACT_ERRNO(rule.errno_value) : SCMP_ACT_ALLOW;
+    // What the default does already is no rule (libseccomp refuses it, runc skips it).
+    if (rule.action == profile.default_action) continue;
+    uint32_t action = to_libseccomp(rule.action);
     std::vector<scmp_arg_cmp> args;
     for (const auto& a : rule.args) args.push_back(to_libseccomp(a));
     int rc = seccomp_rule_add_array(filter.get(), action, number, args.size(), args.data());

@@ -9,25 +9,36 @@
 
 namespace gocrate {
 
-// A seccomp profile with the meaning of Docker's profiles: syscalls not named
-// fail with default_errno; a named one is allowed (or fails with its own
-// errno) when all its argument conditions hold. Rules for one syscall add up.
+// What a filter does with a system call: Docker's SCMP_ACT_* actions.
+struct SeccompAction {
+  enum class Kind : uint8_t { allow, error, kill_thread, kill_process, trap, trace, log };
+  Kind kind = Kind::allow;
+  int value = 0;  // error: the errno returned (0 fakes success); trace: the number the tracer is given
+
+  static SeccompAction allow() { return {}; }
+  static SeccompAction error(int errno_value) { return {Kind::error, errno_value}; }
+  bool operator==(const SeccompAction&) const = default;
+};
+
+// A seccomp profile with the meaning of Docker's profiles: a system call no
+// rule matches gets default_action; a rule matches when all its argument
+// conditions hold. Rules for one syscall add up.
 struct SyscallRule {
   struct Arg {
-    enum class Op { equal, not_equal, masked_equal };
+    enum class Op { equal, not_equal, masked_equal, less, less_equal, greater, greater_equal };
     unsigned index = 0;
     Op op = Op::equal;
     uint64_t value = 0;
     uint64_t mask = 0;  // masked_equal: (arg & mask) == value
   };
   std::string name;
-  int errno_value = 0;  // 0: allow
+  SeccompAction action;
   std::vector<Arg> args;
 };
 
 struct SeccompProfile {
-  int default_errno = 1;            // EPERM
-  std::vector<std::string> arches;  // libseccomp names: "x86_64", "x86", "x32"
+  SeccompAction default_action = SeccompAction::error(1);  // EPERM
+  std::vector<std::string> arches;  // libseccomp names: "x86_64", "x86", "x32"; the native one is always in
   std::vector<SyscallRule> rules;
 
   // A stable text form: what the compiled filter is cached under.

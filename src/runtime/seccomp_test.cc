@@ -27,7 +27,7 @@ int count_rules(const SeccompProfile& p, std::string_view name) {
 
 TEST(SeccompProfile, DefaultCapabilitiesDenyNamespaceAndKernelCalls) {
   auto p = docker_default_profile(docker_default_capabilities(), "amd64", "amd64", 6, 1);
-  EXPECT_EQ(p.default_errno, EPERM);
+  EXPECT_EQ(p.default_action, SeccompAction::error(EPERM));
   EXPECT_EQ(p.arches, std::vector<std::string>{"x86_64"});
   for (auto name : {"mount", "umount2", "unshare", "setns", "keyctl", "init_module", "finit_module", "bpf",
                     "reboot", "kexec_load", "open_by_handle_at", "add_key", "request_key"}) {
@@ -35,7 +35,7 @@ TEST(SeccompProfile, DefaultCapabilitiesDenyNamespaceAndKernelCalls) {
   }
   for (auto name : {"read", "execve", "arch_prctl", "modify_ldt", "ptrace", "chroot", "futex"}) {
     ASSERT_NE(find_rule(p, name), nullptr) << name;
-    EXPECT_EQ(find_rule(p, name)->errno_value, 0) << name;
+    EXPECT_EQ(find_rule(p, name)->action, SeccompAction::allow()) << name;
   }
   for (auto name : {"io_uring_setup", "io_uring_enter", "io_uring_register"})
     EXPECT_EQ(find_rule(p, name), nullptr) << name;
@@ -52,7 +52,7 @@ TEST(SeccompProfile, CloneMayNotCreateNamespacesWithoutSysAdmin) {
   EXPECT_EQ(clone->args[0].value, 0u);
   const SyscallRule* clone3 = find_rule(p, "clone3");
   ASSERT_NE(clone3, nullptr);
-  EXPECT_EQ(clone3->errno_value, ENOSYS);
+  EXPECT_EQ(clone3->action, SeccompAction::error(ENOSYS));
 }
 
 TEST(SeccompProfile, CapabilitiesUnlockTheirSections) {
@@ -63,7 +63,7 @@ TEST(SeccompProfile, CapabilitiesUnlockTheirSections) {
   ASSERT_NE(clone, nullptr);
   EXPECT_TRUE(clone->args.empty());
   EXPECT_EQ(count_rules(p, "clone3"), 1);
-  EXPECT_EQ(find_rule(p, "clone3")->errno_value, 0);
+  EXPECT_EQ(find_rule(p, "clone3")->action, SeccompAction::allow());
 
   CapabilitySet no_chroot = docker_default_capabilities() & ~(1ULL << CAP_SYS_CHROOT);
   EXPECT_EQ(find_rule(docker_default_profile(no_chroot, "amd64", "amd64", 6, 1), "chroot"), nullptr);
