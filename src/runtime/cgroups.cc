@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <iterator>
 #include <thread>
 
 #include "util/error.h"
@@ -21,7 +23,9 @@ namespace {
 
 constexpr uint64_t kMinimumMemory = 6 * 1024 * 1024;  // docker's floor
 constexpr uint64_t kCpuPeriodUs = 100000;
-constexpr std::string_view kControllers[] = {"memory", "cpu", "cpuacct", "pids"};
+constexpr uint64_t kMinimumShares = 2;  // the kernel's (and Docker's) range of cpu.shares
+constexpr uint64_t kMaximumShares = 262144;
+constexpr std::string_view kControllers[] = {"memory", "cpu", "cpuacct", "pids", "cpuset"};
 // The v1 controller that enforces device rules (device_rules.h); where it is
 // missing, a BPF program on the v2 cgroup does.
 constexpr std::string_view kDevicesController = "devices";
@@ -114,6 +118,205 @@ std::optional<double> parse_cpus(std::string_view text) {
   return value;
 }
 
+std::optional<std::vector<unsigned>> parse_cpu_list(std::string_view text) {
+  constexpr int64_t kMaximumCpu = 8191;  // the kernel's NR_CPUS ceiling
+  if (text.empty()) return std::nullopt;
+  std::vector<unsigned> cpus;
+  for (const auto& part : split(text, ',')) {
+    size_t dash = part.find('-');
+    int64_t first = 0, last = 0;
+    if (!parse_int(std::string_view(part).substr(0, dash), 0, kMaximumCpu, first)) return std::nullopt;
+    last = first;
+    if (dash != std::string::npos &&
+        (!parse_int(std::string_view(part).substr(dash + 1), 0, kMaximumCpu, last) || last < first)) {
+      return std::nullopt;
+    }
+    for (int64_t cpu = first; cpu <= last; ++cpu) cpus.push_back(static_cast<unsigned>(cpu));
+  }
+  std::sort(cpus.begin(), cpus.end());
+  cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+  return cpus;
+}
+
+std::string format_cpu_list(const std::vector<unsigned>& cpus) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < cpus.size();) {
+    size_t j = i;
+    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+    parts.push_back(j == i ? std::to_string(cpus[i]) : fmt::format("{}-{}", cpus[i], cpus[j]));
+    i = j + 1;
+  }
+  return join(parts, ",");
+}
+
+std::string check_cpuset(std::string_view text, std::string_view online) {
+  auto wanted = parse_cpu_list(text);
+  if (!wanted) fail("invalid --cpuset-cpus \"{}\": use a list of CPU numbers and ranges such as 0-2,5", text);
+  auto available = parse_cpu_list(trim(online)).value_or(std::vector<unsigned>{});
+  std::vector<unsigned> missing;
+  std::set_difference(wanted->begin(), wanted->end(), available.begin(), available.end(),
+                      std::back_inserter(missing));
+  if (!missing.empty()) {
+    fail("invalid --cpuset-cpus \"{}\": CPU {} is not online on this host (online: {})", text,
+         format_cpu_list(missing), trim(online));
+  }
+  return format_cpu_list(*wanted);
+}
+
+uint64_t cpu_weight_of_shares(uint64_t shares) {
+  shares = std::clamp(shares, kMinimumShares, kMaximumShares);
+  return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+ResourceLimits parse_resource_limits(const ResourceFlags& f) {
+  ResourceLimits limits;
+  if (!f.memory.empty()) {
+    limits.memory_bytes = parse_memory_limit(f.memory);
+    if (!limits.memory_bytes)
+      fail("invalid --memory \"{}\": use a size of at least 6m such as 64m or 1g", f.memory);
+  }
+  if (!f.memory_swap.empty()) {
+    uint64_t bytes = 0;
+    if (trim(f.memory_swap) == "-1") {
+      limits.memory_swap_bytes = -1;
+    } else if (!parse_byte_size(f.memory_swap, bytes) || bytes > uint64_t{INT64_MAX}) {
+      fail(
+          "invalid --memory-swap \"{}\": use a size such as 1g (memory and swap together), or -1 for "
+          "unlimited swap",
+          f.memory_swap);
+    } else if (bytes > 0) {  // 0 is Docker's "unset"
+      if (!limits.memory_bytes) {
+        fail(
+            "--memory-swap {} needs --memory: it limits memory and swap together; add -m, or drop "
+            "--memory-swap",
+            f.memory_swap);
+      }
+      if (bytes < *limits.memory_bytes) {
+        fail(
+            "invalid --memory-swap {}: it is memory and swap together, so it must be at least --memory {} "
+            "(equal: no swap), or -1 for unlimited swap",
+            f.memory_swap, f.memory);
+      }
+      limits.memory_swap_bytes = static_cast<int64_t>(bytes);
+    }
+  }
+  if (!f.memory_reservation.empty()) {
+    uint64_t bytes = 0;
+    if (!parse_byte_size(f.memory_reservation, bytes)) {
+      fail("invalid --memory-reservation \"{}\": use a size of at least 6m such as 32m",
+           f.memory_reservation);
+    }
+    if (bytes > 0 && bytes < kMinimumMemory) {
+      fail("invalid --memory-reservation \"{}\": the smallest reservation is 6m, as Docker's",
+           f.memory_reservation);
+    }
+    if (bytes > 0 && limits.memory_bytes && bytes > *limits.memory_bytes) {
+      fail(
+          "invalid --memory-reservation {}: it is above --memory {}; a reservation must be at most the "
+          "limit",
+          f.memory_reservation, f.memory);
+    }
+    if (bytes > 0) limits.memory_reservation_bytes = bytes;
+  }
+  if (f.oom_kill_disable) {
+    if (!limits.memory_bytes) {
+      fail(
+          "--oom-kill-disable needs --memory: without a limit the container could exhaust the host's "
+          "memory and the kernel could not kill it; add -m");
+    }
+    limits.oom_kill_disable = true;
+  }
+  if (!f.cpus.empty()) {
+    limits.cpus = parse_cpus(f.cpus);
+    if (!limits.cpus) {
+      fail("invalid --cpus \"{}\": use a number of CPUs from 0.01 to this host's {}", f.cpus,
+           ::sysconf(_SC_NPROCESSORS_ONLN));
+    }
+  }
+  if (!f.cpu_shares.empty()) {
+    int64_t shares = 0;
+    if (!parse_int(trim(f.cpu_shares), 0, int64_t{kMaximumShares}, shares) ||
+        (shares > 0 && shares < static_cast<int64_t>(kMinimumShares))) {
+      fail("invalid --cpu-shares \"{}\": use a relative weight from {} to {} (1024 is the default)",
+           f.cpu_shares, kMinimumShares, kMaximumShares);
+    }
+    if (shares > 0) limits.cpu_shares = static_cast<uint64_t>(shares);  // 0 is Docker's "unset"
+  }
+  if (!f.cpuset_cpus.empty()) {
+    auto online = read_small("/sys/devices/system/cpu/online");
+    if (!online) online = fmt::format("0-{}", std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)) - 1);
+    limits.cpuset_cpus = check_cpuset(f.cpuset_cpus, *online);
+  }
+  if (f.pids_limit) {
+    if (*f.pids_limit < -1 || *f.pids_limit == 0) {
+      fail("invalid --pids-limit {}: use a positive number, or -1 for no limit", *f.pids_limit);
+    }
+    if (*f.pids_limit > 0) limits.pids = *f.pids_limit;
+  }
+  return limits;
+}
+
+std::vector<CgroupWrite> cgroup_limit_writes(std::string_view controller, bool v2,
+                                             const ResourceLimits& limits) {
+  std::vector<CgroupWrite> writes;
+  auto number = [](auto n) { return std::to_string(n); };
+  if (controller == "memory") {
+    std::string no_swap_accounting = fmt::format(
+        "cannot enforce --memory-swap: this kernel has no {} (swap accounting is off; boot with "
+        "swapaccount=1), so memory and swap cannot be limited together; drop --memory-swap or set it to -1",
+        v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes");
+    if (limits.memory_bytes)
+      writes.push_back({v2 ? "memory.max" : "memory.limit_in_bytes", number(*limits.memory_bytes)});
+    if (limits.memory_swap_bytes) {
+      // -1 (unlimited) is what a kernel without swap accounting gives anyway.
+      int64_t swap = *limits.memory_swap_bytes;
+      std::string value = !v2        ? number(swap)
+                          : swap < 0 ? "max"
+                                     : number(swap - static_cast<int64_t>(limits.memory_bytes.value_or(0)));
+      writes.push_back({v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes", value, swap < 0,
+                        swap < 0 ? "" : no_swap_accounting});
+    } else if (limits.memory_bytes) {
+      // gocrate's default: no swap beyond the limit (Docker's allows as much swap again).
+      writes.push_back(v2 ? CgroupWrite{"memory.swap.max", "0", true}
+                          : CgroupWrite{"memory.memsw.limit_in_bytes", number(*limits.memory_bytes), true});
+    }
+    if (limits.memory_reservation_bytes) {
+      writes.push_back(
+          {v2 ? "memory.low" : "memory.soft_limit_in_bytes", number(*limits.memory_reservation_bytes), false,
+           "cannot enforce --memory-reservation: this kernel's memory cgroup has no soft limit"});
+    }
+    if (limits.oom_kill_disable) {
+      if (v2) {
+        fail(
+            "--oom-kill-disable cannot work on cgroup v2, which has no way to turn the OOM killer off; "
+            "drop it");
+      }
+      writes.push_back(
+          {"memory.oom_control", "1", false,
+           "cannot enforce --oom-kill-disable: this kernel's memory cgroup has no memory.oom_control"});
+    }
+  } else if (controller == "cpu") {
+    if (limits.cpus) {
+      auto quota = static_cast<uint64_t>(std::llround(*limits.cpus * kCpuPeriodUs));
+      if (v2) {
+        writes.push_back({"cpu.max", fmt::format("{} {}", quota, kCpuPeriodUs)});
+      } else {
+        writes.push_back({"cpu.cfs_period_us", number(kCpuPeriodUs)});
+        writes.push_back({"cpu.cfs_quota_us", number(quota)});
+      }
+    }
+    if (limits.cpu_shares) {
+      writes.push_back(v2 ? CgroupWrite{"cpu.weight", number(cpu_weight_of_shares(*limits.cpu_shares))}
+                          : CgroupWrite{"cpu.shares", number(*limits.cpu_shares)});
+    }
+  } else if (controller == "cpuset") {
+    if (!limits.cpuset_cpus.empty()) writes.push_back({"cpuset.cpus", limits.cpuset_cpus});
+  } else if (controller == "pids") {
+    if (limits.pids) writes.push_back({"pids.max", *limits.pids > 0 ? number(*limits.pids) : "max"});
+  }
+  return writes;
+}
+
 CgroupLayout CgroupLayout::detect() {
   CgroupLayout layout;
   auto text = read_file_if_exists("/proc/self/mountinfo");
@@ -191,9 +394,13 @@ struct LimitNeed {
 };
 
 void require_controllers(const CgroupLayout& layout, const ResourceLimits& limits) {
-  for (const auto& need : {LimitNeed{"memory", "--memory", limits.memory_bytes.has_value()},
-                           LimitNeed{"cpu", "--cpus", limits.cpus.has_value()},
-                           LimitNeed{"pids", "--pids-limit", limits.pids.has_value()}}) {
+  for (const auto& need :
+       {LimitNeed{"memory", "--memory", limits.memory_bytes.has_value()},
+        LimitNeed{"memory", "--memory-reservation", limits.memory_reservation_bytes.has_value()},
+        LimitNeed{"cpu", "--cpus", limits.cpus.has_value()},
+        LimitNeed{"cpu", "--cpu-shares", limits.cpu_shares.has_value()},
+        LimitNeed{"cpuset", "--cpuset-cpus", !limits.cpuset_cpus.empty()},
+        LimitNeed{"pids", "--pids-limit", limits.pids.has_value()}}) {
     if (need.wanted && !layout.find(need.controller)) {
       fail(
           "cannot enforce {}: this host has no {} cgroup controller available ({}); enable the controller or "
@@ -205,9 +412,11 @@ void require_controllers(const CgroupLayout& layout, const ResourceLimits& limit
 
 // v2 hands a controller to a child only when every ancestor lists it in
 // cgroup.subtree_control.
-void enable_v2_controllers(const CgroupHierarchy& h, const std::string& parent_relative) {
+void enable_v2_controllers(const CgroupHierarchy& h, const std::string& parent_relative,
+                           const ResourceLimits& limits) {
   std::string wanted;
-  for (auto c : {"memory", "cpu", "pids"}) {
+  for (auto c : {"memory", "cpu", "pids", "cpuset"}) {
+    if (std::string_view(c) == "cpuset" && limits.cpuset_cpus.empty()) continue;
     if (std::find(h.controllers.begin(), h.controllers.end(), c) != h.controllers.end()) {
       wanted += fmt::format("{}+{}", wanted.empty() ? "" : " ", c);
     }
@@ -229,26 +438,31 @@ void enable_v2_controllers(const CgroupHierarchy& h, const std::string& parent_r
 
 void apply_limits(const std::string& dir, bool v2, std::string_view controller,
                   const ResourceLimits& limits) {
-  if (controller == "memory" && limits.memory_bytes) {
-    std::string value = std::to_string(*limits.memory_bytes);
-    if (v2) {
-      write_control(dir + "/memory.max", value);
-      if (path_exists(dir + "/memory.swap.max")) write_control(dir + "/memory.swap.max", "0");
-    } else {
-      write_control(dir + "/memory.limit_in_bytes", value);
-      if (path_exists(dir + "/memory.memsw.limit_in_bytes"))
-        write_control(dir + "/memory.memsw.limit_in_bytes", value);
+  for (const auto& write : cgroup_limit_writes(controller, v2, limits)) {
+    std::string path = dir + "/" + write.file;
+    if (!path_exists(path)) {
+      if (write.optional) continue;
+      if (!write.missing.empty()) fail("{}", write.missing);
     }
-  } else if (controller == "cpu" && limits.cpus) {
-    auto quota = static_cast<uint64_t>(std::llround(*limits.cpus * kCpuPeriodUs));
-    if (v2) {
-      write_control(dir + "/cpu.max", fmt::format("{} {}", quota, kCpuPeriodUs));
-    } else {
-      write_control(dir + "/cpu.cfs_period_us", std::to_string(kCpuPeriodUs));
-      write_control(dir + "/cpu.cfs_quota_us", std::to_string(quota));
+    write_control(path, write.value);
+  }
+}
+
+// A new v1 cpuset cgroup has no CPUs and no memory nodes, and takes no task
+// until both are set: each level from the hierarchy's root down to `dir`
+// that has none copies its parent's.
+void inherit_v1_cpuset(const CgroupHierarchy& h, const std::string& relative) {
+  std::string parent = h.mount;
+  for (const auto& part : split(relative, '/')) {
+    if (part.empty()) continue;
+    std::string dir = parent + "/" + part;
+    for (auto file : {"cpuset.cpus", "cpuset.mems"}) {
+      if (!trim(read_small(dir + "/" + file).value_or("")).empty()) continue;
+      std::string value(trim(read_small(parent + "/" + file).value_or("")));
+      if (value.empty()) fail("cannot set up cpuset cgroup {}: its parent has no {}", dir, file);
+      write_control(dir + "/" + file, value);
     }
-  } else if (controller == "pids" && limits.pids) {
-    write_control(dir + "/pids.max", *limits.pids > 0 ? std::to_string(*limits.pids) : "max");
+    parent = dir;
   }
 }
 
@@ -313,6 +527,14 @@ std::string apply_device_policy(const CgroupLayout& layout, const std::string& n
 Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& name, const ResourceLimits& limits,
                       const DevicePolicy& devices) {
   require_controllers(layout, limits);
+  if (limits.oom_kill_disable) {
+    if (const CgroupHierarchy* memory = layout.find("memory"); memory && memory->v2) {
+      fail(
+          "--oom-kill-disable cannot work on cgroup v2 ({}), which has no way to turn the OOM killer off; "
+          "drop it",
+          layout.describe());
+    }
+  }
   Cgroup cgroup;
   std::string parent = dir_name(name);
   try {
@@ -322,15 +544,18 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& name, const
       // Without a quota the cpu controller has nothing to do or report
       // (usage comes from cpuacct, or cpu.stat on v2): one cgroup fewer to
       // make, join and remove.
-      if (controller == "cpu" && !limits.cpus && !h->v2) continue;
+      if (controller == "cpu" && !limits.cpus && !limits.cpu_shares && !h->v2) continue;
+      if (controller == "cpuset" && limits.cpuset_cpus.empty()) continue;
       std::string dir = h->mount + "/" + name;
       bool fresh = std::find(cgroup.dirs_.begin(), cgroup.dirs_.end(), dir) == cgroup.dirs_.end();
       if (fresh) {
-        if (h->v2) enable_v2_controllers(*h, parent);
+        if (h->v2) enable_v2_controllers(*h, parent, limits);
         make_cgroup_dir(h->mount + "/" + parent);
         if (!make_cgroup_dir(dir)) fail("cgroup {} exists already: is a container of this id running?", dir);
         cgroup.dirs_.push_back(dir);
         cgroup.v2_ = cgroup.v2_ || h->v2;
+        const auto& on = h->controllers;
+        if (!h->v2 && std::find(on.begin(), on.end(), "cpuset") != on.end()) inherit_v1_cpuset(*h, name);
       }
       apply_limits(dir, h->v2, controller, limits);
     }

@@ -15,15 +15,61 @@ namespace gocrate {
 
 // What a container may use; nullopt means no limit.
 struct ResourceLimits {
-  std::optional<uint64_t> memory_bytes;  // -m: no swap beyond it
-  std::optional<double> cpus;            // --cpus: CFS quota per 100 ms period
-  std::optional<int64_t> pids;           // --pids-limit
+  std::optional<uint64_t> memory_bytes;  // -m
+  // --memory-swap: memory and swap together, at least memory_bytes; -1 for
+  // unlimited swap. Unset with -m: no swap beyond the memory limit.
+  std::optional<int64_t> memory_swap_bytes;
+  std::optional<uint64_t> memory_reservation_bytes;  // --memory-reservation: soft limit
+  bool oom_kill_disable = false;                     // --oom-kill-disable (cgroup v1 only; needs -m)
+  std::optional<double> cpus;                        // --cpus: CFS quota per 100 ms period
+  std::optional<uint64_t> cpu_shares;                // --cpu-shares: relative weight, 2 to 262144
+  std::string cpuset_cpus;                           // --cpuset-cpus, as "0-2,5"; empty: every CPU
+  std::optional<int64_t> pids;                       // --pids-limit
 };
 
 // "64m", "1g", "1048576" (binary units, as docker -m; at least 6 MiB).
 std::optional<uint64_t> parse_memory_limit(std::string_view text);
 // "0.5", "2": more than 0.01 and at most the host's CPUs.
 std::optional<double> parse_cpus(std::string_view text);
+
+// The resource flags of `run` as typed (Docker's names and syntax).
+struct ResourceFlags {
+  std::string memory;              // -m
+  std::string memory_swap;         // "-1", or a size at least -m's
+  std::string memory_reservation;  // a size of at least 6m, at most -m's
+  bool oom_kill_disable = false;
+  std::string cpus;
+  std::string cpu_shares;   // 2 to 262144; 0: the default (1024)
+  std::string cpuset_cpus;  // "0-2,5"
+  std::optional<int64_t> pids_limit;
+};
+// Checks each value and how they combine as Docker does (--memory-swap and
+// --oom-kill-disable need -m, a reservation above the limit, CPUs this host
+// does not have online); an error names the flag and the fix.
+ResourceLimits parse_resource_limits(const ResourceFlags& flags);
+
+// A CPU list ("0-3,5,7-8"): sorted, distinct CPUs; nullopt when malformed.
+std::optional<std::vector<unsigned>> parse_cpu_list(std::string_view text);
+// The shortest list text of `cpus` (sorted, distinct): "0-3,5".
+std::string format_cpu_list(const std::vector<unsigned>& cpus);
+// `text` checked against the CPUs `online` holds (a list, as
+// /sys/devices/system/cpu/online has it); returns it normalised.
+std::string check_cpuset(std::string_view text, std::string_view online);
+// runc's mapping of cpu.shares (2..262144) onto cgroup v2's cpu.weight (1..10000).
+uint64_t cpu_weight_of_shares(uint64_t shares);
+
+// One value to write into a container's cgroup for its limits.
+struct CgroupWrite {
+  std::string file;
+  std::string value;
+  bool optional = false;  // written only where the kernel has the file
+  std::string missing;    // the error when a required file is missing; empty: the write's own error
+};
+// What `limits` write into the cgroup of `controller` ("memory", "cpu",
+// "cpuset", "pids"), in order, on cgroup v1 or v2. A v1 cpuset also needs
+// cpuset.mems, copied from its parent by Cgroup::create.
+std::vector<CgroupWrite> cgroup_limit_writes(std::string_view controller, bool v2,
+                                             const ResourceLimits& limits);
 
 struct CgroupStats {
   uint64_t cpu_usage_ns = 0;

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 #include "util/error.h"
 #include "util/strings.h"
@@ -28,17 +30,119 @@ std::string rotated_path(const std::string& path, int n) {
   return path + "." + std::to_string(n);
 }
 
+// The length of a valid UTF-8 sequence at the start of `s`, 0 if there is none.
+size_t utf8_sequence(std::string_view s) {
+  auto byte = [&s](size_t i) { return static_cast<unsigned char>(s[i]); };
+  auto continuation = [&](size_t i, unsigned char low = 0x80, unsigned char high = 0xBF) {
+    return i < s.size() && byte(i) >= low && byte(i) <= high;
+  };
+  unsigned char c = byte(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return continuation(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    unsigned char low = c == 0xE0 ? 0xA0 : 0x80, high = c == 0xED ? 0x9F : 0xBF;
+    return continuation(1, low, high) && continuation(2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    unsigned char low = c == 0xF0 ? 0x90 : 0x80, high = c == 0xF4 ? 0x8F : 0xBF;
+    return continuation(1, low, high) && continuation(2) && continuation(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+// How many bytes at the end of `s` begin a UTF-8 character that the bytes
+// after them could still complete (at most 3).
+size_t incomplete_utf8_tail(std::string_view s) {
+  for (size_t back = 1; back <= 3 && back <= s.size(); ++back) {
+    unsigned char c = static_cast<unsigned char>(s[s.size() - back]);
+    if (c < 0x80) return 0;
+    if (c >= 0xC0) {
+      size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+      return need > back ? back : 0;
+    }
+  }
+  return 0;
+}
+
+// `text` as the inside of a JSON string, as Go's encoding/json writes it
+// (Docker's json-file): <, > and & escaped, invalid UTF-8 as U+FFFD.
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  while (!text.empty()) {
+    unsigned char c = static_cast<unsigned char>(text[0]);
+    size_t n = utf8_sequence(text);
+    if (n == 0) {
+      out += "\\ufffd";
+      text.remove_prefix(1);
+      continue;
+    }
+    if (n == 3 && c == 0xE2 && static_cast<unsigned char>(text[1]) == 0x80 &&
+        (static_cast<unsigned char>(text[2]) == 0xA8 || static_cast<unsigned char>(text[2]) == 0xA9)) {
+      out += static_cast<unsigned char>(text[2]) == 0xA8 ? "\\u2028" : "\\u2029";
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out.append(text.substr(0, n));
+    }
+    text.remove_prefix(n);
+  }
+}
+
 }  // namespace
 
-LogOptions LogOptions::parse(const std::vector<std::string>& options) {
+std::string_view log_driver_name(LogDriver driver) {
+  switch (driver) {
+    case LogDriver::json_file:
+      return "json-file";
+    case LogDriver::local:
+      return "local";
+    case LogDriver::none:
+      return "none";
+  }
+  return "json-file";
+}
+
+LogDriver parse_log_driver(std::string_view name) {
+  if (name.empty() || name == "json-file") return LogDriver::json_file;
+  if (name == "local") return LogDriver::local;
+  if (name == "none") return LogDriver::none;
+  fail("unsupported --log-driver \"{}\": gocrate keeps logs with json-file (the default), local, or none",
+       name);
+}
+
+LogOptions LogOptions::parse(const std::vector<std::string>& options, std::string_view driver) {
   LogOptions parsed;
+  parsed.driver = parse_log_driver(driver);
+  std::string_view name = log_driver_name(parsed.driver);
+  if (parsed.driver == LogDriver::local) {
+    parsed.max_size = 20 << 20;
+    parsed.max_files = 5;
+  }
+  if (parsed.driver == LogDriver::none && !options.empty()) {
+    fail("--log-opt {} cannot apply to --log-driver none, which keeps nothing; drop it", options[0]);
+  }
+  bool files_given = false;
   for (const auto& option : options) {
     size_t eq = option.find('=');
     std::string key = option.substr(0, eq);
     std::string value = eq == std::string::npos ? "" : option.substr(eq + 1);
     if (key == "max-size") {
-      if (!parse_byte_size(value, parsed.max_size) || parsed.max_size < kMinimumMaxSize) {
-        fail("invalid --log-opt max-size=\"{}\": use a size of at least 4k, such as 10m", value);
+      if (value == "-1" && parsed.driver == LogDriver::json_file) {
+        parsed.max_size = UINT64_MAX;
+      } else if (!parse_byte_size(value, parsed.max_size) || parsed.max_size < kMinimumMaxSize) {
+        fail("invalid --log-opt max-size=\"{}\": use a size of at least 4k, such as 10m{}", value,
+             parsed.driver == LogDriver::json_file ? ", or -1 to keep everything" : "");
       }
     } else if (key == "max-file") {
       int64_t files = 0;
@@ -46,9 +150,29 @@ LogOptions LogOptions::parse(const std::vector<std::string>& options) {
         fail("invalid --log-opt max-file=\"{}\": use a number of files from 1 to {}", value, kMaximumFiles);
       }
       parsed.max_files = static_cast<int>(files);
+      files_given = true;
+    } else if (key == "compress") {
+      if (value == "true" || value == "1") {
+        fail(
+            "--log-opt compress={} is not supported: gocrate does not compress rotated logs; use "
+            "compress=false or drop it",
+            value);
+      }
+      if (value != "false" && value != "0") {
+        fail("invalid --log-opt compress=\"{}\": use true or false", value);
+      }
     } else {
-      fail("unknown --log-opt \"{}\": gocrate knows max-size=SIZE and max-file=N", option);
+      fail(
+          "unsupported --log-opt \"{}\" for --log-driver {}: gocrate knows max-size=SIZE, max-file=N and "
+          "compress=false",
+          option, name);
     }
+  }
+  if (parsed.max_size == UINT64_MAX) {
+    if (files_given && parsed.max_files > 1) {
+      fail("--log-opt max-file={} needs a max-size: with max-size=-1 nothing is rotated", parsed.max_files);
+    }
+    parsed.max_files = 1;
   }
   return parsed;
 }
@@ -66,6 +190,28 @@ bool parse_log_entry(std::string_view line, LogEntry& entry) {
   entry.stream = stream == "stdout" ? LogStream::out : LogStream::err;
   entry.partial = tag == 'P';
   entry.text = second + 3 <= line.size() ? line.substr(second + 3) : std::string_view();
+  return true;
+}
+
+bool parse_log_entry(std::string_view line, LogEntry& entry, std::string& storage) {
+  if (!line.starts_with('{')) return parse_log_entry(line, entry);
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  auto log = j.find("log");
+  auto stream = j.find("stream");
+  auto time = j.find("time");
+  if (log == j.end() || !log->is_string() || stream == j.end() || !stream->is_string()) return false;
+  const auto& stream_name = stream->get_ref<const std::string&>();
+  if (stream_name != "stdout" && stream_name != "stderr") return false;
+  const auto& text = log->get_ref<const std::string&>();
+  std::string_view time_text;
+  if (time != j.end() && time->is_string()) time_text = time->get_ref<const std::string&>();
+  storage.assign(time_text);
+  storage += text;
+  entry.stream = stream_name == "stdout" ? LogStream::out : LogStream::err;
+  entry.partial = !text.ends_with('\n');
+  entry.time = std::string_view(storage).substr(0, time_text.size());
+  entry.text = std::string_view(storage).substr(time_text.size(), text.size() - (entry.partial ? 0 : 1));
   return true;
 }
 
@@ -88,7 +234,7 @@ size_t format_log_time(char (&out)[40]) {
 
 ContainerLogWriter::ContainerLogWriter(const std::string& container_dir, LogOptions options)
     : path_(container_log_path(container_dir)), options_(options) {
-  open_current();
+  if (options_.driver != LogDriver::none) open_current();
 }
 
 void ContainerLogWriter::open_current() {
@@ -114,6 +260,58 @@ void ContainerLogWriter::rotate() {
 }
 
 void ContainerLogWriter::write(LogStream stream, std::string_view data) {
+  if (options_.driver == LogDriver::json_file) {
+    write_json(stream, data);
+  } else if (options_.driver == LogDriver::local) {
+    write_cri(stream, data);
+  }
+}
+
+void ContainerLogWriter::write_json(LogStream stream, std::string_view data) {
+  constexpr size_t kFlushAt = 64 << 10;
+  std::string& held = held_[stream == LogStream::out ? 0 : 1];
+  std::string joined;
+  if (!held.empty()) {
+    joined = held + std::string(data);
+    data = joined;
+    held.clear();
+  }
+  // A character cut by the end of this read is finished by the next one.
+  if (!data.ends_with('\n')) {
+    size_t cut = incomplete_utf8_tail(data);
+    held.assign(data.substr(data.size() - cut));
+    data.remove_suffix(cut);
+  }
+  char time[40];
+  std::string_view time_text(time, format_log_time(time));
+  while (!data.empty()) {
+    size_t end = data.find('\n');
+    bool complete = end != std::string_view::npos;
+    std::string_view line = data.substr(0, complete ? end : data.size());
+    data.remove_prefix(complete ? end + 1 : data.size());
+    json_ += R"({"log":")";
+    append_json_string(json_, line);
+    if (complete) json_ += "\\n";
+    json_ += R"(","stream":")";
+    json_ += stream_name(stream);
+    json_ += R"(","time":")";
+    json_ += time_text;
+    json_ += "\"}\n";
+    if (json_.size() >= kFlushAt) flush_json();
+  }
+  flush_json();
+}
+
+void ContainerLogWriter::flush_json() {
+  if (json_.empty()) return;
+  if (size_ > 0 && size_ + json_.size() > options_.max_size) rotate();
+  // A short write on a full disk loses the rest of this batch, not the log.
+  ssize_t written = ::write(fd_.get(), json_.data(), json_.size());
+  if (written > 0) size_ += static_cast<uint64_t>(written);
+  json_.clear();
+}
+
+void ContainerLogWriter::write_cri(LogStream stream, std::string_view data) {
   char time[40];
   size_t time_size = format_log_time(time);
   char prefix_full[64], prefix_partial[64];
@@ -161,7 +359,8 @@ void ContainerLogReader::read_from(int fd, const std::function<void(const LogEnt
     size_t start = 0;
     for (size_t end; (end = pending_.find('\n', start)) != std::string::npos; start = end + 1) {
       LogEntry entry;
-      if (parse_log_entry(std::string_view(pending_).substr(start, end - start), entry)) on_entry(entry);
+      if (parse_log_entry(std::string_view(pending_).substr(start, end - start), entry, storage_))
+        on_entry(entry);
     }
     pending_.erase(0, start);
   }

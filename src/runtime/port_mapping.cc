@@ -127,6 +127,67 @@ std::vector<PortMapping> parse_port_mappings(const std::vector<std::string>& fla
   return mappings;
 }
 
+std::vector<std::string> parse_exposed_ports(const std::vector<std::string>& flags) {
+  std::vector<std::string> ports;
+  for (const auto& flag : flags) {
+    std::string_view text = flag;
+    std::string_view protocol = "tcp";
+    if (auto slash = text.rfind('/'); slash != std::string_view::npos) {
+      protocol = text.substr(slash + 1);
+      text = text.substr(0, slash);
+    }
+    auto dash = text.find('-');
+    int64_t first = 0, last = 0;
+    bool ok = parse_int(text.substr(0, dash), 1, 65535, first);
+    last = first;
+    if (dash != std::string_view::npos)
+      ok = ok && parse_int(text.substr(dash + 1), 1, 65535, last) && first <= last;
+    if (!ok || (protocol != "tcp" && protocol != "udp" && protocol != "sctp")) {
+      fail(
+          "invalid --expose \"{}\": use PORT[/PROTOCOL] or FIRST-LAST[/PROTOCOL] with ports 1-65535 and "
+          "tcp, udp or sctp",
+          flag);
+    }
+    for (int64_t port = first; port <= last; ++port) {
+      std::string entry = fmt::format("{}/{}", port, protocol);
+      if (std::find(ports.begin(), ports.end(), entry) == ports.end()) ports.push_back(std::move(entry));
+    }
+  }
+  return ports;
+}
+
+std::vector<PortMapping> publish_all_ports(const std::vector<std::string>& exposed,
+                                           const std::vector<PortMapping>& published) {
+  // Each is a listening socket of gocrate's own: beyond this, -P is refused
+  // rather than run out of descriptors half-way.
+  constexpr size_t kMaximumPorts = 1024;
+  std::vector<PortMapping> out;
+  for (const auto& entry : exposed) {
+    std::string_view text = entry;
+    auto slash = text.find('/');
+    std::string_view protocol = slash == std::string_view::npos ? "tcp" : text.substr(slash + 1);
+    int64_t port = 0;
+    if (!parse_int(text.substr(0, slash), 1, 65535, port) || (protocol != "tcp" && protocol != "udp")) {
+      fail(
+          "-P cannot publish exposed port \"{}\": gocrate publishes PORT/tcp and PORT/udp; drop -P and "
+          "publish the ports you need with -p",
+          entry);
+    }
+    PortMapping m{"", 0, static_cast<uint16_t>(port), protocol == "udp" ? Protocol::udp : Protocol::tcp};
+    auto same = [&m](const PortMapping& p) {
+      return p.container_port == m.container_port && p.protocol == m.protocol;
+    };
+    if (std::any_of(published.begin(), published.end(), same) || std::any_of(out.begin(), out.end(), same))
+      continue;
+    out.push_back(std::move(m));
+  }
+  if (out.size() + published.size() > kMaximumPorts) {
+    fail("-P would publish {} ports: gocrate publishes at most {}; publish the ports you need with -p",
+         out.size() + published.size(), kMaximumPorts);
+  }
+  return out;
+}
+
 std::string port_mapping_text(const PortMapping& m) {
   std::string ip = m.host_ip.empty() ? "0.0.0.0" : m.host_ip;
   if (ip.find(':') != std::string::npos) ip = "[" + ip + "]";

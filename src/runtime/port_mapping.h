@@ -29,6 +29,18 @@ struct PortMapping {
 // the expected syntax.
 std::vector<PortMapping> parse_port_mappings(const std::vector<std::string>& flags);
 
+// Docker's --expose: PORT[/PROTOCOL] or FIRST-LAST[/PROTOCOL] (tcp, udp or
+// sctp), one "80/tcp" per port, in order and without repeats. Throws an
+// Error naming the value.
+std::vector<std::string> parse_exposed_ports(const std::vector<std::string>& flags);
+
+// -P: a mapping to a free host port (on every address) for each of
+// `exposed` ("80/tcp", as an image's ExposedPorts or parse_exposed_ports
+// give them) that no mapping in `published` already publishes, as Docker
+// does. An entry that is not PORT/tcp or PORT/udp is an error naming it.
+std::vector<PortMapping> publish_all_ports(const std::vector<std::string>& exposed,
+                                           const std::vector<PortMapping>& published);
+
 // "127.0.0.1:8080->80/tcp" as Docker's `ps` shows it; every address shows as 0.0.0.0.
 std::string port_mapping_text(const PortMapping& mapping);
 // The inverse, for state files.

@@ -94,5 +94,39 @@ TEST(PortMappings, TextRoundTrips) {
   EXPECT_THROW(parse_port_mapping_text("8080"), Error);
 }
 
+std::string exposed_error(const std::vector<std::string>& flags) {
+  try {
+    parse_exposed_ports(flags);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(ExposedPorts, ParsesDockersForms) {
+  EXPECT_EQ(parse_exposed_ports({"80", "53/udp", "8000-8002/tcp", "80/tcp", "9/sctp"}),
+            (std::vector<std::string>{"80/tcp", "53/udp", "8000/tcp", "8001/tcp", "8002/tcp", "9/sctp"}));
+  for (const char* bad : {"", "0", "65536", "80/icmp", "90-80", "x", "80-", "1:2", "80/"}) {
+    EXPECT_NE(exposed_error({bad}).find("invalid --expose"), std::string::npos) << bad;
+  }
+}
+
+TEST(ExposedPorts, PublishAllTakesFreePortsForThoseNotPublished) {
+  std::vector<PortMapping> published = {{"", 18080, 80, Protocol::tcp}};
+  EXPECT_EQ(publish_all_ports({"80/tcp", "443/tcp", "53/udp", "80/udp", "443"}, published),
+            (std::vector<PortMapping>{
+                {"", 0, 443, Protocol::tcp}, {"", 0, 53, Protocol::udp}, {"", 0, 80, Protocol::udp}}));
+  // What an image's config says is checked as well as what flags say.
+  for (const char* bad : {"9/sctp", "http", "0/tcp", "70000/tcp", "80/tcp/x"}) {
+    try {
+      publish_all_ports({bad}, {});
+      ADD_FAILURE() << bad << " was published";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("-P cannot publish exposed port"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(publish_all_ports(parse_exposed_ports({"1000-3000"}), {}), Error);
+}
+
 }  // namespace
 }  // namespace gocrate
