@@ -35,14 +35,60 @@ std::string_view network_mode_name(NetworkMode mode) {
   return "none";
 }
 
-void enter_private_namespaces() {
-  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0)
-    fail_errno("cannot create the container's mount and uts namespaces");
+IpcMode parse_ipc_mode(std::string_view text) {
+  if (text.empty() || text == "private") return IpcMode::private_ipc;
+  if (text == "shareable") return IpcMode::shareable;
+  if (text == "none") return IpcMode::none;
+  if (text == "host") return IpcMode::host;
+  if (text.starts_with("container:")) {
+    fail(
+        "--ipc {}: joining another container's ipc namespace is not supported; use private, shareable, none "
+        "or host",
+        text);
+  }
+  fail("unknown --ipc \"{}\": use private, shareable, none or host", text);
+}
+
+std::string_view ipc_mode_name(IpcMode mode) {
+  switch (mode) {
+    case IpcMode::private_ipc:
+      return "private";
+    case IpcMode::shareable:
+      return "shareable";
+    case IpcMode::none:
+      return "none";
+    case IpcMode::host:
+      break;
+  }
+  return "host";
+}
+
+bool parse_host_namespace(std::string_view flag, std::string_view text) {
+  if (text.empty() || text == "private") return false;
+  if (text == "host") return true;
+  if (text.starts_with("container:")) {
+    fail("--{} {}: joining another container's namespace is not supported; use host, or drop --{}", flag,
+         text, flag);
+  }
+  fail("unknown --{} \"{}\": use host", flag, text);
+}
+
+std::string host_hostname() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) fail_errno("cannot read this host's hostname");
+  return name;
+}
+
+void enter_private_namespaces(bool uts) {
+  if (::unshare(CLONE_NEWNS | (uts ? CLONE_NEWUTS : 0)) != 0)
+    fail_errno(uts ? "cannot create the container's mount and uts namespaces"
+                   : "cannot create the container's mount namespace");
 }
 
 namespace {
 
 struct NamespaceHelper {
+  bool with_ipc = true;
   bool network = false;
   bool outbound = false;
   int ipc = -1;
@@ -62,7 +108,7 @@ long open_namespace(const char* path, int* err) {
 // table: only raw system calls, no libc state.
 int open_own_namespaces(void* arg) {
   auto* helper = static_cast<NamespaceHelper*>(arg);
-  helper->ipc = static_cast<int>(open_namespace("/proc/self/ns/ipc", &helper->err));
+  if (helper->with_ipc) helper->ipc = static_cast<int>(open_namespace("/proc/self/ns/ipc", &helper->err));
   if (helper->network) helper->net = static_cast<int>(open_namespace("/proc/self/ns/net", &helper->err));
   if (helper->outbound && helper->err == 0) {
     helper->err = create_outbound_device(&helper->tap, &helper->outbound_step);
@@ -72,14 +118,16 @@ int open_own_namespaces(void* arg) {
 
 }  // namespace
 
-ContainerNamespaces create_container_namespaces(bool network, bool outbound) {
+ContainerNamespaces create_container_namespaces(bool network, bool outbound, bool ipc) {
   alignas(16) static char stack[64 * 1024];
   NamespaceHelper helper;
+  helper.with_ipc = ipc;
   helper.network = network;
   helper.outbound = network && outbound;
   // CLONE_VFORK: gocrate waits until the helper has exited; its descriptors
   // (in the shared table) then hold the namespaces.
-  int flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWIPC | (network ? CLONE_NEWNET : 0) | SIGCHLD;
+  int flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | (ipc ? CLONE_NEWIPC : 0) | (network ? CLONE_NEWNET : 0) |
+              SIGCHLD;
   pid_t pid = ::clone(open_own_namespaces, stack + sizeof stack, flags, &helper);
   if (pid < 0) fail_errno("cannot create the container's network and ipc namespaces");
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
@@ -89,7 +137,7 @@ ContainerNamespaces create_container_namespaces(bool network, bool outbound) {
     fail_errno(fmt::format("cannot set up the container's outbound network: cannot {}", helper.outbound_step),
                helper.err);
   }
-  if (!namespaces.ipc || (network && !namespaces.network)) {
+  if ((ipc && !namespaces.ipc) || (network && !namespaces.network)) {
     fail_errno("cannot open the container's namespaces", helper.err);
   }
   return namespaces;

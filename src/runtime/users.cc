@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "util/error.h"
@@ -150,6 +151,30 @@ ContainerUser resolve_user(int root_fd, std::string_view spec, std::string_view 
     }
   }
   return user;
+}
+
+void add_groups(int root_fd, ContainerUser& user, const std::vector<std::string>& groups,
+                std::string_view image) {
+  if (groups.empty()) return;
+  std::optional<std::vector<DatabaseEntry>> database;
+  for (const auto& group : groups) {
+    std::optional<uint32_t> gid = as_id(group);
+    if (!gid) {
+      if (!database) database = read_database(root_fd, "/etc/group", image);
+      for (const auto& e : *database) {
+        if (e.fields.size() >= 3 && e.fields[0] == group) {
+          gid = as_id(e.fields[2]);
+          if (gid) break;
+        }
+      }
+      if (!gid) {
+        fail("--group-add {}: unable to find group {} in the image's /etc/group; give a numeric GID", group,
+             group);
+      }
+    }
+    auto& list = user.supplementary_groups;
+    if (std::find(list.begin(), list.end(), *gid) == list.end()) list.push_back(*gid);
+  }
 }
 
 void switch_to_user(const ContainerUser& user) {

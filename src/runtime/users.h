@@ -23,6 +23,12 @@ struct ContainerUser {
 // does not know is an error naming it; a bare number needs no entry.
 ContainerUser resolve_user(int root_fd, std::string_view spec, std::string_view image = {});
 
+// --group-add: each a GID, or a group name looked up in the image's own
+// /etc/group (read as resolve_user does); added to the user's
+// supplementary groups.
+void add_groups(int root_fd, ContainerUser& user, const std::vector<std::string>& groups,
+                std::string_view image = {});
+
 // Sets supplementary groups, gid and uid (in that order, all of real,
 // effective and saved).
 void switch_to_user(const ContainerUser& user);

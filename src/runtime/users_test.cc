@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/error_for_tests.h"
 #include "util/fs.h"
 
 namespace gocrate {
@@ -100,6 +101,15 @@ TEST_F(ImageUsers, RefusesWhatIsNotASmallRegularFile) {
   ::unlink(group.c_str());
   ASSERT_EQ(::mkfifo(group.c_str(), 0644), 0);
   expect_refused("4242", "/etc/group is a FIFO");
+}
+
+TEST_F(ImageUsers, GroupAddTakesNamesFromTheImageAndNumbers) {
+  ContainerUser user = resolve_user(fd_.get(), "nonroot");
+  add_groups(fd_.get(), user, {"video", "4242", "audio"});
+  EXPECT_EQ(user.supplementary_groups, (std::vector<gid_t>{65532, 29, 44, 4242}));
+  EXPECT_NE(error_of([&] { add_groups(fd_.get(), user, {"wheel"}); }).find("unable to find group wheel"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { add_groups(fd_.get(), user, {"-1"}); }).find("group -1"), std::string::npos);
 }
 
 }  // namespace
