@@ -3,19 +3,22 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "image/media_types.h"
 #include "layer/diff_id.h"
+#include "runtime/users.h"
 #include "unpack/layer_extractor.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/strings.h"
 
 namespace gocrate {
 
 namespace {
 
-constexpr std::string_view kRuntimeBaseName = "runtime-base-v2";
+constexpr std::string_view kRuntimeBaseName = "runtime-base-v3";
 
 bool directory_exists(const std::string& path) {
   struct stat st;
@@ -107,9 +110,10 @@ std::string LayerCache::ensure_runtime_base() {
       fail_errno(fmt::format("cannot create {}", path));
     }
   }
-  // The mount point of the generated /etc/resolv.conf, also in read-only
-  // containers of images without one.
-  write_file_replace(temp.path() + "/etc/resolv.conf", "", 0644);
+  // The mount points of the generated /etc files, also in read-only
+  // containers of images without them.
+  for (auto name : {"hosts", "hostname", "resolv.conf"})
+    write_file_replace(temp.path() + "/etc/" + name, "", 0644);
   publish(temp, final_path);
   return final_path;
 }
@@ -129,6 +133,42 @@ std::vector<std::string> image_lower_dirs(LayerCache& cache, BlobSource& source,
   }
   dirs.push_back(cache.ensure_runtime_base());
   return dirs;
+}
+
+std::optional<std::string> read_file_in_layers(const std::vector<std::string>& lower_dirs,
+                                               std::string_view path, std::string_view image) {
+  std::vector<std::string> parts;
+  for (const auto& part : split(path, '/')) {
+    if (!part.empty() && part != ".") parts.push_back(part);
+  }
+  if (parts.empty()) return std::nullopt;
+  for (const auto& layer : lower_dirs) {
+    UniqueFd root(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) continue;
+    std::string relative;
+    bool hidden_below = false;  // an opaque directory on the way: lower layers do not show through
+    for (size_t i = 0; i < parts.size(); ++i) {
+      relative += (relative.empty() ? "" : "/") + parts[i];
+      struct stat st;
+      if (::fstatat(root.get(), relative.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) break;
+      if (S_ISCHR(st.st_mode) && st.st_rdev == 0) return std::nullopt;  // a whiteout
+      if (i + 1 == parts.size()) {
+        if (!S_ISREG(st.st_mode)) return std::nullopt;
+        try {
+          return read_image_file(root.get(), path, image);
+        } catch (const Error&) {
+          return std::nullopt;
+        }
+      }
+      if (!S_ISDIR(st.st_mode)) return std::nullopt;
+      char opaque = 0;
+      std::string full = layer + "/" + relative;
+      if (::lgetxattr(full.c_str(), "trusted.overlay.opaque", &opaque, 1) == 1 && opaque == 'y')
+        hidden_below = true;
+    }
+    if (hidden_below) return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 }  // namespace gocrate

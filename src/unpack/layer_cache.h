@@ -30,7 +30,8 @@ class LayerCache {
   std::string path_of(const Digest& digest) const;
 
   // A layer every container stacks at the bottom: the mount points /proc,
-  // /dev and /sys, which images built from scratch do not have.
+  // /dev, /sys, /etc/hosts, /etc/hostname and /etc/resolv.conf, which
+  // images built from scratch do not have.
   std::string ensure_runtime_base();
 
   // Removes the unpacked layers whose blobs are not in `live`; returns how
@@ -52,5 +53,12 @@ std::vector<std::string> image_lower_dirs(LayerCache& cache, BlobSource& source,
                                           const std::vector<Descriptor>& layers,
                                           const std::vector<Digest>& diff_ids = {},
                                           std::string_view image = {});
+
+// A small file of an image (/etc/passwd), as its layers stack it: read from
+// the topmost of `lower_dirs` (topmost first, as image_lower_dirs gives them)
+// that has it; nullopt when none does, a layer above deletes it or hides its
+// directory, or it is not a regular file. `path` is absolute.
+std::optional<std::string> read_file_in_layers(const std::vector<std::string>& lower_dirs,
+                                               std::string_view path, std::string_view image = {});
 
 }  // namespace gocrate

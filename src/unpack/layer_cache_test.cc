@@ -62,6 +62,45 @@ TEST_F(LayerCacheTest, LowerDirectoriesAreTopmostFirstWithTheRuntimeBaseLast) {
     EXPECT_TRUE(is_directory(dirs[2] + mount_point)) << mount_point;
 }
 
+TEST_F(LayerCacheTest, AFileIsReadAsTheLayersStackIt) {
+  if (::geteuid() != 0) GTEST_SKIP() << "whiteouts are device nodes and trusted xattrs: this needs root";
+  auto layer = [&](std::vector<std::pair<std::string, std::string>> files) {
+    return layout_.write_blob(tar_of(files), std::string(media_type::oci_layer_tar));
+  };
+  Descriptor base = layer({{"etc/passwd", "base\n"}, {"etc/group", "base\n"}});
+  Descriptor changed = layer({{"etc/passwd", "changed\n"}});
+  Descriptor deleted = layer({{"etc/.wh.passwd", ""}});
+  Descriptor opaque = layer({{"etc/.wh..wh..opq", ""}, {"etc/hostname", "x\n"}});
+  Descriptor unrelated = layer({{"app/hello", "binary"}});
+
+  auto read = [&](std::vector<Descriptor> layers, const char* path) {
+    return read_file_in_layers(image_lower_dirs(cache_, layout_, layers), path);
+  };
+  EXPECT_EQ(read({base}, "/etc/passwd"), "base\n");
+  EXPECT_EQ(read({base, changed, unrelated}, "/etc/passwd"), "changed\n");
+  EXPECT_EQ(read({base, changed}, "/etc/group"), "base\n");
+  EXPECT_EQ(read({base, deleted}, "/etc/passwd"), std::nullopt);
+  EXPECT_EQ(read({base, deleted}, "/etc/group"), "base\n");
+  EXPECT_EQ(read({base, opaque}, "/etc/group"), std::nullopt);
+  EXPECT_EQ(read({base, opaque, changed}, "/etc/passwd"), "changed\n");
+  EXPECT_EQ(read({unrelated}, "/etc/passwd"), std::nullopt);
+  // Never out of the layers: a symbolic link is not followed.
+  Descriptor link_layer = layout_.write_blob(
+      [] {
+        std::string out;
+        TarWriter writer([&](std::string_view data) { out.append(data); });
+        TarHeader header;
+        header.path = "etc/passwd";
+        header.type = TarHeader::Type::symlink;
+        header.link_target = "/proc/self/environ";
+        writer.add(header, "");
+        writer.finish();
+        return out;
+      }(),
+      std::string(media_type::oci_layer_tar));
+  EXPECT_EQ(read({base, link_layer}, "/etc/passwd"), std::nullopt);
+}
+
 TEST_F(LayerCacheTest, ARefusedLayerLeavesNothing) {
   std::string tar;
   TarWriter writer([&](std::string_view d) { tar.append(d); });

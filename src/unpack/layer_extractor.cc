@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "layer/tar.h"
@@ -80,6 +81,14 @@ class Extractor {
     if (path.name.empty()) return;  // the root itself keeps the cache's mode
     check_xattrs(h);
     int parent = open_parent(h, path.parent, true);
+    if (!skipped_devices_.empty()) {
+      skipped_devices_.erase(key_of(path));
+      EntryPath target;
+      if (h.type == TarHeader::Type::hardlink && !split_entry_path(h.link_target, target) &&
+          skipped_devices_.contains(key_of(target))) {
+        return device(h, parent, path.name, path);
+      }
+    }
     if (path.name.starts_with(kWhiteoutPrefix)) return whiteout(h, parent, path.name);
     switch (h.type) {
       case TarHeader::Type::directory:
@@ -97,7 +106,7 @@ class Extractor {
         return set_owner_at(h, parent, path.name);
       case TarHeader::Type::char_device:
       case TarHeader::Type::block_device:
-        refuse(h, "is a device node, which images may not carry");
+        return device(h, parent, path.name, path);
     }
   }
 
@@ -183,6 +192,19 @@ class Extractor {
       refuse_errno(h, "create whiteout for");
   }
 
+  // A device node is never made from a layer: the container's /dev is a
+  // tmpfs with the standard nodes, and --device gives the others. The entry
+  // still replaces an earlier one of its name in this layer; a hardlink to
+  // it is left out too.
+  void device(const TarHeader& h, int parent, const std::string& name, const EntryPath& path) {
+    remove_existing(h, parent, name, false);
+    skipped_devices_.insert(key_of(path));
+  }
+
+  static std::string key_of(const EntryPath& path) {
+    return path.parent.empty() ? path.name : path.parent + "/" + path.name;
+  }
+
   void directory(const TarHeader& h, int parent, const std::string& name) {
     if (!remove_existing(h, parent, name, true)) {
       if (::mkdirat(parent, name.c_str(), 0700) != 0) refuse_errno(h, "create");
@@ -266,6 +288,7 @@ class Extractor {
   std::string_view layer_;
   UniqueFd parent_fd_;
   std::string parent_path_;
+  std::set<std::string> skipped_devices_;
 };
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "layer/tar.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -190,18 +192,64 @@ TEST_F(Extraction, RefusesBadWhiteouts) {
                  "goes through a symlink");
 }
 
-TEST_F(Extraction, RefusesDeviceNodes) {
-  TarHeader dev;
-  dev.path = "dev/sda";
-  dev.type = TarHeader::Type::block_device;
-  dev.dev_major = 8;
-  expect_refused({{dev, ""}}, "dev/sda", "device node");
-  TarHeader mem;
-  mem.path = "kmem";
-  mem.type = TarHeader::Type::char_device;
-  mem.dev_major = 1;
-  mem.dev_minor = 2;
-  expect_refused({{mem, ""}}, "kmem", "device node");
+TarHeader device_node(std::string path, TarHeader::Type type, uint32_t major, uint32_t minor) {
+  TarHeader h;
+  h.path = std::move(path);
+  h.type = type;
+  h.mode = 06777;
+  h.dev_major = major;
+  h.dev_minor = minor;
+  return h;
+}
+
+bool absent(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) != 0 && errno == ENOENT;
+}
+
+// What debootstrap and `docker import` layers carry: the nodes are left out
+// wherever they are and whatever they name, and so are hardlinks to them.
+TEST_F(Extraction, DeviceNodesAreNeverCreated) {
+  extract({{directory("dev"), ""},
+           {device_node("dev/null", TarHeader::Type::char_device, 1, 3), ""},
+           {device_node("./dev/full", TarHeader::Type::char_device, 1, 7), ""},
+           {device_node("dev/sda", TarHeader::Type::block_device, 8, 0), ""},
+           {device_node("kmem", TarHeader::Type::char_device, 1, 2), ""},
+           {device_node("deep/er/mem", TarHeader::Type::char_device, 1, 1), ""},
+           {link("dev/mem-link", "kmem", TarHeader::Type::hardlink), ""},
+           {link("dev/mem-link2", "dev/mem-link", TarHeader::Type::hardlink), ""},
+           {file("dev/after", "x"), "x"}});
+  for (auto path :
+       {"dev/null", "dev/full", "dev/sda", "kmem", "deep/er/mem", "dev/mem-link", "dev/mem-link2"})
+    EXPECT_TRUE(absent(root_ + "/" + path)) << path;
+  EXPECT_TRUE(is_directory(root_ + "/deep/er"));
+  EXPECT_EQ(read_file(root_ + "/dev/after"), "x");
+}
+
+TEST_F(Extraction, ADeviceNodeReplacesAnEarlierEntryAndALaterEntryReplacesIt) {
+  extract({{file("a", "file"), "file"},
+           {device_node("a", TarHeader::Type::char_device, 1, 2), ""},
+           {device_node("b", TarHeader::Type::block_device, 8, 1), ""},
+           {file("b", "mine"), "mine"},
+           {link("b2", "b", TarHeader::Type::hardlink), ""},
+           {link("c", "/etc/passwd"), ""},
+           {device_node("c", TarHeader::Type::char_device, 1, 2), ""}});
+  EXPECT_TRUE(absent(root_ + "/a"));
+  EXPECT_EQ(read_file(root_ + "/b"), "mine");
+  EXPECT_EQ(read_file(root_ + "/b2"), "mine");
+  EXPECT_TRUE(absent(root_ + "/c"));
+  expect_refused({{file("d", "dir"), "dir"},
+                  {device_node("e", TarHeader::Type::char_device, 1, 2), ""},
+                  {link("f", "e/x", TarHeader::Type::hardlink), ""}},
+                 "f", "not in the layer");
+}
+
+TEST_F(Extraction, ADeviceNodeNeverGoesThroughASymlink) {
+  expect_refused(
+      {{link("escape", outside_), ""}, {device_node("escape/x", TarHeader::Type::char_device, 1, 3), ""}},
+      "escape/x", "goes through a symlink");
+  expect_refused({{device_node("../x", TarHeader::Type::char_device, 1, 3), ""}}, "../x",
+                 "contains a .. component");
 }
 
 TEST_F(Extraction, RefusesOverlayAttributes) {
