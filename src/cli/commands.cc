@@ -37,7 +37,7 @@ constexpr CommandEntry kCommands[] = {
     {"resolve", "Build and push gocrate:// references in Kubernetes YAML and print it resolved",
      resolve_command},
     {"apply", "resolve, then kubectl apply", apply_command},
-    {"create", "resolve, then kubectl create", create_command},
+    {"create", "Create a container from an image; with -f: resolve, then kubectl create", create_command},
     {"delete", "kubectl delete the resources in YAML files", delete_command},
     {"manifest", "Write a Deployment, Service and autoscaler for an image, sized by measure",
      manifest_command},
@@ -53,6 +53,7 @@ constexpr CommandEntry kCommands[] = {
     {"wait", "Wait for containers to stop; print their exit codes", wait_command},
     {"rm", "Remove containers", rm_command},
     {"stats", "Show containers' CPU, memory and processes", stats_command},
+    {"volume", "Manage named volumes: create, ls, inspect, rm, prune", volume_command},
 };
 
 void print_usage(FILE* out) {
@@ -94,6 +95,11 @@ std::vector<std::string> take_arguments_after_double_dash(int& argc, char** argv
     break;
   }
   return rest;
+}
+
+void require_root(std::string_view command) {
+  if (::geteuid() != 0)
+    fail("gocrate {} needs root, as the containers it manages do: run it with sudo", command);
 }
 
 std::string gocrate_executable() {

@@ -21,6 +21,8 @@ void add_global_options(CLI::App& app, Globals& globals);
 // a usage error exits 2 with a one-line message.
 void parse_command_line(CLI::App& app, int argc, char** argv);
 Store open_store(const Globals& globals);
+// Refuses a command that makes or manages containers unless run as root.
+void require_root(std::string_view command);
 // The path of the running gocrate, for commands that start it again.
 std::string gocrate_executable();
 // Splits argv at "--": returns what follows it (for the program a command
@@ -44,7 +46,9 @@ int save_command(Globals& globals, int argc, char** argv);
 int load_command(Globals& globals, int argc, char** argv);
 int resolve_command(Globals& globals, int argc, char** argv);
 int apply_command(Globals& globals, int argc, char** argv);
+// Docker's `create IMAGE`, or ko's `create -f FILE` (kubectl_create_command).
 int create_command(Globals& globals, int argc, char** argv);
+int kubectl_create_command(Globals& globals, int argc, char** argv);
 int delete_command(Globals& globals, int argc, char** argv);
 int manifest_command(Globals& globals, int argc, char** argv);
 int measure_command(Globals& globals, int argc, char** argv);
@@ -64,5 +68,7 @@ int stats_command(Globals& globals, int argc, char** argv);
 int exec_command(Globals& globals, int argc, char** argv);
 int start_command(Globals& globals, int argc, char** argv);
 int inspect_any_command(Globals& globals, int argc, char** argv);
+// Named volumes (volume_commands.cc).
+int volume_command(Globals& globals, int argc, char** argv);
 
 }  // namespace gocrate::cli

@@ -20,17 +20,22 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/docker_flags.h"
 #include "runtime/container.h"
 #include "runtime/container_config.h"
 #include "runtime/container_control.h"
+#include "runtime/container_filter.h"
 #include "runtime/container_log.h"
+#include "runtime/env_file.h"
 #include "runtime/exec.h"
+#include "runtime/mount_options.h"
 #include "runtime/signal_names.h"
 #include "runtime/stdio_relay.h"
 #include "runtime/supervisor.h"
 #include "runtime/terminal.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/go_template.h"
 #include "util/strings.h"
 
 namespace gocrate::cli {
@@ -111,7 +116,8 @@ std::string status_text(const ContainerView& c) {
   std::string gone = s.supervised ? "dead (supervisor gone)" : "dead (gocrate gone)";
   if (s.status == "dead") return gone;
   if (s.status == "exited") return "exited" + code + (s.oom_killed ? " OOMKilled" : "");
-  if (!c.owned) return s.status == "created" && !s.supervised ? "created" : gone;
+  // Made by `create` and never started, or a foreground run not started yet.
+  if (!c.owned) return s.status == "created" && (!s.supervised || s.started.empty()) ? "created" : gone;
   if (s.status == "restarting") return "restarting" + code;
   return s.status;
 }
@@ -179,11 +185,6 @@ int for_each_container(const std::vector<std::string>& refs,
   return code;
 }
 
-void require_root(std::string_view command) {
-  if (::geteuid() != 0)
-    fail("gocrate {} needs root, as the containers it manages do: run it with sudo", command);
-}
-
 // ---- ps ------------------------------------------------------------------------
 
 json ps_json(const ContainerView& c) {
@@ -202,6 +203,123 @@ json ps_json(const ContainerView& c) {
           {"ExitCode", s.exit_code ? *s.exit_code : 0},
           {"OOMKilled", s.oom_killed},
           {"Pid", c.running() ? s.pid : 0}};
+}
+
+// A config.json that cannot be read leaves the fields it gives empty; ps
+// still lists the container.
+std::optional<ContainerConfig> config_of_quietly(const ContainerView& c) {
+  try {
+    return config_of(c);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+// The mounts a container was given: recorded in its state, or for a
+// detached container whose state lacks them, in its config.
+std::vector<MountRecord> mount_records(const ContainerView& c, const std::optional<ContainerConfig>& config) {
+  if (!c.state.mounts.empty() || !config) return c.state.mounts;
+  std::vector<MountRecord> records;
+  for (const auto& v : config->spec.volumes) records.push_back(mount_record(v));
+  return records;
+}
+
+const std::map<std::string, std::string>& labels_of(const ContainerView& c,
+                                                    const std::optional<ContainerConfig>& config) {
+  return c.state.labels.empty() && config ? config->spec.labels : c.state.labels;
+}
+
+// What a ps filter's ancestor= value names in the store: the name, the
+// index's and each platform manifest's digest.
+std::vector<std::string> image_refs_in_store(Store& store, const std::string& ref) {
+  std::vector<std::string> refs;
+  try {
+    auto image = store.find(ref);
+    if (!image) return refs;
+    refs.push_back(image->name);
+    refs.push_back(image->descriptor.digest.str());
+    for (const auto& p : load_all_platform_images(store, image->descriptor, image->name))
+      refs.push_back(p.descriptor.digest.str());
+  } catch (const Error&) {
+  }
+  return refs;
+}
+
+ContainerFacts container_facts(const ContainerView& c, const std::optional<ContainerConfig>& config) {
+  const ContainerState& s = c.state;
+  ContainerFacts f;
+  f.id = s.id;
+  f.name = s.name;
+  f.state = docker_status(c);
+  f.health = s.health;
+  f.exit_code = s.exit_code;
+  f.labels = labels_of(c, config);
+  f.image_refs = {s.image, s.image_digest};
+  try {
+    f.image_refs.push_back(Store::canonical_name(s.image));
+  } catch (const Error&) {
+  }
+  for (const auto& m : mount_records(c, config)) {
+    if (!m.name.empty()) f.volumes.push_back(m.name);
+    if (!m.source.empty()) f.volumes.push_back(m.source);
+    f.volumes.push_back(m.destination);
+  }
+  return f;
+}
+
+// Docker's formatter.Ellipsis: at most `width` characters, the last one "…".
+std::string ellipsis(const std::string& text, size_t width) {
+  std::vector<size_t> starts;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) starts.push_back(i);
+  }
+  if (starts.size() <= width) return text;
+  return text.substr(0, starts[width - 1]) + "…";
+}
+
+// The fields of Docker's ps --format (cli/command/formatter/container.go).
+json ps_context(const ContainerView& c, const std::optional<ContainerConfig>& config, bool trunc,
+                time_t now) {
+  const ContainerState& s = c.state;
+  std::string command = join(s.command, " ");
+  if (trunc) command = ellipsis(command, 20);
+  std::vector<std::string> labels, mounts;
+  for (const auto& [k, v] : labels_of(c, config)) labels.push_back(k + "=" + v);
+  int local_volumes = 0;
+  for (const auto& m : mount_records(c, config)) {
+    if (m.tmpfs_flag) continue;
+    std::string name = m.name.empty() ? m.source : m.name;
+    mounts.push_back(trunc ? ellipsis(name, 15) : name);
+    if (m.type == "volume") ++local_volumes;
+  }
+  time_t created = parse_rfc3339_seconds(s.created);
+  time_t started = parse_rfc3339_seconds(s.started);
+  time_t finished = parse_rfc3339_seconds(s.finished);
+  return {{"ID", trunc ? short_id(s.id) : s.id},
+          {"Image", s.image},
+          {"Command", go_quote(command)},
+          {"CreatedAt", go_time_text(created)},
+          {"RunningFor", human_duration(std::max<int64_t>(0, now - created)) + " ago"},
+          {"Ports", ports_text(s)},
+          {"State", docker_status(c)},
+          {"Status", docker_status_text(docker_status(c), s.health, s.exit_code, started, finished, now)},
+          {"Size", "0B"},
+          {"Names", s.name},
+          {"Labels", join(labels, ",")},
+          {"Mounts", join(mounts, ",")},
+          {"Networks", s.network},
+          {"LocalVolumes", std::to_string(local_volumes)}};
+}
+
+// Docker's ps table headers, what `table` templates print as their first line.
+json ps_header() {
+  return {{"ID", "CONTAINER ID"},    {"Image", "IMAGE"},
+          {"Command", "COMMAND"},    {"CreatedAt", "CREATED AT"},
+          {"RunningFor", "CREATED"}, {"Ports", "PORTS"},
+          {"State", "STATE"},        {"Status", "STATUS"},
+          {"Size", "SIZE"},          {"Names", "NAMES"},
+          {"Labels", "LABELS"},      {"Mounts", "MOUNTS"},
+          {"Networks", "NETWORKS"},  {"LocalVolumes", "LOCAL VOLUMES"}};
 }
 
 void print_table(const std::vector<std::vector<std::string>>& rows) {
@@ -224,32 +342,81 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 
 int ps_command(Globals& globals, int argc, char** argv) {
   CLI::App app{"List containers (running ones; -a: all)", "ps"};
-  bool all = false, quiet = false;
+  bool all = false, quiet = false, no_trunc = false, latest = false;
+  int last = -1;
   std::string format;
+  std::vector<std::string> filters;
   add_global_options(app, globals);
   app.add_flag("-a,--all", all, "Show every container, not only running ones");
   app.add_flag("-q,--quiet", quiet, "Show only ids");
-  app.add_option("--format", format, "json: one JSON object per line");
+  app.add_option("-f,--filter", filters,
+                 "Filter: id=, name= (regular expressions), status=, label=KEY[=VALUE], ancestor=IMAGE, "
+                 "exited=CODE, health=, volume=")
+      ->allow_extra_args(false);
+  app.add_option(
+      "--format", format,
+      "A Go template ({{.Names}}\\t{{.Status}}), table TEMPLATE, table, or json (one JSON object a line)");
+  app.add_flag("--no-trunc", no_trunc, "Do not truncate ids and commands");
+  app.add_option("-n,--last", last, "Show the N last created containers (all states)");
+  app.add_flag("-l,--latest", latest, "Show the last created container (all states)");
   parse_command_line(app, argc, argv);
-  if (!format.empty() && format != "json" && format != "table") {
-    fail("unknown --format \"{}\": use json or table", format);
+  if (latest) last = 1;
+  ContainerFilter filter = ContainerFilter::parse(filters);
+  std::optional<DockerFormat> docker_format;
+  std::optional<GoTemplate> row_template;
+  if (!quiet && !format.empty() && format != "json" && format != "table") {
+    docker_format = parse_docker_format(format);
+    row_template = GoTemplate::parse(docker_format->text);
   }
-  ContainerDirectory directory(open_store(globals).dir());
+  Store store = open_store(globals);
+  ContainerDirectory directory(store.dir());
+  ImageRefsOf image_refs_of = [&store](const std::string& ref) { return image_refs_in_store(store, ref); };
+  time_t now = ::time(nullptr);
   std::vector<std::vector<std::string>> rows = {
       {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "HEALTH", "RESTARTS", "PORTS", "NAMES"}};
+  std::string formatted;
+  int shown = 0;
+  bool show_stopped = all || filter.lists_stopped() || last >= 0;
   for (const auto& c : all_containers(directory)) {
-    if (!all && !c.active()) continue;
+    if (!show_stopped && !c.active()) continue;
+    if (last >= 0 && shown >= last) break;
+    std::optional<ContainerConfig> config;
+    if (!filter.empty() || row_template) config = config_of_quietly(c);
+    if (!filter.matches(container_facts(c, config), image_refs_of)) continue;
+    ++shown;
     if (quiet) {
-      fmt::print("{}\n", short_id(c.state.id));
+      fmt::print("{}\n", no_trunc ? c.state.id : short_id(c.state.id));
     } else if (format == "json") {
       fmt::print("{}\n", ps_json(c).dump());
+    } else if (row_template) {
+      GoTemplateOptions options;
+      options.struct_type = "*formatter.ContainerContext";
+      std::map<std::string, std::string> labels =
+          c.state.labels.empty() && config ? config->spec.labels : c.state.labels;
+      options.methods["Label"] = [labels](const json&, const std::vector<json>& args) -> json {
+        if (args.size() != 1 || !args[0].is_string())
+          fail("wrong number of args for Label: want 1 got {}", args.size());
+        auto it = labels.find(args[0].get<std::string>());
+        return it == labels.end() ? "" : it->second;
+      };
+      formatted += row_template->execute(ps_context(c, config, !no_trunc, now), options) + "\n";
     } else {
       rows.push_back({short_id(c.state.id), c.state.image, "\"" + command_text(c.state) + "\"",
                       ago(c.state.created), status_text(c), c.state.health,
                       std::to_string(c.state.restart_count), ports_text(c.state), c.state.name});
     }
   }
-  if (!quiet && format != "json") print_table(rows);
+  if (quiet || format == "json") return 0;
+  if (!row_template) {
+    print_table(rows);
+  } else if (docker_format->table) {
+    GoTemplateOptions header;
+    header.header = true;
+    std::string text = row_template->execute(ps_header(), header) + "\n" + formatted;
+    fmt::print("{}", align_docker_columns(text));
+  } else {
+    fmt::print("{}", formatted);
+  }
   return 0;
 }
 
@@ -528,6 +695,13 @@ int logs_command(Globals& globals, int argc, char** argv) {
     fail("container {} ran in the foreground: its output went to its gocrate's terminal, not to a log",
          c.state.name);
   }
+  if (auto config = read_container_config(c.dir);
+      config && config->supervision.log.driver == LogDriver::none) {
+    fail(
+        "container {} has no logs: it was run with --log-driver none, which keeps nothing (as Docker's, "
+        "\"configured logging driver does not support reading\")",
+        c.state.name);
+  }
   LogPrinter printer(timestamps);
   auto print = [&printer](const LogEntry& e) { printer.print(e.time, e.stream, e.partial, e.text); };
   ContainerLogReader reader(c.dir);
@@ -573,7 +747,7 @@ json port_map(const std::vector<PortMapping>& ports, bool show_any_address) {
   for (const auto& p : ports) {
     std::string ip = p.host_ip.empty() && show_any_address ? "0.0.0.0" : p.host_ip;
     out[fmt::format("{}/{}", p.container_port, protocol_name(p.protocol))].push_back(
-        {{"HostIp", ip}, {"HostPort", std::to_string(p.host_port)}});
+        {{"HostIp", ip}, {"HostPort", p.host_port ? std::to_string(p.host_port) : ""}});
   }
   return out;
 }
@@ -604,10 +778,17 @@ json config_json(const ContainerState& s, const std::optional<ContainerConfig>& 
               {"Cmd", s.command},
               {"Image", s.image},
               {"WorkingDir", s.workdir},
-              {"StopSignal", s.stop_signal.empty() ? "SIGTERM" : s.stop_signal}};
+              {"StopSignal", s.stop_signal.empty() ? "SIGTERM" : s.stop_signal},
+              {"Labels", s.labels.empty() && config ? config->spec.labels : s.labels}};
   if (!config) return cfg;
   const SupervisorOptions& o = config->supervision;
+  cfg["Domainname"] = config->spec.domainname;
   cfg["StopTimeout"] = o.stop_timeout;
+  if (!config->spec.exposed_ports.empty()) {
+    json exposed = json::object();
+    for (const auto& port : config->spec.exposed_ports) exposed[port] = json::object();
+    cfg["ExposedPorts"] = exposed;
+  }
   if (o.health.enabled()) {
     cfg["Healthcheck"] = {{"Test", o.health.test()},
                           {"Interval", o.health.interval.count() * 1000000},
@@ -627,12 +808,22 @@ json host_config_json(const ContainerState& s, const std::optional<ContainerConf
   const SupervisorOptions& o = config->supervision;
   const ContainerSpec& spec = config->spec;
   host["RestartPolicy"] = {{"Name", o.restart.name()}, {"MaximumRetryCount", o.restart.max_retries}};
-  host["LogConfig"] = {
-      {"Type", "k8s-file"},
-      {"Config",
-       {{"max-size", std::to_string(o.log.max_size)}, {"max-file", std::to_string(o.log.max_files)}}}};
+  json log_config = json::object();
+  if (o.log.driver != LogDriver::none) {
+    log_config["max-size"] = o.log.max_size == UINT64_MAX ? "-1" : std::to_string(o.log.max_size);
+    log_config["max-file"] = std::to_string(o.log.max_files);
+  }
+  host["LogConfig"] = {{"Type", log_driver_name(o.log.driver)}, {"Config", log_config}};
   host["PortBindings"] = port_map(spec.ports, false);
+  host["PublishAllPorts"] = spec.publish_all;
   host["Memory"] = spec.limits.memory_bytes.value_or(0);
+  // Docker's: -1 unlimited swap, equal to Memory no swap (gocrate's default with -m), 0 no limit.
+  host["MemorySwap"] =
+      spec.limits.memory_swap_bytes.value_or(static_cast<int64_t>(spec.limits.memory_bytes.value_or(0)));
+  host["MemoryReservation"] = spec.limits.memory_reservation_bytes.value_or(0);
+  host["OomKillDisable"] = spec.limits.oom_kill_disable;
+  host["CpuShares"] = spec.limits.cpu_shares.value_or(0);
+  host["CpusetCpus"] = spec.limits.cpuset_cpus;
   host["NanoCpus"] = static_cast<int64_t>(spec.limits.cpus.value_or(0) * 1e9);
   host["PidsLimit"] = spec.limits.pids.value_or(0);
   host["ReadonlyRootfs"] = spec.read_only;
@@ -648,7 +839,35 @@ json host_config_json(const ContainerState& s, const std::optional<ContainerConf
                        {"CgroupPermissions", device_access_text(d.access)}});
   }
   host["Devices"] = devices;
+  json extra_hosts = json::array();
+  for (const auto& h : spec.extra_hosts) extra_hosts.push_back(h.name + ":" + h.address);
+  host["ExtraHosts"] = extra_hosts;
+  host["Dns"] = spec.dns.servers;
+  host["DnsSearch"] = spec.dns.search;
+  host["DnsOptions"] = spec.dns.options;
+  host["ShmSize"] = spec.shm_bytes;
   return host;
+}
+
+// Docker's .Mounts: -v, --mount and --mount type=tmpfs (--tmpfs mounts are
+// HostConfig.Tmpfs).
+json mounts_json(const std::vector<MountRecord>& records) {
+  json mounts = json::array();
+  for (const auto& m : records) {
+    if (m.tmpfs_flag) continue;
+    json entry = {{"Type", m.type},
+                  {"Source", m.source},
+                  {"Destination", m.destination},
+                  {"Mode", m.mode},
+                  {"RW", m.rw},
+                  {"Propagation", m.propagation.empty() && m.type == "bind" ? "rprivate" : m.propagation}};
+    if (m.type == "volume") {
+      entry["Name"] = m.name;
+      entry["Driver"] = "local";
+    }
+    mounts.push_back(entry);
+  }
+  return mounts;
 }
 
 json inspect_json(const ContainerView& c) {
@@ -664,11 +883,22 @@ json inspect_json(const ContainerView& c) {
               {"Name", "/" + s.name},
               {"RestartCount", s.restart_count},
               {"Platform", s.platform},
-              {"LogPath", s.supervised ? container_log_path(c.dir) : ""},
+              {"LogPath", s.supervised && !(config && config->supervision.log.driver == LogDriver::none)
+                              ? container_log_path(c.dir)
+                              : ""},
               {"NetworkSettings", {{"Ports", port_map(s.ports, true)}}},
               {"Config", config_json(s, config)},
               {"HostConfig", host_config_json(s, config)}};
   if (config && config->supervision.health.enabled()) out["State"]["Health"] = health_json(c);
+  std::vector<MountRecord> records = mount_records(c, config);
+  out["Mounts"] = mounts_json(records);
+  if (!out["HostConfig"].contains("Tmpfs")) {
+    json tmpfs = json::object();
+    for (const auto& m : records) {
+      if (m.tmpfs_flag) tmpfs[m.destination] = m.tmpfs_options;
+    }
+    if (!tmpfs.empty()) out["HostConfig"]["Tmpfs"] = tmpfs;
+  }
   return out;
 }
 
@@ -677,10 +907,11 @@ json inspect_json(const ContainerView& c) {
 // Containers first, as docker inspect does; images otherwise.
 int inspect_any_command(Globals& globals, int argc, char** argv) {
   CLI::App app{"Show containers or images as JSON", "inspect"};
-  std::string type;
+  std::string type, format;
   std::vector<std::string> refs;
   add_global_options(app, globals);
   app.add_option("--type", type, "container or image (default: a container if one has that name)");
+  app.add_option("-f,--format", format, "Print each object through a Go template ({{.State.Status}})");
   app.add_option("REF", refs, "Containers (ids, prefixes, names) or images")->required();
   parse_command_line(app, argc, argv);
   if (!type.empty() && type != "container" && type != "image") {
@@ -709,6 +940,10 @@ int inspect_any_command(Globals& globals, int argc, char** argv) {
   }
   json out = json::array();
   for (const auto& ref : refs) out.push_back(inspect_json(find_container(directory, ref)));
+  if (!format.empty()) {
+    fmt::print("{}", docker_inspect_format(format, out));
+    return 0;
+  }
   fmt::print("{}\n", out.dump(2));
   return 0;
 }
@@ -850,23 +1085,41 @@ std::vector<std::string> exec_env(const ContainerState& s, const std::vector<std
 }  // namespace
 
 int exec_command(Globals& globals, int argc, char** argv) {
-  CLI::App app{"Run a command in a running container, under its restrictions", "exec"};
+  FlagSet flags("exec", "gocrate exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+                "Run a command in a running container, under its restrictions");
   bool interactive = false, tty = false;
-  std::string user, workdir, ref;
-  std::vector<std::string> env;
-  add_global_options(app, globals);
-  app.add_flag("-i,--interactive", interactive, "Connect standard input");
-  app.add_flag("-t,--tty", tty, "Give the command a terminal (with -i: yours, in raw mode)");
-  app.add_option("-u,--user", user, "User: NAME, UID, NAME:GROUP or UID:GID (default: the container's)");
-  app.add_option("-w,--workdir", workdir, "Working directory (default: the container's)");
-  app.add_option("-e,--env", env, "Set an environment variable (KEY=VALUE, or KEY to pass gocrate's)")
-      ->allow_extra_args(false);
-  app.add_option("CONTAINER", ref, "Container: id, id prefix or name")->required();
-  app.positionals_at_end(false);
-  app.prefix_command();
-  parse_command_line(app, argc, argv);
-  std::vector<std::string> command = app.remaining();
-  if (command.empty()) fail("exec needs a command to run: gocrate exec {} COMMAND [ARG...]", ref);
+  std::string user, workdir;
+  std::vector<std::string> env, env_files;
+  flags.add_string("root", globals.root, "gocrate's state directory (default /var/lib/gocrate)");
+  flags.add_bool("i,interactive", interactive, "Keep STDIN open even if not attached");
+  flags.add_bool("t,tty", tty, "Allocate a pseudo-TTY");
+  flags.add_string("u,user", user,
+                   "Username or UID (format: <name|uid>[:<group|gid>]; default: the container's)");
+  flags.add_string("w,workdir", workdir, "Working directory inside the container (default: the container's)");
+  flags.add_list("e,env", env, "Set environment variables (KEY=VALUE, or KEY to pass gocrate's)");
+  flags.add_list("env-file", env_files, "Read in a file of environment variables");
+  flags.add_refused(
+      "d,detach", false,
+      "an exec'd command ends with the gocrate that started it; run it in the background with &",
+      [](std::string_view v) { return v == "false"; });
+  flags.add_refused("detach-keys", true, "gocrate does not attach; end the command to detach");
+  flags.add_refused("privileged", false,
+                    "an exec'd command has the container's privileges; run the container with --privileged",
+                    [](std::string_view v) { return v == "false"; });
+  std::vector<std::string> command;
+  std::string ref;
+  try {
+    command = flags.parse(argc, argv, 2);
+  } catch (const Error& e) {
+    throw Error(e.what(), kExitRuntimeFailure);
+  }
+  ref = command[0];
+  command.erase(command.begin());
+  std::vector<std::string> from_files;
+  for (const auto& file : env_files) {
+    for (auto& entry : read_env_file(file)) from_files.push_back(std::move(entry));
+  }
+  env.insert(env.begin(), from_files.begin(), from_files.end());
   if (!workdir.empty() && !workdir.starts_with('/'))
     fail("invalid --workdir \"{}\": it must be an absolute path", workdir);
   require_root("exec");

@@ -6,10 +6,14 @@
 #include "cli/commands.h"
 #include "cli/run_flags.h"
 #include "image/content.h"
+#include "runtime/cid_file.h"
 #include "runtime/container.h"
 #include "runtime/container_config.h"
 #include "runtime/emulator.h"
+#include "runtime/env_file.h"
+#include "runtime/mount_options.h"
 #include "runtime/port_forwarder.h"
+#include "runtime/seccomp_profile.h"
 #include "runtime/signal_names.h"
 #include "runtime/stdio_relay.h"
 #include "runtime/supervisor.h"
@@ -51,15 +55,10 @@ std::vector<std::string> container_env(const RunConfig& config, const RunFlags& 
                                        const std::string& hostname) {
   std::vector<std::string> env;
   add_env(env, "HOSTNAME=" + hostname, "hostname");
+  if (f.tty) add_env(env, "TERM=xterm", "terminal");  // the image's or -e's TERM replaces it
   for (const auto& e : config.env) add_env(env, e, "image environment entry");
   for (const auto& file : f.env_files) {
-    auto text = read_file_if_exists(file);
-    if (!text) fail("cannot read --env-file {}: no such file", file);
-    for (const auto& raw : split(*text, '\n')) {
-      std::string line(trim(raw));
-      if (line.empty() || line[0] == '#') continue;
-      add_env(env, line, "line in --env-file " + file);
-    }
+    for (const auto& line : read_env_file(file)) add_env(env, line, "line in --env-file " + file);
   }
   for (const auto& e : f.env) add_env(env, e, "-e");
   bool has_path = std::any_of(env.begin(), env.end(), [](const auto& e) { return e.starts_with("PATH="); });
@@ -85,26 +84,14 @@ std::vector<std::string> container_args(const RunConfig& config, const RunFlags&
 }
 
 ResourceLimits parse_limits(const RunFlags& f) {
-  ResourceLimits limits;
-  if (!f.memory.empty()) {
-    limits.memory_bytes = parse_memory_limit(f.memory);
-    if (!limits.memory_bytes)
-      fail("invalid --memory \"{}\": use a size of at least 6m such as 64m or 1g", f.memory);
-  }
-  if (!f.cpus.empty()) {
-    limits.cpus = parse_cpus(f.cpus);
-    if (!limits.cpus) {
-      fail("invalid --cpus \"{}\": use a number of CPUs from 0.01 to this host's {}", f.cpus,
-           ::sysconf(_SC_NPROCESSORS_ONLN));
-    }
-  }
-  if (f.pids_limit) {
-    if (*f.pids_limit < -1 || *f.pids_limit == 0) {
-      fail("invalid --pids-limit {}: use a positive number, or -1 for no limit", *f.pids_limit);
-    }
-    if (*f.pids_limit > 0) limits.pids = *f.pids_limit;
-  }
-  return limits;
+  return parse_resource_limits({.memory = f.memory,
+                                .memory_swap = f.memory_swap,
+                                .memory_reservation = f.memory_reservation,
+                                .oom_kill_disable = f.oom_kill_disable,
+                                .cpus = f.cpus,
+                                .cpu_shares = f.cpu_shares,
+                                .cpuset_cpus = f.cpuset_cpus,
+                                .pids_limit = f.pids_limit});
 }
 
 // docker's --cgroup-parent: a path below each hierarchy's root.
@@ -150,7 +137,28 @@ std::vector<PortMapping> published_ports(const RunFlags& f, NetworkMode network)
     fail("-p {} cannot work with --network none: the container has no network; use --network private",
          f.publish[0]);
   }
+  if (f.publish_all && network != NetworkMode::private_network) {
+    fail("-P cannot work with --network {}: the container {}; use --network private", f.network,
+         network == NetworkMode::host ? "already uses the host's ports" : "has no network");
+  }
   return ports;
+}
+
+// Config.ExposedPorts: the image's, --expose's and -p's; -P publishes each
+// one -p does not on a free host port.
+void apply_exposed_ports(ContainerSpec& spec, const RunConfig& config, const RunFlags& f) {
+  std::vector<std::string> exposed(config.exposed_ports.begin(), config.exposed_ports.end());
+  for (auto& port : parse_exposed_ports(f.expose)) exposed.push_back(std::move(port));
+  for (const auto& p : spec.ports)
+    exposed.push_back(fmt::format("{}/{}", p.container_port, protocol_name(p.protocol)));
+  std::sort(exposed.begin(), exposed.end());
+  exposed.erase(std::unique(exposed.begin(), exposed.end()), exposed.end());
+  spec.exposed_ports = exposed;
+  spec.publish_all = f.publish_all;
+  if (!f.publish_all) return;
+  std::vector<std::string> to_publish(config.exposed_ports.begin(), config.exposed_ports.end());
+  for (auto& port : parse_exposed_ports(f.expose)) to_publish.push_back(std::move(port));
+  for (auto& m : publish_all_ports(to_publish, spec.ports)) spec.ports.push_back(std::move(m));
 }
 
 // --privileged and --security-opt: each value is applied or refused, never
@@ -167,6 +175,10 @@ void apply_security_options(ContainerSpec& spec, const RunFlags& f) {
       text[colon] = '=';  // Docker's older KEY:VALUE form
     if (text == "seccomp=unconfined") {
       spec.seccomp = false;
+      spec.seccomp_profile.clear();
+    } else if (text == "seccomp=builtin") {
+      spec.seccomp = true;
+      spec.seccomp_profile.clear();
     } else if (text == "no-new-privileges" || text == "no-new-privileges=true") {
       // Always set.
     } else if (text == "apparmor=unconfined" || text == "label=disable") {
@@ -174,13 +186,16 @@ void apply_security_options(ContainerSpec& spec, const RunFlags& f) {
     } else if (text == "devices=unconfined") {
       spec.device_rules = false;
     } else if (text.starts_with("seccomp=")) {
-      fail("--security-opt {}: custom seccomp profiles are not supported; use seccomp=unconfined or drop it",
-           option);
+      // A profile is applied as given, with --privileged too (as Docker 27 does).
+      if (text.size() == 8) fail("--security-opt {}: name a profile file, seccomp=PROFILE.json", option);
+      spec.seccomp = true;
+      spec.seccomp_profile = read_docker_seccomp_profile(text.substr(8), spec.capabilities);
     } else if (text.starts_with("no-new-privileges=")) {
       fail("--security-opt {}: gocrate always sets no-new-privileges; drop the option", option);
     } else {
       fail(
-          "unsupported --security-opt \"{}\": use seccomp=unconfined, no-new-privileges, "
+          "unsupported --security-opt \"{}\": use seccomp=PROFILE.json, seccomp=unconfined, "
+          "no-new-privileges, "
           "apparmor=unconfined, "
           "label=disable or devices=unconfined",
           option);
@@ -188,41 +203,56 @@ void apply_security_options(ContainerSpec& spec, const RunFlags& f) {
   }
 }
 
-// Flags parsed but not applied yet: refused, never ignored. Each entry goes
-// once its flag is applied in build_spec().
-void refuse_unapplied_flags(const RunFlags& f) {
-  auto refuse = [](bool given, std::string_view flag) {
-    if (given) fail("{} is not supported by gocrate yet; drop it", flag);
-  };
-  refuse(!f.labels.empty() || !f.label_files.empty(), "--label");
-  refuse(!f.group_add.empty(), "--group-add");
-  refuse(!f.ulimits.empty(), "--ulimit");
-  refuse(!f.sysctls.empty(), "--sysctl");
-  refuse(!f.mounts.empty(), "--mount");
-  refuse(!f.tmpfs.empty(), "--tmpfs");
-  refuse(!f.shm_size.empty(), "--shm-size");
-  refuse(!f.memory_swap.empty(), "--memory-swap");
-  refuse(!f.memory_reservation.empty(), "--memory-reservation");
-  refuse(f.oom_kill_disable, "--oom-kill-disable");
-  refuse(!f.cpu_shares.empty(), "--cpu-shares");
-  refuse(!f.cpuset_cpus.empty(), "--cpuset-cpus");
-  refuse(!f.pid.empty(), "--pid");
-  refuse(!f.ipc.empty(), "--ipc");
-  refuse(!f.uts.empty(), "--uts");
-  refuse(!f.domainname.empty(), "--domainname");
-  refuse(f.publish_all, "--publish-all");
-  refuse(!f.expose.empty(), "--expose");
-  refuse(!f.add_hosts.empty(), "--add-host");
-  refuse(!f.dns.empty(), "--dns");
-  refuse(!f.dns_search.empty(), "--dns-search");
-  refuse(!f.dns_options.empty(), "--dns-option");
-  refuse(!f.log_driver.empty(), "--log-driver");
+// -h, --domainname, --add-host, --dns, --dns-search, --dns-option and
+// --shm-size: the container's names, its /etc/hosts, /etc/hostname and
+// /etc/resolv.conf, and its /dev/shm.
+void apply_names_and_resolver(ContainerSpec& spec, const RunFlags& f) {
+  if (!f.hostname.empty()) check_host_name(f.hostname, "--hostname");
+  if (!f.domainname.empty()) {
+    if (spec.host_uts)
+      fail("conflicting options: --domainname and --uts host (the host's names are kept); drop one");
+    check_host_name(f.domainname, "--domainname");
+    spec.domainname = f.domainname;
+  }
+  for (const auto& h : f.add_hosts) spec.extra_hosts.push_back(parse_host_entry(h));
+  spec.dns = parse_dns_settings(f.dns, f.dns_search, f.dns_options);
+  if (!f.shm_size.empty()) {
+    auto bytes = parse_shm_size(f.shm_size);
+    if (!bytes) fail("invalid --shm-size \"{}\": use a size above 0 such as 64m, 1g or 67108864", f.shm_size);
+    if (spec.ipc == IpcMode::host || spec.ipc == IpcMode::none) {
+      fail("--shm-size cannot size /dev/shm with --ipc {}: the container has {}; drop one",
+           ipc_mode_name(spec.ipc), spec.ipc == IpcMode::host ? "the host's /dev/shm" : "no /dev/shm");
+    }
+    spec.shm_bytes = *bytes;
+  }
+}
+
+// --pid, --ipc, --uts, -v, --mount, --tmpfs, --ulimit, --sysctl and
+// --group-add, checked before the image is looked up.
+void apply_mounts_limits_namespaces(ContainerSpec& spec, const RunFlags& f) {
+  spec.host_pid = parse_host_namespace("pid", f.pid);
+  spec.ipc = parse_ipc_mode(f.ipc);
+  spec.host_uts = parse_host_namespace("uts", f.uts);
+  if (spec.host_uts && !f.hostname.empty()) {
+    fail("conflicting options: --hostname and --uts host (the container has the host's hostname); drop one");
+  }
+  std::vector<VolumeMount> mounts;
+  for (const auto& v : f.volumes) mounts.push_back(parse_volume(v));
+  for (const auto& m : f.mounts) mounts.push_back(parse_mount(m));
+  for (const auto& t : f.tmpfs) mounts.push_back(parse_tmpfs(t));
+  spec.volumes = order_mounts(std::move(mounts));
+  for (const auto& u : f.ulimits) spec.ulimits.push_back(parse_ulimit(u));
+  check_ulimits(spec.ulimits);
+  for (const auto& s : f.sysctls) spec.sysctls.push_back(parse_sysctl(s));
+  check_sysctls(spec.sysctls, spec.network == NetworkMode::host, spec.ipc == IpcMode::host);
+  spec.group_add = f.group_add;
 }
 
 ContainerSpec build_spec(Store& store, const RunFlags& f) {
-  refuse_unapplied_flags(f);
   ContainerSpec spec;
   spec.network = parse_network_mode(f.network);
+  apply_mounts_limits_namespaces(spec, f);
+  apply_names_and_resolver(spec, f);
   spec.ports = published_ports(f, spec.network);
   std::optional<Platform> wanted;
   if (!f.platform.empty()) wanted = Platform::parse(f.platform);
@@ -233,16 +263,16 @@ ContainerSpec build_spec(Store& store, const RunFlags& f) {
   spec.image = f.image;
   spec.image_digest = image.descriptor.digest.str();
   spec.platform = image.config.platform();
+  spec.labels = merge_labels(config.labels, f.label_files, f.labels);
   spec.emulator = find_emulator(spec.platform);
   spec.id = new_container_id();
   spec.name = f.name.empty() ? spec.id.substr(0, 12) : f.name;
-  spec.hostname = f.hostname.empty() ? spec.name : f.hostname;
+  spec.hostname = spec.host_uts ? host_hostname() : f.hostname.empty() ? spec.name : f.hostname;
   spec.env = container_env(config, f, spec.hostname);
   spec.limits = parse_limits(f);
   if (!f.cgroup_parent.empty()) spec.cgroup_parent = parse_cgroup_parent(f.cgroup_parent);
   spec.capabilities = resolve_capabilities(f.cap_add, f.cap_drop);
   apply_security_options(spec, f);
-  for (const auto& v : f.volumes) spec.volumes.push_back(parse_volume(v));
   for (const auto& d : f.devices) spec.devices.push_back(parse_device_mapping(d));
   spec.args = container_args(config, f);
   spec.user = f.user.empty() ? config.user : f.user;
@@ -254,6 +284,7 @@ ContainerSpec build_spec(Store& store, const RunFlags& f) {
   spec.init = f.init;
   spec.auto_remove = f.remove;
   spec.stop_signal = f.stop_signal.empty() ? config.stop_signal : f.stop_signal;
+  apply_exposed_ports(spec, config, f);
 
   LayerCache cache(store.dir() + "/layers");
   spec.layers_dir = store.dir() + "/layers";
@@ -275,22 +306,31 @@ SupervisorOptions supervisor_options(const RunFlags& f) {
     if (given && !f.detach) fail("{} needs -d: only a detached container has a supervisor to do it", flag);
   };
   needs_detach(!f.restart.empty(), "--restart");
-  needs_detach(!f.health.command.empty() || !f.health.http.empty(), "a health check");
+  bool health_check = !f.health.command.empty() || !f.health.http.empty();
+  if (f.no_healthcheck && health_check)
+    fail("--no-healthcheck conflicts with --health-cmd and --health-http: give one or the other");
+  needs_detach(health_check, "a health check");
   needs_detach(!f.log_options.empty(), "--log-opt");
-  needs_detach(f.stop_timeout.has_value(), "--stop-timeout");
-  if (f.detach && (f.tty || f.interactive)) {
+  // A foreground container's output goes to the terminal and is kept
+  // nowhere: --log-driver none is what it has, json-file and local need -d.
+  LogDriver log_driver = parse_log_driver(f.log_driver);
+  if (log_driver != LogDriver::none && !f.log_driver.empty() && !f.detach) {
     fail(
-        "-d with -i or -t needs attach, which gocrate does not have: use `gocrate exec -it` on a detached "
-        "container");
+        "--log-driver {} needs -d: a foreground container's output goes to this terminal and no log of it "
+        "is kept; use -d, or --log-driver none",
+        f.log_driver);
   }
+  needs_detach(f.stop_timeout.has_value(), "--stop-timeout");
   SupervisorOptions options;
+  options.terminal = f.detach && f.tty;
+  options.open_stdin = f.detach && f.interactive;
   if (!f.restart.empty()) options.restart = RestartPolicy::parse(f.restart);
   if (f.remove && options.restart.kind != RestartPolicy::Kind::no) {
     fail("--rm and --restart {} cannot be combined: a container removed when it exits cannot be restarted",
          f.restart);
   }
   options.health = parse_health_check(f.health);
-  options.log = LogOptions::parse(f.log_options);
+  options.log = LogOptions::parse(f.log_options, f.log_driver);
   if (f.stop_timeout) {
     if (*f.stop_timeout < 0)
       fail("invalid --stop-timeout {}: use a number of seconds from 0 up", *f.stop_timeout);
@@ -301,6 +341,7 @@ SupervisorOptions supervisor_options(const RunFlags& f) {
 }
 
 int run_detached(Globals& globals, RunFlags& f, SupervisorOptions supervision) {
+  CidFile cidfile = CidFile::create(f.cidfile);
   ContainerConfig config;
   std::string store_root;
   std::optional<FileLock> lease;  // until the container's state names the image
@@ -313,6 +354,28 @@ int run_detached(Globals& globals, RunFlags& f, SupervisorOptions supervision) {
   }
   config.supervision = std::move(supervision);
   std::string id = gocrate::run_detached(store_root, std::move(config));
+  cidfile.write(id);
+  fmt::print("{}\n", id);
+  return 0;
+}
+
+// gocrate create: a detached container that `start` starts.
+int create_container(Globals& globals, RunFlags& f) {
+  f.detach = true;
+  SupervisorOptions supervision = supervisor_options(f);
+  CidFile cidfile = CidFile::create(f.cidfile);
+  ContainerConfig config;
+  std::string store_root;
+  std::optional<FileLock> lease;
+  {
+    Store store = open_store(globals);
+    lease = store.lease();
+    config.spec = build_spec(store, f);
+    store_root = store.dir();
+  }
+  config.supervision = std::move(supervision);
+  std::string id = create_detached(store_root, std::move(config));
+  cidfile.write(id);
   fmt::print("{}\n", id);
   return 0;
 }
@@ -343,6 +406,7 @@ int run(Globals& globals, RunFlags& f) {
   }
   SupervisorOptions supervision = supervisor_options(f);
   if (f.detach) return run_detached(globals, f, std::move(supervision));
+  CidFile cidfile = CidFile::create(f.cidfile);
   Store store = open_store(globals);
   StartOptions options;
   std::optional<StdioRelay> pipes;
@@ -365,6 +429,7 @@ int run(Globals& globals, RunFlags& f) {
   PortForwarder forwarder = PortForwarder::bind(spec.ports);
   spec.ports = forwarder.mappings();
   Container container = Container::start(store.dir(), std::move(spec), options);
+  cidfile.write(container.state().id);
   lease.reset();
   forwarder.start(container.network_namespace());
   ExitStatus status = f.tty ? run_with_terminal(container, f.interactive) : run_with_pipes(container, *pipes);
@@ -373,92 +438,45 @@ int run(Globals& globals, RunFlags& f) {
   return status.code;
 }
 
-// The parser is gone before the container starts: a detached container's
-// supervisor, forked from this process, does not keep it.
-void parse_run_flags(Globals& globals, RunFlags& f, int argc, char** argv) {
-  CLI::App app{"Run a command in a new container", "run"};
-  add_global_options(app, globals);
-  app.add_flag("--rm", f.remove, "Remove the container when it exits");
-  app.add_option("--name", f.name, "Name of the container (default: the first 12 digits of its id)");
-  app.add_option("-e,--env", f.env, "Set an environment variable (KEY=VALUE, or KEY to pass gocrate's)")
-      ->allow_extra_args(false);
-  app.add_option("--env-file", f.env_files, "Read environment variables from a file")
-      ->allow_extra_args(false);
-  app.add_option("-u,--user", f.user, "User: NAME, UID, NAME:GROUP or UID:GID (default: the image's)");
-  app.add_option("-w,--workdir", f.workdir, "Working directory inside the container");
-  app.add_option("--entrypoint", f.entrypoint, "Run this program instead of the image's entrypoint");
-  app.add_flag("--read-only", f.read_only, "Mount the container's root file system read-only");
-  app.add_option("-m,--memory", f.memory, "Memory limit (64m, 1g); no swap beyond it");
-  app.add_option("--cpus", f.cpus, "CPUs the container may use (0.5, 2)");
-  app.add_option("--pids-limit", f.pids_limit, "Maximum number of processes (-1: no limit)");
-  app.add_option("--cap-add", f.cap_add, "Add a capability to Docker's default set (NET_ADMIN, ALL)")
-      ->allow_extra_args(false);
-  app.add_option("--cap-drop", f.cap_drop, "Drop a capability from Docker's default set (ALL drops all)")
-      ->allow_extra_args(false);
-  app.add_flag("--privileged", f.privileged,
-               "Drop every protection: all capabilities and host devices, no seccomp filter, writable /sys "
-               "and /proc/sys, no masked paths");
-  app.add_option("--security-opt", f.security_options,
-                 "seccomp=unconfined, no-new-privileges, apparmor=unconfined, label=disable, or "
-                 "devices=unconfined (no device rules: lets containers with CAP_MKNOD run where they cannot "
-                 "be enforced)")
-      ->allow_extra_args(false);
-  app.add_flag("--init", f.init, "Run a minimal init as pid 1 that forwards signals and reaps zombies");
-  app.add_flag("-i,--interactive", f.interactive, "Connect standard input to the container");
-  app.add_option("--cgroup-parent", f.cgroup_parent,
-                 "Cgroup to create the container's cgroup in (default gocrate)");
-  app.add_option("--pull", f.pull, "Pull the image from its registry: missing (default), always or never");
-  app.add_option("--platform", f.platform,
-                 "Run this platform's variant of the image (linux/arm64 runs under qemu)");
-  app.add_option("--network", f.network, "Network: private (own namespace, loopback up), host or none");
-  app.add_option("-p,--publish", f.publish,
-                 "Publish a container's port on the host: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]")
-      ->allow_extra_args(false);
-  app.add_option("--hostname", f.hostname, "Hostname inside the container (default: its name)");
-  app.add_option("-v,--volume", f.volumes, "Bind mount a host path: SRC:DST[:ro]")->allow_extra_args(false);
-  app.add_option("--device", f.devices, "Give the container a host device: HOST[:CONTAINER][:rwm]")
-      ->allow_extra_args(false);
-  app.add_flag("-t,--tty", f.tty, "Give the container a terminal (with -i: yours, in raw mode)");
-  app.add_flag("-d,--detach", f.detach, "Run in the background under a supervisor of its own; print the id");
-  app.add_option("--restart", f.restart, "Restart policy (-d): no, on-failure[:N], always, unless-stopped");
-  app.add_option("--health-cmd", f.health.command,
-                 "Health check (-d): a command run in the container, 0 = healthy");
-  app.add_option("--health-http", f.health.http,
-                 "Health check (-d): GET 127.0.0.1:PORT/PATH in the container");
-  app.add_option("--health-interval", f.health.interval, "Time between health checks (default 30s)");
-  app.add_option("--health-timeout", f.health.timeout, "Longest a health check may take (default 30s)");
-  app.add_option("--health-retries", f.health.retries,
-                 "Failures in a row that make it unhealthy (default 3)");
-  app.add_option("--health-start-period", f.health.start_period,
-                 "Time to start during which failures do not count");
-  app.add_option("--log-opt", f.log_options, "Log options (-d): max-size=10m, max-file=2")
-      ->allow_extra_args(false);
-  app.add_option("--stop-timeout", f.stop_timeout, "Seconds `stop` waits before SIGKILL (-d; default 10)");
-  app.add_option("--stop-signal", f.stop_signal,
-                 "Signal that stops the container (default: the image's, or SIGTERM)");
-  app.add_option("IMAGE", f.image, "Image to run")->required();
-  app.positionals_at_end(false);
-  app.prefix_command();
+// Usage errors and failures before the program runs exit 125, as Docker's.
+template <typename Step>
+int with_docker_exit_codes(Step step) {
   try {
-    parse_command_line(app, argc, argv);
-  } catch (const ExitRequest& e) {
-    throw ExitRequest{e.code == 0 ? 0 : kExitRuntimeFailure};
-  }
-  // The image's own arguments come after it untouched: `run img -h` passes -h.
-  f.args = app.remaining();
-}
-
-}  // namespace
-
-int run_command(Globals& globals, int argc, char** argv) {
-  RunFlags f;
-  parse_run_flags(globals, f, argc, argv);
-  try {
-    return run(globals, f);
+    return step();
   } catch (const Error& e) {
     if (e.exit_code() != 1) throw;
     throw Error(e.what(), kExitRuntimeFailure);
   }
+}
+
+// ko's `create -f FILE`: a -f or --filename before anything else.
+bool names_kubernetes_files(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--" || !arg.starts_with('-')) return false;
+    if (arg.starts_with("-f") || arg.starts_with("--filename")) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int create_command(Globals& globals, int argc, char** argv) {
+  if (names_kubernetes_files(argc, argv)) return kubectl_create_command(globals, argc, argv);
+  RunFlags f;
+  return with_docker_exit_codes([&] {
+    parse_run_command_line(globals, f, argc, argv, RunVerb::create);
+    require_root("create");
+    return create_container(globals, f);
+  });
+}
+
+int run_command(Globals& globals, int argc, char** argv) {
+  RunFlags f;
+  return with_docker_exit_codes([&] {
+    parse_run_command_line(globals, f, argc, argv, RunVerb::run);
+    return run(globals, f);
+  });
 }
 
 }  // namespace gocrate::cli

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/commands.h"
+#include "cli/docker_flags.h"
 #include "runtime/health.h"
 
 namespace gocrate::cli {
@@ -68,16 +70,17 @@ struct RunFlags {
   std::string hostname;
   std::string domainname;
   std::vector<std::string> publish;
-  bool publish_all = false;          // -P
-  std::vector<std::string> expose;   // --expose 80[/tcp], 8000-8010
-  std::vector<std::string> add_hosts;     // --add-host NAME:IP
-  std::vector<std::string> dns;           // --dns IP
-  std::vector<std::string> dns_search;    // --dns-search DOMAIN
-  std::vector<std::string> dns_options;   // --dns-option OPT
+  bool publish_all = false;              // -P
+  std::vector<std::string> expose;       // --expose 80[/tcp], 8000-8010
+  std::vector<std::string> add_hosts;    // --add-host NAME:IP
+  std::vector<std::string> dns;          // --dns IP
+  std::vector<std::string> dns_search;   // --dns-search DOMAIN
+  std::vector<std::string> dns_options;  // --dns-option OPT
 
   // Supervision (detached containers).
   std::string restart;
   HealthFlags health;
+  bool no_healthcheck = false;
   std::string log_driver;  // "" (json-file), none, json-file, local
   std::vector<std::string> log_options;
 
@@ -87,5 +90,15 @@ struct RunFlags {
   std::string image;
   std::vector<std::string> args;
 };
+
+enum class RunVerb { run, create };
+
+// Every option of Docker 20.10's `docker run` (`create`: all but those that
+// attach or detach), each one filling `f` or refused with the reason.
+void add_run_flags(FlagSet& flags, Globals& globals, RunFlags& f, RunVerb verb);
+
+// Parses `run`/`create`'s command line into `f`: options, then the image and
+// the program's own arguments verbatim.
+void parse_run_command_line(Globals& globals, RunFlags& f, int argc, char** argv, RunVerb verb);
 
 }  // namespace gocrate::cli

@@ -21,11 +21,14 @@
 #include <ctime>
 #include <functional>
 
+#include "runtime/cgroup_view.h"
 #include "runtime/emulator.h"
 #include "runtime/handover.h"
+#include "runtime/mount_options.h"
 #include "runtime/process_setup.h"
 #include "runtime/sealed_program.h"
 #include "runtime/seccomp.h"
+#include "runtime/seccomp_profile.h"
 #include "runtime/users.h"
 #include "unpack/rootfs_copy.h"
 #include "util/error.h"
@@ -42,9 +45,11 @@ struct ChildContext {
   const StartOptions* options;
   RootfsPlan rootfs;
   std::string seccomp_program;
-  std::string resolv_conf;  // host file bound read-only on /etc/resolv.conf; empty: none
-  int init_fd = -1;         // sealed init program
-  int emulator_fd = -1;     // sealed emulator
+  std::vector<EtcFile> etc_files;  // /etc/hosts, /etc/hostname, /etc/resolv.conf
+  std::string etc_dir;             // where they are written: the container's directory or scratch tmpfs
+  std::string cgroup_path;         // "/gocrate/<id>": the container's cgroup in each hierarchy
+  int init_fd = -1;                // sealed init program
+  int emulator_fd = -1;            // sealed emulator
   int sync_fd = -1;   // socket: the parent's "go" once the child is in its cgroup, with its network namespace
   int error_fd = -1;  // close-on-exec: EOF without data means the program was executed
 };
@@ -93,6 +98,11 @@ Handover wait_for_parent(const ChildContext& c) {
   return handover;
 }
 
+void set_domainname(const std::string& name) {
+  if (::setdomainname(name.data(), name.size()) != 0)
+    fail_errno(fmt::format("cannot set the domain name to \"{}\"", name));
+}
+
 void join_cgroup(const std::vector<UniqueFd>& entries) {
   for (const auto& entry : entries) {
     if (::write(entry.get(), "0", 1) != 1) fail_errno("cannot join the container's cgroup");
@@ -102,12 +112,20 @@ void join_cgroup(const std::vector<UniqueFd>& entries) {
 void build_file_system(const ChildContext& c) {
   const ContainerSpec& spec = *c.spec;
   make_mounts_private();
-  mount_rootfs(c.rootfs, spec.read_only);
+  // A read-only root that gets mounts is writable until they are made (on
+  // an upper layer of its own, or the copy), so that their mount points can
+  // be created, then made read-only (remount_root_read_only).
+  bool seal_later = spec.read_only && (!c.rootfs.upper_dir.empty() || !c.rootfs.copy_dir.empty());
+  mount_rootfs(c.rootfs, spec.read_only && !seal_later);
+  bool create_targets = !spec.read_only || seal_later;
   UniqueFd root = open_or_fail(c.rootfs.mount_point, O_PATH | O_DIRECTORY);
-  mount_proc_and_dev(root.get());
-  if (!c.resolv_conf.empty())
-    mount_volumes(root.get(), {{c.resolv_conf, "/etc/resolv.conf", true}}, !spec.read_only);
-  mount_volumes(root.get(), spec.volumes, !spec.read_only);
+  // Before /proc, /sys and /dev: whatever a symbolic link in the image led a
+  // mount to there is covered by them.
+  mount_etc_files(root.get(), c.etc_files, c.etc_dir, create_targets, spec.read_only);
+  mount_volumes(root.get(), spec.volumes, create_targets);
+  mount_proc_and_dev(root.get(), spec.shm_bytes);
+  if (spec.ipc == IpcMode::none || spec.ipc == IpcMode::host)
+    replace_dev_shm(root.get(), spec.ipc == IpcMode::host);
   make_device_nodes(root.get(), spec.devices, spec.privileged);
 }
 
@@ -118,6 +136,7 @@ void enter_namespaces(const ChildContext& c, Handover& handover) {
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
   mount_mqueue(root.get());
   mount_sys(root.get(), !c.spec->privileged);
+  apply_sysctls(root.get(), c.spec->sysctls);
   if (!c.spec->privileged) mask_kernel_paths(root.get());
   if (c.spec->network != NetworkMode::host) bring_up_loopback();
 }
@@ -176,26 +195,32 @@ void rearm_parent_death_signal(const ChildContext& c) {
 [[noreturn]] void run_container_process(const ChildContext& c) {
   const ContainerSpec& spec = *c.spec;
   prepare_process(c);
-  enter_private_namespaces();
+  enter_private_namespaces(!spec.host_uts);
   build_file_system(c);
   pivot_into(c.rootfs.mount_point);
-  set_hostname(spec.hostname);
+  if (!spec.host_uts) set_hostname(spec.hostname);
+  if (!spec.host_uts && !spec.domainname.empty()) set_domainname(spec.domainname);
   // Meanwhile the parent made the cgroup and the network namespace.
   Handover handover = wait_for_parent(c);
   join_cgroup(handover.cgroup_entries);
+  // Read before the cgroup namespace hides the paths.
+  auto own_cgroups = own_cgroup_hierarchies(read_file("/proc/self/cgroup"), c.cgroup_path);
   enter_namespaces(c, handover);
   enter_cgroup_namespace();
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
+  mount_cgroup_view(root.get(), own_cgroups, spec.privileged);
   ContainerUser user = resolve_user(root.get(), spec.user, spec.image);
+  add_groups(root.get(), user, spec.group_add, spec.image);
   enter_workdir(root.get(), spec.workdir, true, spec.read_only);
   std::string program = find_program(spec.args[0], spec.env, spec.image);
   if (!spec.emulator) check_architecture(program);
-  if (spec.read_only && !c.rootfs.copy_dir.empty()) remount_root_read_only();
+  if (spec.read_only && (!c.rootfs.copy_dir.empty() || !c.rootfs.upper_dir.empty())) remount_root_read_only();
   connect_streams(c);
   reset_signals();
   std::vector<std::string> env = spec.env;
   if (env_value(env, "HOME").empty()) env.push_back("HOME=" + user.home);
   std::string_view seccomp = spec.seccomp ? std::string_view(c.seccomp_program) : std::string_view();
+  apply_ulimits(spec.ulimits);
   restrict_privileges(spec.capabilities, user, seccomp, [&c] { rearm_parent_death_signal(c); });
   execute(c, program, std::move(env));
 }
@@ -306,7 +331,9 @@ RootfsPlan plan_rootfs(const ContainerSpec& spec, RootfsMethod method, const Con
     dir = plan.scratch_dir;
   }
   plan.mount_point = dir + "/rootfs";
-  if (!spec.read_only) {
+  // A read-only container with mounts gets an upper layer for their mount
+  // points; its root is made read-only once they are made.
+  if (!spec.read_only || !spec.volumes.empty()) {
     plan.upper_dir = dir + "/upper";
     plan.work_dir = dir + "/work";
   }
@@ -319,19 +346,6 @@ RootfsPlan plan_rootfs(const ContainerSpec& spec, RootfsMethod method, const Con
   return plan;
 }
 
-// What /etc/resolv.conf shows: slirp4netns's DNS on the private network,
-// the host's file with the host's network, nothing without a network.
-std::string resolv_conf_source(const std::string& store_root, NetworkMode network) {
-  if (network == NetworkMode::host) return path_exists("/etc/resolv.conf") ? "/etc/resolv.conf" : "";
-  if (network == NetworkMode::none) return "";
-  std::string path = store_root + "/.gocrate/network/resolv.conf";
-  if (read_file_if_exists(path) != kSlirpResolvConf) {
-    make_directories(dir_name(path), 0755);
-    write_file_replace(path, kSlirpResolvConf, 0644);
-  }
-  return path;
-}
-
 }  // namespace
 
 Container Container::start(const std::string& store_root, ContainerSpec spec, const StartOptions& options) {
@@ -341,6 +355,10 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
     fail("ports cannot be published with --network {}: use --network private",
          network_mode_name(spec.network));
   }
+  check_ulimits(spec.ulimits);
+  check_sysctls(spec.sysctls, spec.network == NetworkMode::host, spec.ipc == IpcMode::host);
+  // Held until the state names the volumes: `volume rm` waits, then sees them in use.
+  std::vector<UniqueFd> volume_holds = claim_volumes(store_root, spec.volumes);
   check_volume_sources(spec.volumes, store_root);
   if (spec.id.empty()) spec.id = new_container_id();
   if (spec.name.empty()) spec.name = spec.id.substr(0, 12);
@@ -366,9 +384,14 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   state.workdir = spec.workdir;
   state.capabilities = spec.capabilities;
   state.seccomp = spec.seccomp;
+  state.seccomp_profile = spec.seccomp_profile;
   state.privileged = spec.privileged;
   state.owner_pid = ::getpid();
   state.stop_signal = spec.stop_signal;
+  state.labels = spec.labels;
+  for (const auto& v : spec.volumes) state.mounts.push_back(mount_record(v));
+  for (const auto& u : spec.ulimits) state.ulimits.push_back(u.str());
+  state.group_add = spec.group_add;
   state.supervised = options.supervised;
   container.supervised_ = options.supervised;
 
@@ -400,11 +423,17 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   ChildContext child;
   child.spec = &spec;
   child.options = &options;
-  child.resolv_conf = resolv_conf_source(store_root, spec.network);
   child.rootfs = plan_rootfs(spec, method, directory, container.copy_dir_);
+  child.etc_files = make_container_etc_files({.hostname = spec.hostname,
+                                              .domainname = spec.host_uts ? "" : spec.domainname,
+                                              .extra_hosts = spec.extra_hosts,
+                                              .dns = spec.dns,
+                                              .network = spec.network});
+  child.etc_dir = child.rootfs.scratch_dir.empty() ? directory.dir_of(spec.id) : child.rootfs.scratch_dir;
+  child.cgroup_path = "/" + spec.cgroup_parent + "/" + spec.id;
   if (spec.seccomp) {
-    auto profile = docker_default_profile(spec.capabilities, host_architecture_for_seccomp(),
-                                          spec.platform.architecture);
+    auto profile = container_seccomp_profile(spec.seccomp_profile, spec.capabilities,
+                                             host_architecture_for_seccomp(), spec.platform.architecture);
     child.seccomp_program = cached_seccomp_program(profile, store_root + "/.gocrate/seccomp");
   }
   UniqueFd init_fd, emulator_fd;
@@ -433,7 +462,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
     make_cgroup();
     cgroup_fd = open_or_fail(container.cgroup_.dirs()[0], O_PATH | O_DIRECTORY);
   }
-  pid_t pid = clone_container(CLONE_NEWPID, cgroup_fd.get(), container.pidfd_);
+  pid_t pid = clone_container(spec.host_pid ? 0 : CLONE_NEWPID, cgroup_fd.get(), container.pidfd_);
   if (pid == 0) container_process(child);
   rollback.add([&container] {
     ::syscall(SYS_pidfd_send_signal, container.pidfd_.get(), SIGKILL, nullptr, 0);
@@ -451,7 +480,8 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
       make_cgroup();
       cgroup_entries = container.cgroup_.open_join_files();
     }
-    ContainerNamespaces namespaces = create_container_namespaces(spec.network != NetworkMode::host, outbound);
+    ContainerNamespaces namespaces =
+        create_container_namespaces(spec.network != NetworkMode::host, outbound, spec.ipc != IpcMode::host);
     send_handover(sync.write_end.get(), namespaces.ipc.get(), namespaces.network.get(), cgroup_entries);
     container.network_namespace_ = std::move(namespaces.network);
     outbound_tap = std::move(namespaces.outbound_tap);

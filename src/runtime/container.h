@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,11 +12,14 @@
 #include "runtime/capabilities.h"
 #include "runtime/cgroups.h"
 #include "runtime/device_rules.h"
+#include "runtime/etc_files.h"
 #include "runtime/mounts.h"
 #include "runtime/namespaces.h"
 #include "runtime/outbound_network.h"
 #include "runtime/state.h"
+#include "runtime/sysctls.h"
 #include "runtime/terminal.h"
+#include "runtime/ulimits.h"
 #include "util/fs.h"
 
 namespace gocrate {
@@ -23,17 +27,24 @@ namespace gocrate {
 // Everything a container is started from: built by `gocrate run` from the
 // image's config and the flags (cli/run_command.cc), or by a supervisor.
 struct ContainerSpec {
-  std::string id;        // empty: a new random id
-  std::string name;      // empty: the first 12 digits of the id
-  std::string hostname;  // empty: the name
+  std::string id;                         // empty: a new random id
+  std::string name;                       // empty: the first 12 digits of the id
+  std::string hostname;                   // empty: the name
+  std::string domainname;                 // --domainname: the UTS domain name; in /etc/hosts too
+  std::vector<HostEntry> extra_hosts;     // --add-host, in /etc/hosts
+  DnsSettings dns;                        // --dns, --dns-search, --dns-option, in /etc/resolv.conf
+  uint64_t shm_bytes = kDefaultShmBytes;  // --shm-size: the size of /dev/shm
   std::string image;
   std::string image_digest;
   Platform platform;
+  std::map<std::string, std::string> labels;  // the image's, then --label-file and -l
 
   // File system: cached layers, topmost first (image_lower_dirs()).
   std::string layers_dir;
   std::vector<std::string> lower_dirs;
   bool read_only = false;
+  // -v, --mount and --tmpfs, mounted in this order; a named volume's source
+  // is filled in (and the volume created) by start().
   std::vector<VolumeMount> volumes;
   std::vector<DeviceMapping> devices;  // --device: host nodes made in the container and allowed by its rules
 
@@ -44,10 +55,16 @@ struct ContainerSpec {
   std::string user;                     // docker --user syntax; empty: root
   std::string workdir;                  // absolute; empty: "/"
   bool init = false;                    // a minimal init as pid 1 (--init)
+  std::vector<Ulimit> ulimits;          // --ulimit, set before the program is executed
+  std::vector<Sysctl> sysctls;          // --sysctl, namespaced ones only
+  std::vector<std::string> group_add;   // --group-add: GIDs or the image's group names
   std::optional<std::string> emulator;  // host path of qemu-*-static for another architecture
 
   CapabilitySet capabilities = docker_default_capabilities();
   bool seccomp = true;
+  // --security-opt seccomp=FILE: the Docker profile's JSON text, applied as
+  // given instead of gocrate's default (runtime/seccomp_profile.h).
+  std::string seccomp_profile;
   // --privileged: every capability, no seccomp filter, no masked or
   // read-only kernel paths, /sys and /proc/sys writable, every device.
   bool privileged = false;
@@ -58,9 +75,15 @@ struct ContainerSpec {
   ResourceLimits limits;
   std::string cgroup_parent = "gocrate";  // relative to each hierarchy's root (docker's --cgroup-parent)
   NetworkMode network = NetworkMode::private_network;
+  bool host_pid = false;  // --pid host: the host's pid namespace
+  IpcMode ipc = IpcMode::private_ipc;
+  bool host_uts = false;  // --uts host: the host's hostname (hostname is then the host's)
   // Published ports, recorded in the state; the caller binds and runs their
   // PortForwarder (runtime/port_forwarder.h) with network_namespace().
   std::vector<PortMapping> ports;
+  // Config.ExposedPorts ("80/tcp"): the image's, --expose's and -p's.
+  std::vector<std::string> exposed_ports;
+  bool publish_all = false;  // -P: `ports` holds a free host port for each exposed one
   bool auto_remove = false;  // --rm: nothing is kept once it has ended
   std::string stop_signal;   // the image's StopSignal ("SIGQUIT", "3"); empty: SIGTERM
 };

@@ -16,6 +16,11 @@ struct SupervisorOptions {
   HealthCheck health;
   LogOptions log;
   int stop_timeout = 10;  // seconds from the stop signal to SIGKILL (--stop-timeout)
+  // -t: the container's streams are a terminal whose output the supervisor
+  // logs. -i: its standard input stays open (a pipe nobody writes to, or the
+  // terminal), so that a shell waits instead of ending (`run -dit`).
+  bool terminal = false;
+  bool open_stdin = false;
 };
 
 // How a detached container was created: <dir>/config.json, written once

@@ -20,6 +20,7 @@
 #include "runtime/process_setup.h"
 #include "runtime/sealed_program.h"
 #include "runtime/seccomp.h"
+#include "runtime/seccomp_profile.h"
 #include "runtime/users.h"
 #include "util/error.h"
 
@@ -39,9 +40,10 @@ struct ExecContext {
   int container_pidfd = -1;
   const std::vector<UniqueFd>* cgroup_entries;
   std::string seccomp_program;
-  int init_fd = -1;   // the sealed gocrate-init that starts the program inside
-  int sync_fd = -1;   // carries the terminal's master back
-  int error_fd = -1;  // EOF without data means the program was executed
+  std::vector<Ulimit> ulimits;  // the container's --ulimit, inherited as in Docker
+  int init_fd = -1;             // the sealed gocrate-init that starts the program inside
+  int sync_fd = -1;             // carries the terminal's master back
+  int error_fd = -1;            // EOF without data means the program was executed
 };
 
 [[noreturn]] void fail_not_running(const ContainerState& state) {
@@ -74,6 +76,7 @@ void arm_parent_death_signal(int error_fd) {
     fail_errno("cannot enter the container's namespaces");
   UniqueFd root = open_or_fail("/", O_PATH | O_DIRECTORY);
   ContainerUser user = resolve_user(root.get(), spec.user, c.container->image);
+  add_groups(root.get(), user, c.container->group_add, c.container->image);
   enter_workdir(root.get(), spec.workdir, false, false);
   std::string program = find_program(spec.args[0], spec.env, c.container->image);
   check_architecture(program);
@@ -86,6 +89,7 @@ void arm_parent_death_signal(int error_fd) {
   reset_signals();
   std::vector<std::string> env = spec.env;
   if (env_value(env, "HOME").empty()) env.push_back("HOME=" + user.home);
+  apply_ulimits(c.ulimits);
   restrict_privileges(c.container->capabilities, user, c.seccomp_program,
                       [&c] { arm_parent_death_signal(c.error_fd); });
   std::vector<std::string> argv = {"gocrate-init", "-e", std::to_string(c.error_fd), program};
@@ -115,8 +119,8 @@ std::string seccomp_program_for(const std::string& store_root, const ContainerSt
   if (!container.seccomp) return {};
   std::string image_architecture = Platform::host().architecture;
   if (!container.platform.empty()) image_architecture = Platform::parse(container.platform).architecture;
-  auto profile =
-      docker_default_profile(container.capabilities, Platform::host().architecture, image_architecture);
+  auto profile = container_seccomp_profile(container.seccomp_profile, container.capabilities,
+                                           Platform::host().architecture, image_architecture);
   return cached_seccomp_program(profile, store_root + "/.gocrate/seccomp");
 }
 
@@ -162,6 +166,7 @@ ExecProcess ExecProcess::start(const std::string& store_root, const ContainerSta
   c.spec = &spec;
   c.io = &io;
   c.container_pidfd = target.get();
+  for (const auto& u : container.ulimits) c.ulimits.push_back(parse_ulimit(u));
   c.cgroup_entries = &cgroup_entries;
   c.seccomp_program = seccomp_program_for(store_root, container);
   UniqueFd init = init_program();

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -187,7 +188,7 @@ void copy_host_devices(int root_fd, int host_dir, const std::string& relative) {
   }
 }
 
-void mount_dev(int root_fd) {
+void mount_dev(int root_fd, uint64_t shm_bytes) {
   UniqueFd dev = open_path_in_root(root_fd, "/dev");
   if (!dev) fail_errno("cannot open /dev in the container");
   mount_or_fail("tmpfs", fd_path(dev.get()), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k",
@@ -223,47 +224,11 @@ void mount_dev(int root_fd) {
   mount_or_fail("devpts", fd_path(pts.get()), "devpts", MS_NOSUID | MS_NOEXEC,
                 "newinstance,ptmxmode=0666,mode=0620,gid=5", "/dev/pts in the container");
   UniqueFd shm = sub("shm");
-  mount_or_fail("shm", fd_path(shm.get()), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k",
-                "/dev/shm in the container");
+  mount_or_fail("shm", fd_path(shm.get()), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                fmt::format("mode=1777,size={}", shm_bytes), "/dev/shm in the container");
 }
 
 }  // namespace
-
-VolumeMount parse_volume(const std::string& text) {
-  auto parts = split(text, ':');
-  VolumeMount v;
-  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty()) {
-    fail("bad -v \"{}\": use HOST_PATH:CONTAINER_PATH[:ro]", text);
-  }
-  if (parts.size() == 3) {
-    if (parts[2] != "ro" && parts[2] != "rw")
-      fail("bad -v \"{}\": the mode must be ro or rw, not \"{}\"", text, parts[2]);
-    v.read_only = parts[2] == "ro";
-  }
-  if (!parts[0].starts_with('/')) {
-    fail("bad -v \"{}\": the host path must be absolute (named volumes are not supported)", text);
-  }
-  if (!parts[1].starts_with('/')) fail("bad -v \"{}\": the container path must be absolute", text);
-  if (!path_exists(parts[0])) fail("bad -v \"{}\": host path {} does not exist", text, parts[0]);
-  std::vector<std::string> target;
-  for (const auto& part : split(parts[1], '/')) {
-    if (part == "..") fail("bad -v \"{}\": the container path may not contain ..", text);
-    if (!part.empty() && part != ".") target.push_back(part);
-  }
-  if (target.empty()) fail("bad -v \"{}\": a volume cannot replace the container's root", text);
-  // The kernel's views that gocrate mounts, masks and makes read-only: a
-  // volume there could hide a mask or show the host's own.
-  for (std::string_view kernel : {"proc", "sys", "dev"}) {
-    if (target[0] != kernel) continue;
-    fail(
-        "bad -v \"{}\": /{} and everything under it is the kernel's view that gocrate mounts for the "
-        "container{}; choose another container path",
-        text, kernel, kernel == "dev" ? " (give a device with --device)" : "");
-  }
-  v.source = parts[0];
-  v.target = "/" + join(target, "/");
-  return v;
-}
 
 void check_volume_sources(const std::vector<VolumeMount>& volumes, const std::string& store_root) {
   if (volumes.empty()) return;
@@ -271,6 +236,14 @@ void check_volume_sources(const std::vector<VolumeMount>& volumes, const std::st
   auto store = std::filesystem::weakly_canonical(store_root, error);
   if (error) return;
   for (const auto& v : volumes) {
+    if (v.type == MountType::tmpfs) continue;
+    if (v.type == MountType::volume) {
+      if (v.source != store_root + "/volumes/" + v.volume_name + "/_data") {
+        fail("volume {} on {}: its source {} is not the volume's directory in the store {}", v.volume_name,
+             v.target, v.source, store_root);
+      }
+      continue;
+    }
     auto source = std::filesystem::weakly_canonical(v.source, error);
     if (error) continue;
     auto [end, _] = std::mismatch(store.begin(), store.end(), source.begin(), source.end());
@@ -336,12 +309,24 @@ void mount_rootfs(const RootfsPlan& plan, bool read_only) {
   mount_or_fail("overlay", plan.mount_point, "overlay", flags, options, "the container's root (overlay)");
 }
 
-void mount_proc_and_dev(int root_fd) {
+void mount_proc_and_dev(int root_fd, uint64_t shm_bytes) {
   UniqueFd proc = open_path_in_root(root_fd, "/proc");
   if (!proc) fail_errno("cannot open /proc in the container");
   mount_or_fail("proc", fd_path(proc.get()), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "",
                 "/proc in the container");
-  mount_dev(root_fd);
+  mount_dev(root_fd, shm_bytes);
+}
+
+std::optional<uint64_t> parse_shm_size(std::string_view text) {
+  std::string lower;
+  for (char c : text) lower += static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  // Docker's units also read "64MiB" and "64mb".
+  bool binary_unit = lower.size() > 3 && lower.ends_with("ib") &&
+                     std::string_view("kmgt").find(lower[lower.size() - 3]) != std::string_view::npos;
+  if (binary_unit) lower.erase(lower.size() - 2);
+  uint64_t bytes = 0;
+  if (!parse_byte_size(lower, bytes) || bytes == 0) return std::nullopt;
+  return bytes;
 }
 
 void mask_kernel_paths(int root_fd) {
@@ -389,44 +374,276 @@ void make_directories_in_root(int root_fd, const std::string& path) {
   }
 }
 
-void mount_volumes(int root_fd, const std::vector<VolumeMount>& volumes, bool create_targets) {
-  for (const auto& v : volumes) {
-    UniqueFd source(::open(v.source.c_str(), O_PATH | O_CLOEXEC));
-    if (!source) fail_errno(fmt::format("cannot open volume source {}", v.source));
+namespace {
+
+constexpr int kMaxCopyDepth = 256;
+
+void copy_owner_mode_times(int fd, const struct stat& st, std::string_view path) {
+  if (::fchown(fd, st.st_uid, st.st_gid) != 0 || ::fchmod(fd, st.st_mode & 07777) != 0)
+    fail_errno(fmt::format("cannot set the owner and mode of {} in the volume", path));
+  timespec times[2] = {st.st_atim, st.st_mtim};
+  ::futimens(fd, times);
+}
+
+void copy_file_content(int from, int to, std::string_view path) {
+  for (;;) {
+    ssize_t n = ::copy_file_range(from, nullptr, to, nullptr, 1 << 30, 0);
+    if (n == 0) return;
+    if (n > 0) continue;
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+      fail_errno(fmt::format("cannot copy {} into the volume", path));
+    break;
+  }
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(from, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail_errno(fmt::format("cannot read {} from the image", path));
+    if (n == 0) return;
+    write_all(to, std::string_view(buffer, n), fmt::format("{} in the volume", path));
+  }
+}
+
+// Copies the entries of the image's directory `from` into the volume's
+// directory `to`: directories, regular files, symbolic links (as links) and
+// FIFOs, with their owners, modes and times. Nothing is followed, on either
+// side: every step is openat with O_NOFOLLOW relative to a directory
+// already open, so neither the image nor a container writing into the
+// volume meanwhile can lead the copy outside it.
+void copy_tree(int from, int to, const std::string& path, int depth) {
+  if (depth > kMaxCopyDepth) fail("cannot fill the volume from {}: directories nested too deep", path);
+  DIR* dir = ::fdopendir(::fcntl(from, F_DUPFD_CLOEXEC, 0));
+  if (!dir) fail_errno(fmt::format("cannot read {} in the image", path));
+  std::vector<std::string> names;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(dir);
+  for (const auto& name : names) {
+    std::string sub = path + "/" + name;
     struct stat st;
-    if (::fstat(source.get(), &st) != 0) fail_errno(fmt::format("cannot inspect volume source {}", v.source));
-    UniqueFd target = open_path_in_root(root_fd, v.target);
+    if (::fstatat(from, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+      fail_errno(fmt::format("cannot inspect {} in the image", sub));
+    if (S_ISDIR(st.st_mode)) {
+      if (::mkdirat(to, name.c_str(), 0700) != 0)
+        fail_errno(fmt::format("cannot create {} in the volume", sub));
+      UniqueFd src(::openat(from, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd dst(::openat(to, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!src || !dst) fail_errno(fmt::format("cannot open {} to fill the volume", sub));
+      copy_tree(src.get(), dst.get(), sub, depth + 1);
+      copy_owner_mode_times(dst.get(), st, sub);
+    } else if (S_ISREG(st.st_mode)) {
+      UniqueFd src(::openat(from, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+      if (!src) fail_errno(fmt::format("cannot open {} in the image", sub));
+      UniqueFd dst(::openat(to, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!dst) fail_errno(fmt::format("cannot create {} in the volume", sub));
+      copy_file_content(src.get(), dst.get(), sub);
+      copy_owner_mode_times(dst.get(), st, sub);
+    } else if (S_ISLNK(st.st_mode)) {
+      std::string link(static_cast<size_t>(st.st_size) + 1, '\0');
+      ssize_t n = ::readlinkat(from, name.c_str(), link.data(), link.size());
+      if (n < 0 || static_cast<size_t>(n) >= link.size())
+        fail_errno(fmt::format("cannot read the link {} in the image", sub));
+      link.resize(n);
+      if (::symlinkat(link.c_str(), to, name.c_str()) != 0 ||
+          ::fchownat(to, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        fail_errno(fmt::format("cannot create the link {} in the volume", sub));
+      }
+      timespec times[2] = {st.st_atim, st.st_mtim};
+      ::utimensat(to, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+    } else if (S_ISFIFO(st.st_mode)) {
+      if (::mkfifoat(to, name.c_str(), 0600) != 0 ||
+          ::fchownat(to, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0 ||
+          ::fchmodat(to, name.c_str(), st.st_mode & 07777, 0) != 0) {
+        fail_errno(fmt::format("cannot create {} in the volume", sub));
+      }
+    }
+    // Device nodes and sockets are not copied: a volume is nodev, and a
+    // socket is nothing without its server.
+  }
+}
+
+bool directory_is_empty(int fd) {
+  DIR* dir = ::fdopendir(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!dir) fail_errno("cannot read the volume");
+  bool empty = true;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string_view name = entry->d_name;
+    if (name != "." && name != "..") {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return empty;
+}
+
+// Docker's first mount of a volume: an empty volume takes the image's
+// content at the target, and the owner and mode of the target directory.
+void fill_volume_from_image(int root_fd, const VolumeMount& v) {
+  UniqueFd volume(::open(v.source.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!volume) fail_errno(fmt::format("cannot open volume {} at {}", v.volume_name, v.source));
+  // Two containers starting with the same new volume copy once.
+  while (::flock(volume.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) fail_errno(fmt::format("cannot lock volume {}", v.volume_name));
+  }
+  if (!directory_is_empty(volume.get())) return;
+  UniqueFd image_dir(open_in_root(root_fd, v.target, O_RDONLY | O_DIRECTORY));
+  if (!image_dir) {
+    if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return;  // nothing there to copy
+    fail_errno(fmt::format("cannot open {} in the image to fill volume {}", v.target, v.volume_name));
+  }
+  struct stat st;
+  if (::fstat(image_dir.get(), &st) != 0) fail_errno(fmt::format("cannot inspect {} in the image", v.target));
+  copy_tree(image_dir.get(), volume.get(), v.target, 0);
+  copy_owner_mode_times(volume.get(), st, v.volume_name);
+}
+
+void set_propagation(const std::string& where, const std::string& propagation, std::string_view what) {
+  unsigned long flags = 0;
+  if (propagation == "rprivate") flags = MS_PRIVATE | MS_REC;
+  if (propagation == "private") flags = MS_PRIVATE;
+  if (propagation == "rslave") flags = MS_SLAVE | MS_REC;
+  if (propagation == "slave") flags = MS_SLAVE;
+  if (flags == 0) return;
+  mount_or_fail(nullptr, where, nullptr, flags, "", fmt::format("{} {}", what, propagation));
+}
+
+// Where `path` leads inside the root, every symbolic link followed as if
+// `root_fd` were "/", dangling ones too: the place to create a missing
+// mount point so that open_in_root(path) finds it.
+std::string resolve_in_root(int root_fd, const std::string& path) {
+  std::vector<std::string> todo;
+  auto push_reversed = [&todo](std::string_view text) {
+    auto parts = split(text, '/');
+    todo.insert(todo.end(), parts.rbegin(), parts.rend());
+  };
+  push_reversed(path);
+  std::vector<std::string> done;
+  int links = 0;
+  while (!todo.empty()) {
+    std::string part = std::move(todo.back());
+    todo.pop_back();
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!done.empty()) done.pop_back();
+      continue;
+    }
+    UniqueFd parent(open_in_root(root_fd, "/" + join(done, "/"), O_PATH | O_DIRECTORY));
+    char target[4096];
+    ssize_t n = parent ? ::readlinkat(parent.get(), part.c_str(), target, sizeof target) : -1;
+    if (n <= 0 || n == static_cast<ssize_t>(sizeof target)) {
+      done.push_back(std::move(part));
+      continue;
+    }
+    if (++links > 40) fail("cannot resolve {} in the container: too many levels of symbolic links", path);
+    std::string_view link(target, n);
+    if (link.starts_with('/')) done.clear();
+    push_reversed(link);
+  }
+  return "/" + join(done, "/");
+}
+
+std::string describe(const VolumeMount& v) {
+  switch (v.type) {
+    case MountType::volume:
+      return fmt::format("volume {} on {}", v.volume_name, v.target);
+    case MountType::tmpfs:
+      return fmt::format("tmpfs on {}", v.target);
+    case MountType::bind:
+      break;
+  }
+  return fmt::format("volume {} on {}", v.source, v.target);
+}
+
+}  // namespace
+
+void mount_volumes(int root_fd, const std::vector<VolumeMount>& volumes, bool create_targets) {
+  // From the image's own content, before anything is mounted over it.
+  for (const auto& v : volumes) {
+    if (v.type == MountType::volume && !v.no_copy) fill_volume_from_image(root_fd, v);
+  }
+  for (const auto& v : volumes) {
+    std::string what = describe(v);
+    UniqueFd source;
+    bool directory = true;
+    if (v.type != MountType::tmpfs) {
+      source.reset(::open(v.source.c_str(), O_PATH | O_CLOEXEC));
+      if (!source) fail_errno(fmt::format("cannot open the source of {}", what));
+      struct stat st;
+      if (::fstat(source.get(), &st) != 0) fail_errno(fmt::format("cannot inspect the source of {}", what));
+      directory = S_ISDIR(st.st_mode);
+    }
+    // A symbolic link in the image is followed as Docker does, inside the
+    // root; /proc, /sys and /dev are mounted after the volumes and cover
+    // whatever a link led there.
+    UniqueFd target(open_in_root(root_fd, v.target, O_PATH));
     if (!target && errno == ENOENT && create_targets) {
-      if (S_ISDIR(st.st_mode)) {
-        make_directories_in_root(root_fd, v.target);
+      std::string place = resolve_in_root(root_fd, v.target);
+      if (directory) {
+        make_directories_in_root(root_fd, place);
       } else {
-        make_directories_in_root(root_fd, dir_name(v.target));
-        UniqueFd parent(open_in_root(root_fd, dir_name(v.target), O_RDONLY | O_DIRECTORY));
-        UniqueFd created(parent ? ::openat(parent.get(), base_name(v.target).c_str(),
+        make_directories_in_root(root_fd, dir_name(place));
+        UniqueFd parent(open_in_root(root_fd, dir_name(place), O_RDONLY | O_DIRECTORY));
+        UniqueFd created(parent ? ::openat(parent.get(), base_name(place).c_str(),
                                            O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644)
                                 : -1);
       }
-      target = open_path_in_root(root_fd, v.target);
+      target.reset(open_in_root(root_fd, v.target, O_PATH));
     }
     if (!target) {
       if (errno == ENOENT) {
         fail(
-            "cannot mount volume {}: {} does not exist in the read-only container; create it in the image or "
-            "drop "
+            "cannot mount {}: {} does not exist in the read-only container; create it in the image or drop "
             "--read-only",
-            v.source, v.target);
+            what, v.target);
       }
-      fail_errno(fmt::format("cannot open volume target {} in the container", v.target));
+      if (errno == ELOOP) {
+        fail("cannot mount {}: {} is a symbolic link in the image; mount on the path it leads to", what,
+             v.target);
+      }
+      fail_errno(fmt::format("cannot open the target of {} in the container", what));
     }
     std::string where = fd_path(target.get());
-    mount_or_fail(fd_path(source.get()).c_str(), where, nullptr, MS_BIND | MS_REC, "",
-                  fmt::format("volume {} on {}", v.source, v.target));
+    if (v.type == MountType::tmpfs) {
+      mount_or_fail("tmpfs", where, "tmpfs", v.tmpfs_flags | MS_NODEV, v.tmpfs_data, what);
+      continue;
+    }
+    unsigned long recursive = v.nonrecursive ? 0 : MS_REC;
+    mount_or_fail(fd_path(source.get()).c_str(), where, nullptr, MS_BIND | recursive, "", what);
     // Reopen: the fd still names the directory under the new mount.
-    UniqueFd mounted = open_path_in_root(root_fd, v.target);
-    if (!mounted) fail_errno(fmt::format("cannot open volume {} in the container", v.target));
-    if (v.read_only) bind_read_only(fd_path(mounted.get()), fmt::format("volume {} read-only", v.target));
-    add_nodev(mounted.get(), fmt::format("volume {}", v.target));
+    UniqueFd mounted(open_in_root(root_fd, v.target, O_PATH));
+    if (!mounted) fail_errno(fmt::format("cannot open {} in the container", what));
+    std::string mounted_path = fd_path(mounted.get());
+    set_propagation(mounted_path, v.propagation, what);
+    if (v.read_only) bind_read_only(mounted_path, fmt::format("{} read-only", what));
+    add_nodev(mounted.get(), what);
   }
+}
+
+void replace_dev_shm(int root_fd, bool host) {
+  UniqueFd shm = open_path_in_root(root_fd, "/dev/shm");
+  if (!shm) fail_errno("cannot open /dev/shm in the container");
+  if (::umount2(fd_path(shm.get()).c_str(), MNT_DETACH) != 0)
+    fail_errno("cannot unmount the container's /dev/shm");
+  if (!host) {
+    UniqueFd dev(open_in_root(root_fd, "/dev", O_RDONLY | O_DIRECTORY));
+    if (!dev || ::unlinkat(dev.get(), "shm", AT_REMOVEDIR) != 0)
+      fail_errno("cannot remove /dev/shm from the container (--ipc none)");
+    return;
+  }
+  UniqueFd host_shm(::open("/dev/shm", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!host_shm) fail_errno("cannot open the host's /dev/shm (--ipc host)");
+  UniqueFd target = open_path_in_root(root_fd, "/dev/shm");
+  if (!target) fail_errno("cannot open /dev/shm in the container");
+  mount_or_fail(fd_path(host_shm.get()).c_str(), fd_path(target.get()), nullptr, MS_BIND, "",
+                "the host's /dev/shm (--ipc host)");
+  UniqueFd mounted = open_path_in_root(root_fd, "/dev/shm");
+  mount_or_fail(nullptr, fd_path(mounted.get()), nullptr,
+                MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC, "",
+                "the host's /dev/shm nodev (--ipc host)");
 }
 
 void make_device_nodes(int root_fd, const std::vector<DeviceMapping>& devices, bool host_devices) {

@@ -1,23 +1,47 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/device_rules.h"
 
 namespace gocrate {
 
-// -v SRC:DST[:ro]
+enum class MountType { bind, volume, tmpfs };
+
+// One of -v, --mount and --tmpfs: a single list the container mounts in
+// order (runtime/mount_options.h parses them).
 struct VolumeMount {
-  std::string source;  // absolute host path
+  // bind: absolute host path; volume: the volume's data directory in the
+  // store (filled in by Container::start); tmpfs: empty.
+  std::string source;
   std::string target;  // absolute path inside the container
   bool read_only = false;
+  MountType type = MountType::bind;
+  std::string volume_name;  // volume
+  bool no_copy = false;     // volume: not filled from the image's content at the target
+  // bind: rprivate (default), private, rslave or slave; nonrecursive:
+  // without the mounts below the source (bind-nonrecursive).
+  std::string propagation;
+  bool nonrecursive = false;
+  // tmpfs: mount flags (MS_*) and the data given to the kernel (size=,
+  // mode=, uid=, gid=, nr_inodes=).
+  unsigned long tmpfs_flags = 0;
+  std::string tmpfs_data;
+  // What inspect shows as the mount's Mode (Docker's: the -v options as
+  // given); from_tmpfs_flag: --tmpfs (HostConfig.Tmpfs, not .Mounts).
+  std::string mode;
+  bool from_tmpfs_flag = false;
 };
 
-// Parses "SRC:DST[:ro|rw]"; SRC must be an existing absolute host path, DST
-// may not be /proc, /sys, /dev or under them.
-VolumeMount parse_volume(const std::string& text);
-// Refuses a volume of the store at `store_root` or of anything inside it.
+std::string_view mount_type_name(MountType type);
+MountType parse_mount_type(std::string_view text);
+
+// Refuses a bind of the store at `store_root` or of anything inside it; a
+// named volume must be its own data directory in the store.
 void check_volume_sources(const std::vector<VolumeMount>& volumes, const std::string& store_root);
 
 // How the container's root file system is put together.
@@ -39,9 +63,12 @@ struct RootfsPlan {
 // before pivot_root; paths inside the root are resolved in the root.
 void make_mounts_private();
 void mount_rootfs(const RootfsPlan& plan, bool read_only);
-// Mounts /proc and /dev (tmpfs with the standard nodes, pts, shm) inside
-// `root_fd`.
-void mount_proc_and_dev(int root_fd);
+// Mounts /proc and /dev (tmpfs with the standard nodes, pts, shm of
+// `shm_bytes`) inside `root_fd`.
+inline constexpr uint64_t kDefaultShmBytes = uint64_t{64} << 20;  // Docker's
+void mount_proc_and_dev(int root_fd, uint64_t shm_bytes = kDefaultShmBytes);
+// --shm-size: "64m", "1g", "64MiB", "67108864"; nullopt for 0 or malformed.
+std::optional<uint64_t> parse_shm_size(std::string_view text);
 // Mounts /dev/mqueue: after joining the ipc namespace, whose queues it shows.
 void mount_mqueue(int root_fd);
 // Mounts /sys (read-only unless privileged): after joining the network
@@ -50,8 +77,11 @@ void mount_sys(int root_fd, bool read_only = true);
 // Docker's masked (/proc/kcore, ...) and read-only (/proc/sys, ...) paths.
 void mask_kernel_paths(int root_fd);
 // Volumes are mounted nodev (their submounts too): a device node in a
-// volume cannot be opened.
+// volume cannot be opened. An empty named volume is first filled from the
+// image's content at its target (unless no_copy), as Docker does.
 void mount_volumes(int root_fd, const std::vector<VolumeMount>& volumes, bool create_targets);
+// --ipc none: no /dev/shm; --ipc host: the host's /dev/shm bound there.
+void replace_dev_shm(int root_fd, bool host);
 // Makes the --device nodes (a node on a nodev mount, such as the root, is
 // the host's node bound there instead) and, with `host_devices`
 // (--privileged), a copy of every device node of the host's /dev but pts,

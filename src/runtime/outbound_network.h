@@ -34,6 +34,10 @@ namespace gocrate {
 int create_outbound_device(int* tap, const char** step);
 
 inline constexpr const char* kSlirpResolvConf = "nameserver 10.0.2.3\n";
+// The container's address on tap0, and the host as the container reaches it.
+inline constexpr const char* kSlirpGuestAddress = "10.0.2.100";
+inline constexpr const char* kSlirpHostAddress = "10.0.2.2";
+inline constexpr const char* kSlirpDnsAddress = "10.0.2.3";
 
 // slirp4netns's path, or an error naming the Debian package.
 std::string find_slirp4netns();

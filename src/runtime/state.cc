@@ -63,6 +63,33 @@ std::vector<PortMapping> ports_from_json(const json& j) {
   return ports;
 }
 
+json mounts_to_json(const std::vector<MountRecord>& mounts) {
+  json out = json::array();
+  for (const auto& m : mounts) {
+    out.push_back({{"type", m.type},
+                   {"name", m.name},
+                   {"source", m.source},
+                   {"destination", m.destination},
+                   {"mode", m.mode},
+                   {"rw", m.rw},
+                   {"propagation", m.propagation},
+                   {"tmpfs_options", m.tmpfs_options},
+                   {"tmpfs_flag", m.tmpfs_flag}});
+  }
+  return out;
+}
+
+std::vector<MountRecord> mounts_from_json(const json& j) {
+  std::vector<MountRecord> mounts;
+  for (const auto& m : j) {
+    mounts.push_back({m.value("type", ""), m.value("name", ""), m.value("source", ""),
+                      m.value("destination", ""), m.value("mode", ""), m.value("rw", true),
+                      m.value("propagation", ""), m.value("tmpfs_options", ""),
+                      m.value("tmpfs_flag", false)});
+  }
+  return mounts;
+}
+
 bool is_container_id(std::string_view name) {
   return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
@@ -96,6 +123,11 @@ std::string ContainerState::to_json_text() const {
             {"privileged", privileged},
             {"owner_pid", owner_pid},
             {"stop_signal", stop_signal}};
+  if (!mounts.empty()) j["mounts"] = mounts_to_json(mounts);
+  if (!labels.empty()) j["labels"] = labels;
+  if (!ulimits.empty()) j["ulimits"] = ulimits;
+  if (!group_add.empty()) j["group_add"] = group_add;
+  if (!seccomp_profile.empty()) j["seccomp_profile"] = seccomp_profile;
   if (exit_code) j["exit_code"] = *exit_code;
   if (stats) j["stats"] = stats_to_json(*stats);
   if (supervised) {
@@ -137,9 +169,14 @@ ContainerState ContainerState::parse(const std::string& text, const std::string&
     s.workdir = j.value("workdir", "");
     s.capabilities = j.value("capabilities", uint64_t{0});
     s.seccomp = j.value("seccomp", true);
+    s.seccomp_profile = j.value("seccomp_profile", "");
     s.privileged = j.value("privileged", false);
     s.owner_pid = j.value("owner_pid", 0);
     s.stop_signal = j.value("stop_signal", "");
+    if (j.contains("mounts")) s.mounts = mounts_from_json(j["mounts"]);
+    s.labels = j.value("labels", std::map<std::string, std::string>{});
+    s.ulimits = j.value("ulimits", std::vector<std::string>{});
+    s.group_add = j.value("group_add", std::vector<std::string>{});
     s.supervised = j.value("supervised", false);
     s.restart_count = j.value("restart_count", 0);
     s.health = j.value("health", "");

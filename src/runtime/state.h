@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,20 @@
 #include "runtime/port_mapping.h"
 
 namespace gocrate {
+
+// One mount a container was given (-v, --mount, --tmpfs), as inspect's
+// .Mounts shows it (Docker's names).
+struct MountRecord {
+  std::string type;  // bind, volume, tmpfs
+  std::string name;  // a volume's name
+  std::string source;
+  std::string destination;
+  std::string mode;  // the options as given ("ro", "z", ...)
+  bool rw = true;
+  std::string propagation;
+  std::string tmpfs_options;  // tmpfs: as mounted ("rw,nosuid,nodev,noexec,size=64m")
+  bool tmpfs_flag = false;    // from --tmpfs: HostConfig.Tmpfs rather than .Mounts, as Docker shows it
+};
 
 // What another process can learn about a container: <store>/containers/<id>/state.json.
 struct ContainerState {
@@ -41,12 +56,19 @@ struct ContainerState {
   std::string workdir;
   uint64_t capabilities = 0;
   bool seccomp = true;
+  std::string seccomp_profile;  // a Docker profile's JSON text; empty: gocrate's default filter
   bool privileged = false;
   // The process that holds the directory's lock: a foreground gocrate, or a
   // detached container's supervisor (inspect's SupervisorPid; what rm -f
   // kills when a start hangs).
   pid_t owner_pid = 0;
-  std::string stop_signal;  // the image's StopSignal; empty: SIGTERM
+  std::string stop_signal;                    // the image's StopSignal; empty: SIGTERM
+  std::map<std::string, std::string> labels;  // Config.Labels: the image's, then --label-file and -l
+  std::vector<MountRecord> mounts;
+  // What exec's processes inherit, as in Docker: --ulimit (NAME=SOFT:HARD)
+  // and --group-add.
+  std::vector<std::string> ulimits;
+  std::vector<std::string> group_add;
 
   // Kept by the supervisor of a detached container (run -d).
   bool supervised = false;

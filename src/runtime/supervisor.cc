@@ -71,6 +71,12 @@ Pipe make_output_pipe() {
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
+Pipe make_input_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) fail_errno("cannot create a pipe for the container's input");
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
 // ---- Becoming a lean, detached process -------------------------------------
 
 // Closes every descriptor from 3 up but those in `keep`.
@@ -187,6 +193,7 @@ class Supervisor {
   std::optional<PortForwarder> forwarder_;  // -p: host ports, bound anew for each start
   UniqueFd out_;
   UniqueFd err_;
+  std::optional<Pipe> stdin_;  // -i without -t: its write end is never written to, nor closed
   Clock::time_point started_at_;
   RestartBackoff backoff_;
 
@@ -215,6 +222,11 @@ void Supervisor::start_container() {
   StartOptions options;
   options.stdout_fd = out.write_end.get();
   options.stderr_fd = err.write_end.get();
+  options.terminal = config_.supervision.terminal;
+  if (config_.supervision.open_stdin && !options.terminal) {
+    if (!stdin_) stdin_ = make_input_pipe();
+    options.stdin_fd = stdin_->read_end.get();
+  }
   options.kill_with_parent = true;
   options.supervised = true;
   // Host ports first: a port in use fails the start with nothing to undo. A
@@ -229,8 +241,13 @@ void Supervisor::start_container() {
     forwarder->start(container_->network_namespace());
     forwarder_ = std::move(forwarder);
   }
-  out_ = std::move(out.read_end);
-  err_ = std::move(err.read_end);
+  if (options.terminal) {
+    out_.reset(::fcntl(container_->terminal(), F_DUPFD_CLOEXEC, 3));
+    ::fcntl(out_.get(), F_SETFL, O_NONBLOCK);
+  } else {
+    out_ = std::move(out.read_end);
+    err_ = std::move(err.read_end);
+  }
   started_at_ = Clock::now();
   adopt(container_->state());
   if (config_.supervision.health.enabled()) {
@@ -518,7 +535,9 @@ ContainerState initial_state(const ContainerSpec& spec) {
   state.workdir = spec.workdir;
   state.capabilities = spec.capabilities;
   state.seccomp = spec.seccomp;
+  state.seccomp_profile = spec.seccomp_profile;
   state.stop_signal = spec.stop_signal;
+  state.labels = spec.labels;
   state.supervised = true;
   return state;
 }
@@ -614,9 +633,10 @@ void make_control_fifo(const std::string& dir) {
   if (::mkfifo(path.c_str(), 0600) != 0 && errno != EEXIST) fail_errno(fmt::format("cannot create {}", path));
 }
 
-}  // namespace
-
-std::string run_detached(const std::string& store_root, ContainerConfig config) {
+// Claims the container's directory and name and writes config.json and its
+// first state; returns the lock on the directory.
+UniqueFd make_detached_container(const std::string& store_root, ContainerConfig& config,
+                                 ContainerState& state) {
   ContainerSpec& spec = config.spec;
   if (spec.args.empty())
     fail("image {} has no entrypoint or command: give one with --entrypoint or as arguments", spec.image);
@@ -627,7 +647,7 @@ std::string run_detached(const std::string& store_root, ContainerConfig config) 
 
   ContainerDirectory directory(store_root);
   directory.ensure_exists();
-  ContainerState state = initial_state(spec);
+  state = initial_state(spec);
   directory.create(state);
   std::string dir = directory.dir_of(spec.id);
   UniqueFd lock;
@@ -641,8 +661,24 @@ std::string run_detached(const std::string& store_root, ContainerConfig config) 
     directory.remove(state);
     throw;
   }
+  return lock;
+}
+
+}  // namespace
+
+std::string run_detached(const std::string& store_root, ContainerConfig config) {
+  ContainerState state;
+  UniqueFd lock = make_detached_container(store_root, config, state);
   launch_supervisor(store_root, config, std::move(state), std::move(lock), true);
-  return spec.id;
+  return config.spec.id;
+}
+
+std::string create_detached(const std::string& store_root, ContainerConfig config) {
+  ContainerState state;
+  UniqueFd lock = make_detached_container(store_root, config, state);
+  // Nothing owns it until `start`: an ended container to remove_stale.
+  ContainerDirectory(store_root).mark_ended(state.id);
+  return config.spec.id;
 }
 
 void start_detached(const std::string& store_root, const std::string& id) {

@@ -35,6 +35,11 @@ namespace gocrate {
 // exit code `run` gives, having removed everything.
 std::string run_detached(const std::string& store_root, ContainerConfig config);
 
+// Creates a detached container without starting it (gocrate create): as
+// run_detached, but its state stays "created" with no supervisor until
+// start_detached starts it.
+std::string create_detached(const std::string& store_root, ContainerConfig config);
+
 // Starts a detached container that is not running again (gocrate start):
 // same id, name and upper layer, a new supervisor; the restart count starts
 // over. Throws when it runs, or when it was never detached.

@@ -819,7 +819,6 @@ def test_bad_input_gets_one_clear_line_and_leaves_nothing(store, work):
         (["--log-opt", "compress=true"], ["compress"]),
         (["--stop-signal", "SIGNOPE"], ["--stop-signal", "SIGNOPE"]),
         (["--rm", "--restart", "always"], ["--rm", "--restart"]),
-        (["-t"], ["-d", "-t", "exec -it"]),
     ]:
         expect_one_error(store("run", "-d", *flags, "svc", "sleep", check_rc=False), *texts, code=125)
     expect_one_error(store("run", "--restart", "always", "svc", check_rc=False), "--restart", "-d", code=125)
