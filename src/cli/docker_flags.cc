@@ -100,9 +100,10 @@ void FlagSet::add_list(std::string_view names, std::vector<std::string>& target,
   add(names, Kind::value, "list", std::move(help), [&target](std::string_view v) { target.emplace_back(v); });
 }
 
-void FlagSet::add_int(std::string_view names, std::optional<int64_t>& target, std::string help) {
+template <typename T>
+void FlagSet::add_integer(std::string_view names, std::optional<T>& target, std::string help) {
   add(names, Kind::value, "int", std::move(help), [this, &target, names](std::string_view v) {
-    auto value = parse_integer<int64_t>(v);
+    auto value = parse_integer<T>(v);
     if (!value) {
       usage_error(
           fmt::format("invalid argument \"{}\" for --{}: use a whole number", v, split(names, ',').back()));
@@ -111,15 +112,12 @@ void FlagSet::add_int(std::string_view names, std::optional<int64_t>& target, st
   });
 }
 
+void FlagSet::add_int(std::string_view names, std::optional<int64_t>& target, std::string help) {
+  add_integer(names, target, std::move(help));
+}
+
 void FlagSet::add_int(std::string_view names, std::optional<int>& target, std::string help) {
-  add(names, Kind::value, "int", std::move(help), [this, &target, names](std::string_view v) {
-    auto value = parse_integer<int>(v);
-    if (!value) {
-      usage_error(
-          fmt::format("invalid argument \"{}\" for --{}: use a whole number", v, split(names, ',').back()));
-    }
-    target = *value;
-  });
+  add_integer(names, target, std::move(help));
 }
 
 void FlagSet::add_refused(std::string_view names, bool takes_value, std::string reason,

@@ -64,6 +64,8 @@ class FlagSet {
 
   void add(std::string_view names, Kind kind, std::string value_name, std::string help,
            std::function<void(std::string_view)> set);
+  template <typename T>
+  void add_integer(std::string_view names, std::optional<T>& target, std::string help);
   const Flag* find_long(std::string_view name) const;
   const Flag* find_short(char name) const;
   [[noreturn]] void usage_error(const std::string& message) const;
