@@ -6,9 +6,12 @@ that raises Skip is reported as skipped with its reason. The script exits 0
 when all ran or were skipped, 1 on any failure, and 77 (CTest's skip code)
 when every test was skipped."""
 
+import atexit
 import base64
 import contextlib
+import hashlib
 import http.server
+import io
 import json
 import os
 import signal
@@ -16,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -90,6 +94,55 @@ def build_program(store, work, name, source, *flags):
     with open(os.path.join(src, "main.go"), "w") as f:
         f.write(source)
     store("build", ".", "-t", name, *flags, cwd=src)
+
+
+_shared_images = {}
+
+
+def shared_image(store, work, name, source):
+    """The one-file Go program `source` as image `name` in this test's store: built by
+    the first test of the file that asks, loaded from a saved archive by the rest."""
+    if name not in _shared_images:
+        build_program(store, work, name, source)
+        keep = tempfile.mkdtemp(prefix=f"gocrate-{name}-image-")
+        atexit.register(shutil.rmtree, keep, True)
+        archive = os.path.join(keep, f"{name}.tar")
+        store("save", name, "-o", archive)
+        _shared_images[name] = archive
+    else:
+        store("load", "-q", "-i", _shared_images[name])
+
+
+def image_with_layer(store, work, base, name, entries, user=None):
+    """Image `base` plus one layer of `entries` ((TarInfo, data file or None) pairs),
+    running as `user` if given, loaded as `name`: layers an image controls."""
+    base_archive = os.path.join(work, f"{name}-base.tar")
+    store("save", base, "-o", base_archive)
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for info, data in entries:
+            t.addfile(info, data)
+    layer_bytes = layer.getvalue()
+    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
+    with tarfile.open(base_archive) as src:
+        manifest = json.load(src.extractfile("manifest.json"))[0]
+        config = json.load(src.extractfile(manifest["Config"]))
+        layers = [(path, src.extractfile(path).read()) for path in manifest["Layers"]]
+    config["rootfs"]["diff_ids"].append(diff_id)
+    if user is not None:
+        config.setdefault("config", {})["User"] = user
+    config_bytes = json.dumps(config).encode()
+    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+    layers.append((diff_id.split(":")[1] + "/layer.tar", layer_bytes))
+    archive = os.path.join(work, f"{name}.tar")
+    with tarfile.open(archive, "w") as out:
+        for path, data in [("manifest.json", json.dumps([{"Config": config_name, "RepoTags": [f"{name}:latest"],
+                                                          "Layers": [p for p, _ in layers]}]).encode()),
+                           (config_name, config_bytes)] + layers:
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    store("load", "-q", "-i", archive)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ import atexit
 import contextlib
 import fcntl
 import hashlib
-import io
 import json
 import os
 import re
@@ -28,7 +27,7 @@ import termios
 import time
 import tty
 
-from harness import GOCRATE, Failure, build_program, check, container_cgroups, main, wait_for
+from harness import GOCRATE, Failure, check, container_cgroups, image_with_layer, main, shared_image, wait_for
 
 ATTACK_SOURCE = r'''
 // attack tries to leave its container. Each attempt prints one verdict line:
@@ -842,15 +841,7 @@ _shared = {}
 
 def attack_image(store, work):
     """The attack program as image "attack" in this test's store (built by the first test, loaded by the rest)."""
-    if "archive" not in _shared:
-        build_program(store, work, "attack", ATTACK_SOURCE)
-        keep = tempfile.mkdtemp(prefix="gocrate-attack-image-")
-        atexit.register(shutil.rmtree, keep, True)
-        archive = os.path.join(keep, "attack.tar")
-        store("save", "attack", "-o", archive)
-        _shared["archive"] = archive
-    else:
-        store("load", "-q", "-i", _shared["archive"])
+    shared_image(store, work, "attack", ATTACK_SOURCE)
 
 
 def gocrate_sha256():
@@ -1320,40 +1311,9 @@ def test_io_uring_is_refused(store, work):
 
 # ---- 6. hostile /etc/passwd and /etc/group ----------------------------------------------------------
 
-def tar_member(name, data):
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mtime = 0
-    return info, io.BytesIO(data)
-
-
 def hostile_image(store, work, name, entries):
     """The attack image plus a layer of `entries` (TarInfo), running as "nonroot", loaded as `name`."""
-    base = os.path.join(work, f"{name}-base.tar")
-    store("save", "attack", "-o", base)
-    layer = io.BytesIO()
-    with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for info in entries:
-            t.addfile(info)
-    layer_bytes = layer.getvalue()
-    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
-    with tarfile.open(base) as src:
-        manifest = json.load(src.extractfile("manifest.json"))[0]
-        config = json.load(src.extractfile(manifest["Config"]))
-        layers = [(path, src.extractfile(path).read()) for path in manifest["Layers"]]
-    config["rootfs"]["diff_ids"].append(diff_id)
-    config.setdefault("config", {})["User"] = "nonroot"
-    config_bytes = json.dumps(config).encode()
-    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
-    layers.append((diff_id.split(":")[1] + "/layer.tar", layer_bytes))
-    archive = os.path.join(work, f"{name}.tar")
-    with tarfile.open(archive, "w") as out:
-        out.addfile(*tar_member("manifest.json", json.dumps(
-            [{"Config": config_name, "RepoTags": [f"{name}:latest"], "Layers": [p for p, _ in layers]}]).encode()))
-        out.addfile(*tar_member(config_name, config_bytes))
-        for path, data in layers:
-            out.addfile(*tar_member(path, data))
-    store("load", "-q", "-i", archive)
+    image_with_layer(store, work, "attack", name, [(info, None) for info in entries], user="nonroot")
 
 
 def special(name, kind, target=""):

@@ -7,7 +7,6 @@ with them (a mount target that is a symbolic link leading out of the root or
 into /proc, volume names with .., tmpfs options that are not numbers,
 host-wide sysctls)."""
 
-import hashlib
 import io
 import json
 import os
@@ -17,7 +16,7 @@ import subprocess
 import tarfile
 import uuid
 
-from harness import GOCRATE, build_program, check, main, run
+from harness import GOCRATE, build_program, check, image_with_layer, main, run
 
 PROBE_SOURCE = r'''
 // probe reports what a program sees of its mounts, limits, sysctls and ids.
@@ -154,35 +153,6 @@ def tar_info(name, kind=tarfile.REGTYPE, data=b"", target="", mode=0o644, uid=0,
     return info, (io.BytesIO(data) if kind == tarfile.REGTYPE else None)
 
 
-def image_with_layer(store, work, name, entries):
-    """The probe image plus one layer of `entries` (tar_info tuples), loaded as `name`."""
-    base = os.path.join(work, f"{name}-base.tar")
-    store("save", "probe", "-o", base)
-    layer = io.BytesIO()
-    with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for info, data in entries:
-            t.addfile(info, data)
-    layer_bytes = layer.getvalue()
-    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
-    with tarfile.open(base) as src:
-        manifest = json.load(src.extractfile("manifest.json"))[0]
-        config = json.load(src.extractfile(manifest["Config"]))
-        layers = [(path, src.extractfile(path).read()) for path in manifest["Layers"]]
-    config["rootfs"]["diff_ids"].append(diff_id)
-    config_bytes = json.dumps(config).encode()
-    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
-    layers.append((diff_id.split(":")[1] + "/layer.tar", layer_bytes))
-    archive = os.path.join(work, f"{name}.tar")
-    with tarfile.open(archive, "w") as out:
-        for path, data in [("manifest.json", json.dumps([{"Config": config_name, "RepoTags": [f"{name}:latest"],
-                                                          "Layers": [p for p, _ in layers]}]).encode()),
-                           (config_name, config_bytes)] + layers:
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            out.addfile(info, io.BytesIO(data))
-    store("load", "-q", "-i", archive)
-
-
 def options_of(mounts, path):
     check(path in mounts, f"nothing mounted on {path}: {sorted(mounts)}")
     per_mount, fstype, super_options, optional = mounts[path].split("|")
@@ -250,7 +220,7 @@ def test_mount_flag_bind_tmpfs_and_volume(store, work):
 
 def test_named_volume_persists_and_is_filled_from_the_image(store, work):
     build_probe(store, work)
-    image_with_layer(store, work, "seeded", [
+    image_with_layer(store, work, "probe", "seeded", [
         tar_info("seed", tarfile.DIRTYPE, mode=0o750, uid=1000, gid=1000),
         tar_info("seed/a.txt", data=b"from the image", uid=1000, gid=1000),
         tar_info("seed/sub", tarfile.DIRTYPE, mode=0o700),
@@ -434,7 +404,7 @@ def test_pid_ipc_uts_modes(store, work):
 def test_hostile_targets_and_names(store, work):
     build_probe(store, work)
     outside = f"/tmp/gocrate-escape-{uuid.uuid4().hex}"
-    image_with_layer(store, work, "hostile", [
+    image_with_layer(store, work, "probe", "hostile", [
         tar_info("escape", tarfile.SYMTYPE, target=outside),
         tar_info("updir", tarfile.SYMTYPE, target="../../../../../../../.." + outside + "-up"),
         tar_info("procsys", tarfile.SYMTYPE, target="/proc/sys"),

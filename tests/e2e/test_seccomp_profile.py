@@ -7,14 +7,11 @@ detached container; --privileged with a profile, seccomp=unconfined after one.
 Malformed profiles, and a FIFO, /dev/zero or a directory given as the profile,
 are refused with exit 125 and one line, without hanging and leaving nothing."""
 
-import atexit
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 
-from harness import SOURCE_DIR, Failure, build_program, check, expect_one_error, main, wait_for
+from harness import SOURCE_DIR, Failure, check, expect_one_error, main, shared_image, wait_for
 
 PROBE_SOURCE = r'''
 // probe reports what the seccomp filter lets it do: one line per command.
@@ -89,19 +86,9 @@ PROBE_SYSCALLS = [
     "munmap", "nanosleep", "newfstatat", "openat", "pipe2", "read", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
     "sched_getaffinity", "sched_yield", "sigaltstack", "tgkill", "write"]
 
-_shared = {}
-
-
 def probe_image(store, work):
     """The probe as image "probe" in this test's store (built by the first test, loaded by the rest)."""
-    if "archive" not in _shared:
-        build_program(store, work, "probe", PROBE_SOURCE)
-        keep = tempfile.mkdtemp(prefix="gocrate-seccomp-image-")
-        atexit.register(shutil.rmtree, keep, True)
-        _shared["archive"] = os.path.join(keep, "probe.tar")
-        store("save", "probe", "-o", _shared["archive"])
-    else:
-        store("load", "-q", "-i", _shared["archive"])
+    shared_image(store, work, "probe", PROBE_SOURCE)
 
 
 def write_profile(work, name, profile):
