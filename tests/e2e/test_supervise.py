@@ -132,6 +132,17 @@ func main() {
 		for i := 0; i < n; i++ {
 			fmt.Printf("%06d %s\n", i, line)
 		}
+		// stderr has a pipe of its own: "spam done" goes out once the
+		// supervisor has read all of stdout, so that it is the log's last
+		// entry and no later stdout rotates it away.
+		for {
+			var unread int32
+			syscall.Syscall(syscall.SYS_IOCTL, 1, syscall.TIOCINQ, uintptr(unsafe.Pointer(&unread)))
+			if unread == 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
 		fmt.Fprintln(os.Stderr, "spam done")
 		time.Sleep(time.Hour)
 	case "tick":
