@@ -5,12 +5,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "build/elf.h"
-#include "build/git_info.h"
-#include "build/go_image_build.h"
-#include "build/layer_contents.h"
 #include "cli/commands.h"
 #include "cli/image_flags.h"
+#include "gobuild/elf.h"
+#include "gobuild/git_info.h"
+#include "gobuild/go_image_build.h"
+#include "gobuild/layer_contents.h"
 #include "image/config_options.h"
 #include "image/reference.h"
 #include "store/oci_layout.h"

@@ -44,6 +44,7 @@ constexpr CommandEntry kCommands[] = {
     {"measure", "Measure what containerizing saves: start time, memory, size against bare, Docker, Podman",
      measure_command},
     {"run", "Run a command in a new container", run_command},
+    {"spec", "Print the OCI config.json of what run does; --bundle writes a bundle for runc", spec_command},
     {"ps", "List containers", ps_command},
     {"logs", "Show a detached container's output", logs_command},
     {"exec", "Run a command in a running container", exec_command},

@@ -57,6 +57,8 @@ int pull_command(Globals& globals, int argc, char** argv);
 int login_command(Globals& globals, int argc, char** argv);
 int logout_command(Globals& globals, int argc, char** argv);
 int run_command(Globals& globals, int argc, char** argv);
+// The config.json of what `run` does with the same options (runtime/oci/from_container_spec.h).
+int spec_command(Globals& globals, int argc, char** argv);
 // Containers that exist (container_commands.cc).
 int ps_command(Globals& globals, int argc, char** argv);
 int stop_command(Globals& globals, int argc, char** argv);

@@ -1,16 +1,6 @@
-// Commands on containers that exist: everything they know is in the files of
-// the state directory (runtime/README.md), so each is a fresh process that
-// reads them and, for a running container, talks to its supervisor or
-// signals it.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/file.h>
-#include <sys/inotify.h>
-#include <sys/signalfd.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
+// Commands on containers that exist: each is a fresh process that reads the
+// files of the state directory (runtime/README.md); what they do to a
+// container is runtime/container_lifecycle.h's.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,16 +13,14 @@
 #include "cli/docker_flags.h"
 #include "runtime/container.h"
 #include "runtime/container_config.h"
-#include "runtime/container_control.h"
 #include "runtime/container_filter.h"
-#include "runtime/container_log.h"
+#include "runtime/container_lifecycle.h"
+#include "runtime/containment/mount_options.h"
 #include "runtime/env_file.h"
-#include "runtime/exec.h"
-#include "runtime/mount_options.h"
-#include "runtime/signal_names.h"
-#include "runtime/stdio_relay.h"
-#include "runtime/supervisor.h"
-#include "runtime/terminal.h"
+#include "runtime/supervision/container_log.h"
+#include "runtime/supervision/supervisor.h"
+#include "runtime/terminal/exec.h"
+#include "runtime/terminal/signal_names.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/go_template.h"
@@ -44,83 +32,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr auto kReleaseTimeout = std::chrono::seconds(30);
-// How long rm -f lets a starting container answer before it kills its owner.
-constexpr auto kStuckStartTimeout = std::chrono::seconds(1);
-
-// ---- Finding containers ------------------------------------------------------
-
-// A container as the commands see it: its state and whether a process (its
-// supervisor or foreground gocrate) still owns it.
-struct ContainerView {
-  ContainerState state;
-  std::string dir;
-  bool owned = false;
-
-  bool running() const { return owned && state.status == "running"; }
-  bool active() const {
-    return owned && (state.status == "running" || state.status == "restarting" || state.status == "created");
-  }
-};
-
-// An owner saves the final state before it lets go: when the container has
-// no owner, the state is read again, so that one read just before the end
-// does not pass for a container whose owner died.
-ContainerView view_of(const ContainerDirectory& directory, ContainerState state) {
-  std::string dir = directory.dir_of(state.id);
-  bool owned = container_is_owned(dir);
-  if (!owned) {
-    if (auto final_state = directory.find(state.id)) state = std::move(*final_state);
-  }
-  return {std::move(state), std::move(dir), owned};
-}
-
-bool is_hex(std::string_view text) {
-  return !text.empty() && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
-
-// A full id, a name, or a prefix of exactly one id.
-ContainerView find_container(const ContainerDirectory& directory, const std::string& ref) {
-  if (auto state = directory.find(ref)) return view_of(directory, std::move(*state));
-  if (is_hex(ref)) {
-    std::vector<std::string> matches;
-    for (const auto& id : directory.ids()) {
-      if (id.starts_with(ref)) matches.push_back(id);
-    }
-    if (matches.size() > 1) {
-      fail("\"{}\" is the start of {} container ids: give more of the id, or the name", ref, matches.size());
-    }
-    if (matches.size() == 1) {
-      if (auto state = directory.find(matches[0])) return view_of(directory, std::move(*state));
-    }
-  }
-  fail("no container \"{}\": see `gocrate ps -a` for the containers there are", ref);
-}
-
-std::vector<ContainerView> all_containers(const ContainerDirectory& directory) {
-  std::vector<ContainerView> views;
-  for (auto& state : directory.list()) views.push_back(view_of(directory, std::move(state)));
-  std::sort(views.begin(), views.end(),
-            [](const ContainerView& a, const ContainerView& b) { return a.state.created > b.state.created; });
-  return views;
-}
-
-[[noreturn]] void fail_not_running(const ContainerView& c) {
-  fail("container {} is not running: see `gocrate ps -a`", c.state.name);
-}
-
-// "running", "exited (1)", "restarting (1)", "dead (supervisor gone)".
-std::string status_text(const ContainerView& c) {
-  const ContainerState& s = c.state;
-  std::string code = s.exit_code ? fmt::format(" ({})", *s.exit_code) : "";
-  std::string gone = s.supervised ? "dead (supervisor gone)" : "dead (gocrate gone)";
-  if (s.status == "dead") return gone;
-  if (s.status == "exited") return "exited" + code + (s.oom_killed ? " OOMKilled" : "");
-  // Made by `create` and never started, or a foreground run not started yet.
-  if (!c.owned) return s.status == "created" && (!s.supervised || s.started.empty()) ? "created" : gone;
-  if (s.status == "restarting") return "restarting" + code;
-  return s.status;
-}
+// ---- Showing containers ------------------------------------------------------
 
 // Docker's State.Status.
 std::string docker_status(const ContainerView& c) {
@@ -422,48 +334,6 @@ int ps_command(Globals& globals, int argc, char** argv) {
 
 // ---- stop, kill ------------------------------------------------------------------
 
-namespace {
-
-// The image's StopSignal, or SIGTERM when it has none (or one gocrate does
-// not know), as the supervisor does.
-int stop_signal_of(const ContainerState& s) {
-  try {
-    return s.stop_signal.empty() ? SIGTERM : parse_signal(s.stop_signal, "StopSignal");
-  } catch (const Error&) {
-    return SIGTERM;
-  }
-}
-
-// A foreground container has no supervisor: gocrate signals it itself, and
-// its own gocrate records the exit.
-void stop_foreground(const ContainerView& c, int timeout_seconds) {
-  UniqueFd pidfd = open_container_pidfd(c.state);
-  ::syscall(SYS_pidfd_send_signal, pidfd.get(), stop_signal_of(c.state), nullptr, 0);
-  pollfd exited{pidfd.get(), POLLIN, 0};
-  if (::poll(&exited, 1, timeout_seconds * 1000) == 0) {
-    ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
-  }
-}
-
-void stop_container(const ContainerView& c, std::optional<int> timeout) {
-  if (!c.active() || c.state.status == "created") fail_not_running(c);
-  int seconds = timeout.value_or(10);
-  if (c.state.supervised) {
-    if (!timeout) {
-      if (auto config = config_of(c)) seconds = config->supervision.stop_timeout;
-    }
-    if (!send_supervisor_request(c.dir, fmt::format("stop {}", seconds))) fail_not_running(c);
-  } else {
-    stop_foreground(c, seconds);
-  }
-  if (!wait_until_released(c.dir, std::chrono::seconds(seconds) + kReleaseTimeout)) {
-    fail("container {} did not stop within {} s of SIGKILL: its supervisor may hang; see `gocrate ps`",
-         c.state.name, kReleaseTimeout.count());
-  }
-}
-
-}  // namespace
-
 int stop_command(Globals& globals, int argc, char** argv) {
   CLI::App app{"Stop running containers: the stop signal, then SIGKILL after -t seconds", "stop"};
   std::optional<int> timeout;
@@ -474,9 +344,9 @@ int stop_command(Globals& globals, int argc, char** argv) {
   parse_command_line(app, argc, argv);
   if (timeout && *timeout < 0) fail("invalid -t {}: use a number of seconds from 0 up", *timeout);
   require_root("stop");
-  ContainerDirectory directory(open_store(globals).dir());
+  std::string root = open_store(globals).dir();
   return for_each_container(refs, [&](const std::string& ref) {
-    stop_container(find_container(directory, ref), timeout);
+    stop_container(root, ref, timeout);
     return ref;
   });
 }
@@ -491,66 +361,14 @@ int kill_command(Globals& globals, int argc, char** argv) {
   parse_command_line(app, argc, argv);
   int sig = parse_signal(signal_text, "--signal");
   require_root("kill");
-  ContainerDirectory directory(open_store(globals).dir());
+  std::string root = open_store(globals).dir();
   return for_each_container(refs, [&](const std::string& ref) {
-    ContainerView c = find_container(directory, ref);
-    if (!c.running()) fail_not_running(c);
-    if (c.state.supervised) {
-      if (!send_supervisor_request(c.dir, fmt::format("kill {}", sig))) fail_not_running(c);
-    } else {
-      UniqueFd pidfd = open_container_pidfd(c.state);
-      ::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0);
-    }
+    kill_container(root, ref, sig);
     return ref;
   });
 }
 
 // ---- rm ----------------------------------------------------------------------
-
-namespace {
-
-// Every cgroup directory a container may have left, from its state or, for
-// one whose state lacks them, by its id.
-void remove_container_cgroups(const ContainerState& s) {
-  std::vector<std::string> dirs = s.cgroup_dirs;
-  for (const auto& h : CgroupLayout::detect().hierarchies) {
-    std::string dir = h.mount + "/gocrate/" + s.id;
-    if (path_exists(dir) && std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
-  }
-  Cgroup(dirs, s.cgroup_v2).remove();
-}
-
-void remove_container(const ContainerDirectory& directory, ContainerView c, bool force) {
-  if (c.active()) {
-    if (!force) {
-      fail("container {} is {}: stop it first, or remove it with rm -f", c.state.name, status_text(c));
-    }
-    if (c.state.supervised) {
-      send_supervisor_request(c.dir, "stop 0");
-    } else if (c.running()) {
-      UniqueFd pidfd = open_container_pidfd(c.state);
-      ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
-    }
-    // A start that never finishes answers no request: its owner goes, and
-    // the container with it.
-    if (c.state.status == "created" && !wait_until_released(c.dir, kStuckStartTimeout))
-      kill_stuck_owner(c.dir, c.state.owner_pid);
-    if (!wait_until_released(c.dir, kReleaseTimeout)) {
-      fail("container {} did not stop: its supervisor does not answer; see `gocrate ps`", c.state.name);
-    }
-  }
-  UniqueFd lock(::open(c.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!lock) return;  // removed by its own gocrate (--rm)
-  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    fail("container {} was started again meanwhile: stop it first", c.state.name);
-  }
-  auto state = directory.find(c.state.id);
-  if (!state) return;
-  remove_container_cgroups(*state);
-  directory.remove(*state);
-}
-
-}  // namespace
 
 int rm_command(Globals& globals, int argc, char** argv) {
   CLI::App app{"Remove containers: state, log, upper layer, cgroup", "rm"};
@@ -561,59 +379,14 @@ int rm_command(Globals& globals, int argc, char** argv) {
   app.add_option("CONTAINER", refs, "Containers: ids, id prefixes or names")->required();
   parse_command_line(app, argc, argv);
   require_root("rm");
-  ContainerDirectory directory(open_store(globals).dir());
+  std::string root = open_store(globals).dir();
   return for_each_container(refs, [&](const std::string& ref) {
-    remove_container(directory, find_container(directory, ref), force);
+    remove_container(root, ref, force);
     return ref;
   });
 }
 
 // ---- wait ----------------------------------------------------------------------
-
-namespace {
-
-// Watches a container's directory: any change wakes the caller.
-class DirectoryWatch {
- public:
-  explicit DirectoryWatch(const std::string& dir) : fd_(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {
-    if (fd_)
-      ::inotify_add_watch(fd_.get(), dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF);
-  }
-  // Until something changes or `timeout` passes.
-  void wait(std::chrono::milliseconds timeout) const {
-    pollfd ready{fd_.get(), POLLIN, 0};
-    if (::poll(&ready, 1, static_cast<int>(timeout.count())) > 0) {
-      char buffer[4096];
-      while (::read(fd_.get(), buffer, sizeof buffer) > 0) {
-      }
-    }
-  }
-
- private:
-  UniqueFd fd_;
-};
-
-int wait_for_container(const ContainerDirectory& directory, const ContainerView& c) {
-  DirectoryWatch watch(c.dir);
-  std::optional<int> last_code;
-  for (;;) {
-    // Ownership first: an owner saves the final state before it lets go, so
-    // a state read after an unowned check is final.
-    bool owned = container_is_owned(c.dir);
-    auto state = directory.find(c.state.id);
-    if (!state) {
-      if (last_code) return *last_code;
-      fail("container {} was removed (--rm) before its exit code could be read", c.state.name);
-    }
-    if (state->exit_code) last_code = state->exit_code;
-    bool starting_or_running = state->status == "running" || state->status == "created";
-    if (!starting_or_running) return state->exit_code.value_or(0);
-    if (!owned) return state->exit_code && !state->supervised ? *state->exit_code : 128 + SIGKILL;
-    watch.wait(std::chrono::milliseconds(250));
-  }
-}
-
-}  // namespace
 
 int wait_command(Globals& globals, int argc, char** argv) {
   CLI::App app{"Wait until containers stop; print their exit codes", "wait"};
@@ -621,10 +394,9 @@ int wait_command(Globals& globals, int argc, char** argv) {
   add_global_options(app, globals);
   app.add_option("CONTAINER", refs, "Containers: ids, id prefixes or names")->required();
   parse_command_line(app, argc, argv);
-  ContainerDirectory directory(open_store(globals).dir());
-  return for_each_container(refs, [&](const std::string& ref) {
-    return std::to_string(wait_for_container(directory, find_container(directory, ref)));
-  });
+  std::string root = open_store(globals).dir();
+  return for_each_container(
+      refs, [&](const std::string& ref) { return std::to_string(wait_container(root, ref)); });
 }
 
 // ---- logs --------------------------------------------------------------------
@@ -712,14 +484,11 @@ int logs_command(Globals& globals, int argc, char** argv) {
   }
   printer.flush();
   if (!follow) return 0;
-  DirectoryWatch watch(c.dir);
-  for (;;) {
-    bool owned = container_is_owned(c.dir);
+  follow_container(c.dir, [&] {
     reader.read_new(print);
     printer.flush();
-    if (!owned || !path_exists(c.dir)) return 0;
-    watch.wait(std::chrono::milliseconds(250));
-  }
+  });
+  return 0;
 }
 
 // ---- inspect -------------------------------------------------------------------
@@ -757,7 +526,7 @@ json state_json(const ContainerView& c) {
   json state = {{"Status", docker_status(c)},
                 {"Running", c.running()},
                 {"Paused", false},
-                {"Restarting", c.owned && s.status == "restarting"},
+                {"Restarting", c.owned && s.status == ContainerStatus::restarting},
                 {"OOMKilled", s.oom_killed},
                 {"Dead", docker_status(c) == "dead"},
                 {"Pid", c.running() ? s.pid : 0},
@@ -766,7 +535,7 @@ json state_json(const ContainerView& c) {
                 {"StartedAt", s.started},
                 {"FinishedAt", s.finished},
                 {"SupervisorPid", c.owned && s.supervised ? s.owner_pid : 0}};
-  if (!c.owned && s.supervised && s.status != "exited")
+  if (!c.owned && s.supervised && s.status != ContainerStatus::exited)
     state["Error"] = "supervisor gone: " + (s.error.empty() ? "it was killed" : s.error);
   return state;
 }
@@ -952,36 +721,13 @@ int inspect_any_command(Globals& globals, int argc, char** argv) {
 
 namespace {
 
-uint64_t host_memory_bytes() {
-  auto text = read_file_if_exists("/proc/meminfo");
-  if (!text) return 0;
-  for (const auto& line : split(*text, '\n')) {
-    if (line.starts_with("MemTotal:")) return std::stoull(line.substr(9)) * 1024;
-  }
-  return 0;
-}
-
-uint64_t memory_limit(const ContainerState& s, uint64_t host) {
-  for (const auto& dir : s.cgroup_dirs) {
-    for (const char* file : {"/memory.limit_in_bytes", "/memory.max"}) {
-      auto text = read_file_if_exists(dir + file);
-      if (!text) continue;
-      std::string value(trim(*text));
-      if (value == "max") return host;
-      uint64_t limit = std::strtoull(value.c_str(), nullptr, 10);
-      return limit && limit < host ? limit : host;
-    }
-  }
-  return host;
-}
-
 struct Sample {
   CgroupStats stats;
   std::chrono::steady_clock::time_point at;
 };
 
 Sample sample(const ContainerState& s) {
-  return {Cgroup(s.cgroup_dirs, s.cgroup_v2).stats(), std::chrono::steady_clock::now()};
+  return {container_stats(s), std::chrono::steady_clock::now()};
 }
 
 std::string binary_size(uint64_t bytes) {
@@ -1003,7 +749,7 @@ std::vector<std::string> stats_row(const ContainerState& s, const Sample& before
                       ? after.stats.cpu_usage_ns - before.stats.cpu_usage_ns
                       : 0;
   double cpu = wall > 0 ? 100.0 * static_cast<double>(used) / wall : 0;
-  uint64_t limit = memory_limit(s, host);
+  uint64_t limit = container_memory_limit(s, host);
   double memory_percent =
       limit ? 100.0 * static_cast<double>(after.stats.memory_bytes) / static_cast<double>(limit) : 0;
   return {short_id(s.id),
@@ -1059,8 +805,6 @@ int stats_command(Globals& globals, int argc, char** argv) {
 // ---- exec ----------------------------------------------------------------------
 
 namespace {
-
-const std::vector<int> kForwardedSignals = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
 std::vector<std::string> exec_env(const ContainerState& s, const std::vector<std::string>& flags) {
   std::vector<std::string> env = s.env;
@@ -1129,32 +873,7 @@ int exec_command(Globals& globals, int argc, char** argv) {
   if (!c.running()) fail_not_running(c);
   ExecSpec spec{command, exec_env(c.state, env), user.empty() ? c.state.user : user,
                 workdir.empty() ? c.state.workdir : workdir};
-  ExecIo io;
-  std::optional<StdioRelay> pipes;
-  if (tty) {
-    io.terminal = true;
-    io.terminal_size = terminal_size(::isatty(0) ? 0 : 1);
-  } else {
-    pipes.emplace(0, 1, 2, interactive);
-    io.stdin_fd = pipes->container_stdin();
-    io.stdout_fd = pipes->container_stdout();
-    io.stderr_fd = pipes->container_stderr();
-  }
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : kForwardedSignals) sigaddset(&set, sig);
-  sigaddset(&set, SIGWINCH);
-  ::sigprocmask(SIG_BLOCK, &set, nullptr);
-  ExecProcess process = ExecProcess::start(store.dir(), c.state, spec, io);
-  if (pipes) {
-    pipes->run(process.pidfd(), kForwardedSignals, [&process](int sig) { process.signal(sig); });
-    return process.wait();
-  }
-  {
-    TerminalRelay relay(process.terminal(), 0, 1, interactive);
-    relay.run(process.pidfd(), kForwardedSignals, [&process](int sig) { process.signal(sig); });
-  }
-  return process.wait();
+  return exec_in_container(store.dir(), c.state, spec, tty, interactive);
 }
 
 // ---- start ---------------------------------------------------------------------
@@ -1174,22 +893,13 @@ int start_command(Globals& globals, int argc, char** argv) {
   std::string root = open_store(globals).dir();
   ContainerDirectory directory(root);
   if (boot) {
-    std::vector<std::string> names;
-    for (const auto& c : all_containers(directory)) {
-      auto config = config_of(c);
-      if (c.owned || !config || !config->supervision.restart.starts_at_boot(c.state.stopped_by_user))
-        continue;
-      names.push_back(c.state.name);
-    }
-    return for_each_container(names, [&](const std::string& name) {
+    return for_each_container(containers_to_start_at_boot(root), [&](const std::string& name) {
       start_detached(root, find_container(directory, name).state.id);
       return name;
     });
   }
   return for_each_container(refs, [&](const std::string& ref) {
-    ContainerView c = find_container(directory, ref);
-    if (c.active()) fail("container {} is already running", c.state.name);
-    start_detached(root, c.state.id);
+    start_container(root, ref);
     return ref;
   });
 }

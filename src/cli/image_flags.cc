@@ -7,8 +7,8 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
-#include "build/git_info.h"
-#include "build/layer_contents.h"
+#include "gobuild/git_info.h"
+#include "gobuild/layer_contents.h"
 #include "image/config_options.h"
 #include "image/reference.h"
 #include "store/oci_layout.h"

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "build/go_image_build.h"
-#include "build/project_config.h"
+#include "gobuild/go_image_build.h"
+#include "gobuild/project_config.h"
 #include "transport/image_location.h"
 #include "transport/registry/registry_client.h"
 

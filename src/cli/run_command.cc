@@ -6,18 +6,18 @@
 #include "cli/commands.h"
 #include "cli/run_flags.h"
 #include "image/content.h"
-#include "runtime/cid_file.h"
 #include "runtime/container.h"
 #include "runtime/container_config.h"
-#include "runtime/emulator.h"
+#include "runtime/containment/emulator.h"
+#include "runtime/containment/mount_options.h"
+#include "runtime/containment/seccomp_profile.h"
 #include "runtime/env_file.h"
-#include "runtime/mount_options.h"
-#include "runtime/port_forwarder.h"
-#include "runtime/seccomp_profile.h"
-#include "runtime/signal_names.h"
-#include "runtime/stdio_relay.h"
-#include "runtime/supervisor.h"
-#include "runtime/terminal.h"
+#include "runtime/network/port_forwarder.h"
+#include "runtime/supervision/cid_file.h"
+#include "runtime/supervision/supervisor.h"
+#include "runtime/terminal/signal_names.h"
+#include "runtime/terminal/stdio_relay.h"
+#include "runtime/terminal/terminal.h"
 #include "transport/registry/pull.h"
 #include "unpack/layer_cache.h"
 #include "util/error.h"
@@ -460,6 +460,10 @@ bool names_kubernetes_files(int argc, char** argv) {
 }
 
 }  // namespace
+
+ContainerSpec build_run_spec(Store& store, const RunFlags& f) {
+  return build_spec(store, f);
+}
 
 int create_command(Globals& globals, int argc, char** argv) {
   if (names_kubernetes_files(argc, argv)) return kubectl_create_command(globals, argc, argv);

@@ -151,7 +151,12 @@ void add_run_flags(FlagSet& flags, Globals& globals, RunFlags& f, RunVerb verb) 
   flags.add_string("root", globals.root, "gocrate's state directory (default /var/lib/gocrate)");
   add_identity_flags(flags, f);
   add_process_flags(flags, f);
-  if (verb == RunVerb::run) {
+  if (verb == RunVerb::spec) {
+    flags.add_string("bundle", f.bundle,
+                     "Also write the bundle to this directory: config.json, rootfs/ (the image's layers "
+                     "merged) and etc/, for runc run --bundle");
+  }
+  if (verb != RunVerb::create) {
     flags.add_bool("d,detach", f.detach, "Run in the background under a supervisor of its own; print the id");
     flags.add_refused("sig-proxy", false,
                       "a foreground container ends with its gocrate, which always passes signals on; use -d "
@@ -174,12 +179,16 @@ void add_run_flags(FlagSet& flags, Globals& globals, RunFlags& f, RunVerb verb) 
 
 void parse_run_command_line(Globals& globals, RunFlags& f, int argc, char** argv, RunVerb verb) {
   bool run = verb == RunVerb::run;
-  FlagSet flags(
-      run ? "run" : "create",
-      run ? "gocrate run [OPTIONS] IMAGE [COMMAND] [ARG...]"
-          : "gocrate create [OPTIONS] IMAGE [COMMAND] [ARG...]\n        gocrate create -f FILE|DIR "
-            "[-- KUBECTL-OPTIONS] (resolve, then kubectl create)",
-      run ? "Run a command in a new container" : "Create a new container (`gocrate start` starts it)");
+  FlagSet flags = verb == RunVerb::spec
+                      ? FlagSet("spec", "gocrate spec [OPTIONS] IMAGE [COMMAND] [ARG...]",
+                                "Print the config.json of what `run` with these options does")
+                      : FlagSet(run ? "run" : "create",
+                                run ? "gocrate run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+                                    : "gocrate create [OPTIONS] IMAGE [COMMAND] [ARG...]\n        gocrate "
+                                      "create -f FILE|DIR "
+                                      "[-- KUBECTL-OPTIONS] (resolve, then kubectl create)",
+                                run ? "Run a command in a new container"
+                                    : "Create a new container (`gocrate start` starts it)");
   add_run_flags(flags, globals, f, verb);
   std::vector<std::string> rest = flags.parse(argc, argv, 1);
   f.image = rest[0];

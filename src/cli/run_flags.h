@@ -7,7 +7,8 @@
 
 #include "cli/commands.h"
 #include "cli/docker_flags.h"
-#include "runtime/health.h"
+#include "runtime/container.h"
+#include "runtime/supervision/health.h"
 
 namespace gocrate::cli {
 
@@ -89,9 +90,13 @@ struct RunFlags {
   std::string pull = "missing";
   std::string image;
   std::vector<std::string> args;
+
+  // `spec --bundle DIR`: where the bundle is written.
+  std::string bundle;
 };
 
-enum class RunVerb { run, create };
+// `spec` reads run's options, and --bundle.
+enum class RunVerb { run, create, spec };
 
 // Every option of Docker 20.10's `docker run` (`create`: all but those that
 // attach or detach), each one filling `f` or refused with the reason.
@@ -100,5 +105,9 @@ void add_run_flags(FlagSet& flags, Globals& globals, RunFlags& f, RunVerb verb);
 // Parses `run`/`create`'s command line into `f`: options, then the image and
 // the program's own arguments verbatim.
 void parse_run_command_line(Globals& globals, RunFlags& f, int argc, char** argv, RunVerb verb);
+
+// The ContainerSpec `run` starts for `f` (the image pulled first if --pull
+// asks for it): what `spec` describes as config.json.
+ContainerSpec build_run_spec(Store& store, const RunFlags& f);
 
 }  // namespace gocrate::cli

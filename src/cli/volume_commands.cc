@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "runtime/mount_options.h"
+#include "runtime/containment/mount_options.h"
 #include "store/volumes.h"
 #include "util/error.h"
 #include "util/go_template.h"

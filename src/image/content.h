@@ -9,7 +9,7 @@
 
 #include "image/config.h"
 #include "image/manifest.h"
-#include "layer/stream.h"
+#include "util/byte_reader.h"
 
 namespace gocrate {
 

@@ -20,7 +20,7 @@
 
 #include "image/content.h"
 #include "image/media_types.h"
-#include "runtime/cgroups.h"
+#include "runtime/containment/cgroups.h"
 #include "transport/archive.h"
 #include "unpack/layer_cache.h"
 #include "util/error.h"

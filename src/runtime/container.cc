@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -21,15 +20,15 @@
 #include <ctime>
 #include <functional>
 
-#include "runtime/cgroup_view.h"
-#include "runtime/emulator.h"
-#include "runtime/handover.h"
-#include "runtime/mount_options.h"
-#include "runtime/process_setup.h"
-#include "runtime/sealed_program.h"
-#include "runtime/seccomp.h"
-#include "runtime/seccomp_profile.h"
-#include "runtime/users.h"
+#include "runtime/containment/cgroup_view.h"
+#include "runtime/containment/emulator.h"
+#include "runtime/containment/handover.h"
+#include "runtime/containment/mount_options.h"
+#include "runtime/containment/process_setup.h"
+#include "runtime/containment/sealed_program.h"
+#include "runtime/containment/seccomp.h"
+#include "runtime/containment/seccomp_profile.h"
+#include "runtime/containment/users.h"
 #include "unpack/rootfs_copy.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -286,11 +285,11 @@ std::string host_architecture_for_seccomp() {
 // A supervisor's container dies with it (the parent-death signal); one that
 // was waiting to be restarted keeps its last exit code.
 void record_supervisor_gone(ContainerState& state) {
-  if (state.status != "restarting") {
+  if (state.status != ContainerStatus::restarting) {
     state.exit_code = 128 + SIGKILL;
     state.finished = now_rfc3339();
   }
-  state.status = "dead";
+  state.status = ContainerStatus::dead;
   state.health.clear();
   state.error = "its supervisor was killed, and the container with it; gocrate start brings it back";
 }
@@ -299,9 +298,7 @@ void record_supervisor_gone(ContainerState& state) {
 // while it looks at the new directory.
 UniqueFd lock_container(const std::string& dir) {
   UniqueFd fd = open_or_fail(dir, O_RDONLY | O_DIRECTORY);
-  while (::flock(fd.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) fail_errno(fmt::format("cannot lock {}", dir));
-  }
+  lock_file(fd.get(), LockMode::exclusive, dir);
   return fd;
 }
 
@@ -348,6 +345,34 @@ RootfsPlan plan_rootfs(const ContainerSpec& spec, RootfsMethod method, const Con
 
 }  // namespace
 
+ContainerState state_of(const ContainerSpec& spec) {
+  ContainerState state;
+  state.id = spec.id;
+  state.name = spec.name;
+  state.image = spec.image;
+  state.image_digest = spec.image_digest;
+  state.platform = spec.platform.str();
+  state.hostname = spec.hostname;
+  state.command = spec.args;
+  state.network = std::string(network_mode_name(spec.network));
+  state.ports = spec.ports;
+  state.created = now_rfc3339();
+  state.auto_remove = spec.auto_remove;
+  state.env = spec.env;
+  state.user = spec.user;
+  state.workdir = spec.workdir;
+  state.capabilities = spec.capabilities;
+  state.seccomp = spec.seccomp;
+  state.seccomp_profile = spec.seccomp_profile;
+  state.privileged = spec.privileged;
+  state.stop_signal = spec.stop_signal;
+  state.labels = spec.labels;
+  for (const auto& v : spec.volumes) state.mounts.push_back(mount_record(v));
+  for (const auto& u : spec.ulimits) state.ulimits.push_back(u.str());
+  state.group_add = spec.group_add;
+  return state;
+}
+
 Container Container::start(const std::string& store_root, ContainerSpec spec, const StartOptions& options) {
   if (spec.args.empty())
     fail("image {} has no entrypoint or command: give one with --entrypoint or as arguments", spec.image);
@@ -368,30 +393,8 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   Container container;
   container.store_root_ = store_root;
   ContainerState& state = container.state_;
-  state.id = spec.id;
-  state.name = spec.name;
-  state.image = spec.image;
-  state.image_digest = spec.image_digest;
-  state.platform = spec.platform.str();
-  state.hostname = spec.hostname;
-  state.command = spec.args;
-  state.network = std::string(network_mode_name(spec.network));
-  state.ports = spec.ports;
-  state.created = now_rfc3339();
-  state.auto_remove = spec.auto_remove;
-  state.env = spec.env;
-  state.user = spec.user;
-  state.workdir = spec.workdir;
-  state.capabilities = spec.capabilities;
-  state.seccomp = spec.seccomp;
-  state.seccomp_profile = spec.seccomp_profile;
-  state.privileged = spec.privileged;
+  state = state_of(spec);
   state.owner_pid = ::getpid();
-  state.stop_signal = spec.stop_signal;
-  state.labels = spec.labels;
-  for (const auto& v : spec.volumes) state.mounts.push_back(mount_record(v));
-  for (const auto& u : spec.ulimits) state.ulimits.push_back(u.str());
-  state.group_add = spec.group_add;
   state.supervised = options.supervised;
   container.supervised_ = options.supervised;
 
@@ -497,7 +500,7 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   rethrow_child_failure(report.read_end.get());
   if (options.terminal && !container.terminal_) fail("the container's terminal was not handed over");
   state.pid = pid;
-  state.status = "running";
+  state.status = ContainerStatus::running;
   state.started = now_rfc3339();
   if (!options.supervised) directory.save(state);
   if (outbound_tap) {
@@ -575,7 +578,7 @@ void Container::cleanup(const ExitStatus* status) {
     return;
   }
   if (!copy_dir_.empty()) remove_tree(copy_dir_);
-  state_.status = "exited";
+  state_.status = ContainerStatus::exited;
   state_.pid = 0;
   state_.finished = now_rfc3339();
   if (status) {
@@ -596,9 +599,9 @@ void Container::remove_stale(const std::string& store_root) {
     std::string dir = directory.dir_of(id);
     if (directory.is_ended(id)) continue;
     UniqueFd lock(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;  // alive
+    if (!lock || !try_lock_file(lock.get(), LockMode::exclusive, dir)) continue;  // alive
     auto state = directory.find(id);
-    if (state && state->status == "exited") {
+    if (state && state->status == ContainerStatus::exited) {
       directory.mark_ended(id);
       continue;
     }
@@ -630,7 +633,7 @@ void Container::remove_stale(const std::string& store_root) {
       if (state->supervised) {
         record_supervisor_gone(*state);
       } else {
-        state->status = "exited";
+        state->status = ContainerStatus::exited;
         state->finished = now_rfc3339();
       }
       state->pid = 0;

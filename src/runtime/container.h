@@ -9,17 +9,17 @@
 #include <vector>
 
 #include "image/platform.h"
-#include "runtime/capabilities.h"
-#include "runtime/cgroups.h"
-#include "runtime/device_rules.h"
-#include "runtime/etc_files.h"
-#include "runtime/mounts.h"
-#include "runtime/namespaces.h"
-#include "runtime/outbound_network.h"
+#include "runtime/containment/capabilities.h"
+#include "runtime/containment/cgroups.h"
+#include "runtime/containment/device_rules.h"
+#include "runtime/containment/etc_files.h"
+#include "runtime/containment/mounts.h"
+#include "runtime/containment/namespaces.h"
+#include "runtime/containment/sysctls.h"
+#include "runtime/containment/ulimits.h"
+#include "runtime/network/outbound_network.h"
 #include "runtime/state.h"
-#include "runtime/sysctls.h"
-#include "runtime/terminal.h"
-#include "runtime/ulimits.h"
+#include "runtime/terminal/terminal.h"
 #include "util/fs.h"
 
 namespace gocrate {
@@ -63,7 +63,7 @@ struct ContainerSpec {
   CapabilitySet capabilities = docker_default_capabilities();
   bool seccomp = true;
   // --security-opt seccomp=FILE: the Docker profile's JSON text, applied as
-  // given instead of gocrate's default (runtime/seccomp_profile.h).
+  // given instead of gocrate's default (runtime/containment/seccomp_profile.h).
   std::string seccomp_profile;
   // --privileged: every capability, no seccomp filter, no masked or
   // read-only kernel paths, /sys and /proc/sys writable, every device.
@@ -79,7 +79,7 @@ struct ContainerSpec {
   IpcMode ipc = IpcMode::private_ipc;
   bool host_uts = false;  // --uts host: the host's hostname (hostname is then the host's)
   // Published ports, recorded in the state; the caller binds and runs their
-  // PortForwarder (runtime/port_forwarder.h) with network_namespace().
+  // PortForwarder (runtime/network/port_forwarder.h) with network_namespace().
   std::vector<PortMapping> ports;
   // Config.ExposedPorts ("80/tcp"): the image's, --expose's and -p's.
   std::vector<std::string> exposed_ports;
@@ -87,6 +87,10 @@ struct ContainerSpec {
   bool auto_remove = false;  // --rm: nothing is kept once it has ended
   std::string stop_signal;   // the image's StopSignal ("SIGQUIT", "3"); empty: SIGTERM
 };
+
+// The state of a container about to be made from `spec`, created now; the
+// caller sets owner_pid and supervised.
+ContainerState state_of(const ContainerSpec& spec);
 
 // How the caller connects to the container.
 struct StartOptions {

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/mount_options.h"
+#include "runtime/containment/mount_options.h"
 #include "util/error.h"
 #include "util/fs.h"
 

@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "runtime/container.h"
-#include "runtime/container_log.h"
-#include "runtime/health.h"
-#include "runtime/restart_policy.h"
+#include "runtime/supervision/container_log.h"
+#include "runtime/supervision/health.h"
+#include "runtime/supervision/restart_policy.h"
 
 namespace gocrate {
 

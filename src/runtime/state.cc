@@ -96,6 +96,30 @@ bool is_container_id(std::string_view name) {
 
 }  // namespace
 
+std::string_view status_name(ContainerStatus status) {
+  switch (status) {
+    case ContainerStatus::created:
+      return "created";
+    case ContainerStatus::running:
+      return "running";
+    case ContainerStatus::restarting:
+      return "restarting";
+    case ContainerStatus::exited:
+      return "exited";
+    case ContainerStatus::dead:
+      return "dead";
+  }
+  return "created";
+}
+
+ContainerStatus parse_container_status(std::string_view name, const std::string& what) {
+  for (auto status : {ContainerStatus::created, ContainerStatus::running, ContainerStatus::restarting,
+                      ContainerStatus::exited, ContainerStatus::dead}) {
+    if (status_name(status) == name) return status;
+  }
+  fail("{} is not a valid container state: unknown status '{}'", what, name);
+}
+
 std::string ContainerState::to_json_text() const {
   json j = {{"id", id},
             {"name", name},
@@ -106,7 +130,7 @@ std::string ContainerState::to_json_text() const {
             {"command", command},
             {"network", network},
             {"ports", ports_to_json(ports)},
-            {"status", status},
+            {"status", status_name(status)},
             {"pid", pid},
             {"created", created},
             {"finished", finished},
@@ -153,7 +177,7 @@ ContainerState ContainerState::parse(const std::string& text, const std::string&
     s.command = j.value("command", std::vector<std::string>{});
     s.network = j.value("network", "");
     if (j.contains("ports")) s.ports = ports_from_json(j["ports"]);
-    s.status = j.value("status", "created");
+    s.status = parse_container_status(j.value("status", "created"), what);
     s.pid = j.value("pid", 0);
     s.created = j.value("created", "");
     s.finished = j.value("finished", "");

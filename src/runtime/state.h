@@ -5,10 +5,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "runtime/cgroups.h"
-#include "runtime/port_mapping.h"
+#include "runtime/containment/cgroups.h"
+#include "runtime/network/port_mapping.h"
 
 namespace gocrate {
 
@@ -26,6 +27,14 @@ struct MountRecord {
   bool tmpfs_flag = false;    // from --tmpfs: HostConfig.Tmpfs rather than .Mounts, as Docker shows it
 };
 
+// A container's lifecycle state; state.json and inspect spell it as
+// status_name() does.
+enum class ContainerStatus { created, running, restarting, exited, dead };
+
+std::string_view status_name(ContainerStatus status);
+// An error naming `what` for a word status_name() does not give.
+ContainerStatus parse_container_status(std::string_view name, const std::string& what);
+
 // What another process can learn about a container: <store>/containers/<id>/state.json.
 struct ContainerState {
   std::string id;  // 64 hex digits
@@ -37,8 +46,8 @@ struct ContainerState {
   std::vector<std::string> command;
   std::string network;
   std::vector<PortMapping> ports;  // published with -p, host ports as bound
-  std::string status = "created";  // created, running, exited
-  pid_t pid = 0;                   // host pid of the container's pid 1 while running
+  ContainerStatus status = ContainerStatus::created;
+  pid_t pid = 0;  // host pid of the container's pid 1 while running
   std::string created;
   std::string finished;
   std::vector<std::string> cgroup_dirs;

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,21 +42,15 @@ std::optional<VolumeInfo> read_volume(const std::string& dir, const std::string&
   return v;
 }
 
-void lock(int fd, int operation, const std::string& name) {
-  while (::flock(fd, operation) != 0) {
-    if (errno != EINTR) fail_errno(fmt::format("cannot lock volume {}", name));
-  }
-}
-
 bool same_file(int fd, const std::string& path) {
   struct stat a, b;
   return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev &&
          a.st_ino == b.st_ino;
 }
 
-// The volume's directory, locked (`operation`) and still in place; nullopt
+// The volume's directory, locked (`mode`) and still in place; nullopt
 // when there is no such volume.
-std::optional<UniqueFd> open_locked(const std::string& dir, const std::string& name, int operation) {
+std::optional<UniqueFd> open_locked(const std::string& dir, const std::string& name, LockMode mode) {
   std::string path = dir + "/" + name;
   for (;;) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -65,7 +58,7 @@ std::optional<UniqueFd> open_locked(const std::string& dir, const std::string& n
       if (errno == ENOENT) return std::nullopt;
       fail_errno(fmt::format("cannot open volume {}", name));
     }
-    lock(fd.get(), operation, name);
+    lock_file(fd.get(), mode, "volume " + name);
     // Removed (renamed away) while this waited: look again.
     if (same_file(fd.get(), path)) return fd;
   }
@@ -155,7 +148,7 @@ std::vector<VolumeInfo> VolumeStore::list() const {
 VolumeUse VolumeStore::use(const std::string& name) {
   for (;;) {
     create(name);
-    auto fd = open_locked(dir_, name, LOCK_SH);
+    auto fd = open_locked(dir_, name, LockMode::shared);
     if (!fd) continue;  // removed between the two steps
     auto info = find(name);
     if (!info) continue;
@@ -166,7 +159,7 @@ VolumeUse VolumeStore::use(const std::string& name) {
 void VolumeStore::remove(const std::string& name,
                          const std::function<std::vector<std::string>(const std::string&)>& users) {
   if (!valid_volume_name(name)) fail("no such volume: {}", name);
-  auto fd = open_locked(dir_, name, LOCK_EX);
+  auto fd = open_locked(dir_, name, LockMode::exclusive);
   if (!fd) fail("no such volume: {}", name);
   auto used_by = users(name);
   if (!used_by.empty()) {

@@ -1,7 +1,7 @@
 #include "store/volumes.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
@@ -74,9 +74,9 @@ TEST(Volumes, UseHoldsAgainstRemoval) {
   EXPECT_EQ(use.volume.mountpoint, store.path() + "/volumes/fresh/_data");
   // The holder's shared lock keeps an exclusive one out.
   UniqueFd dir = open_or_fail(store.path() + "/volumes/fresh", O_RDONLY | O_DIRECTORY);
-  EXPECT_NE(::flock(dir.get(), LOCK_EX | LOCK_NB), 0);
+  EXPECT_FALSE(try_lock_file(dir.get(), LockMode::exclusive, "the volume"));
   use.lock.reset();
-  EXPECT_EQ(::flock(dir.get(), LOCK_EX | LOCK_NB), 0);
+  EXPECT_TRUE(try_lock_file(dir.get(), LockMode::exclusive, "the volume"));
 }
 
 TEST(Volumes, RandomNamesAreValid) {

@@ -8,7 +8,7 @@
 
 #include "image/media_types.h"
 #include "layer/diff_id.h"
-#include "runtime/users.h"
+#include "runtime/containment/users.h"
 #include "unpack/layer_extractor.h"
 #include "util/error.h"
 #include "util/fs.h"

@@ -1,9 +1,7 @@
 #include "unpack/layer_extractor.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -16,6 +14,7 @@
 #include "layer/tar.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/rooted_open.h"
 #include "util/strings.h"
 
 namespace gocrate {
@@ -47,14 +46,8 @@ std::optional<std::string> split_entry_path(std::string_view raw, EntryPath& out
   return std::nullopt;
 }
 
-int openat2_beneath(int dir_fd, const std::string& path, int flags) {
-  open_how how{};
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  for (;;) {
-    long fd = ::syscall(SYS_openat2, dir_fd, path.empty() ? "." : path.c_str(), &how, sizeof how);
-    if (fd >= 0 || errno != EAGAIN) return static_cast<int>(fd);
-  }
+int open_beneath(int dir_fd, const std::string& path, int flags) {
+  return open_in_root(dir_fd, path.empty() ? "." : path, flags, RootedResolve::strict);
 }
 
 class Extractor {
@@ -121,7 +114,7 @@ class Extractor {
   // one is refused, whatever it points at.
   int open_parent(const TarHeader& h, const std::string& parent, bool create) {
     if (parent_fd_ && parent == parent_path_) return parent_fd_.get();
-    int fd = openat2_beneath(root_fd_, parent, O_RDONLY | O_DIRECTORY);
+    int fd = open_beneath(root_fd_, parent, O_RDONLY | O_DIRECTORY);
     if (fd < 0 && errno == ENOENT && create) fd = create_parents(h, parent);
     if (fd < 0) {
       if (errno == ELOOP) refuse(h, "goes through a symlink");
@@ -138,11 +131,11 @@ class Extractor {
   int create_parents(const TarHeader& h, const std::string& parent) {
     UniqueFd dir(::fcntl(root_fd_, F_DUPFD_CLOEXEC, 0));
     for (const auto& part : split(parent, '/')) {
-      int next = openat2_beneath(dir.get(), part, O_RDONLY | O_DIRECTORY);
+      int next = open_beneath(dir.get(), part, O_RDONLY | O_DIRECTORY);
       if (next < 0 && errno == ENOENT) {
         if (::mkdirat(dir.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
           refuse_errno(h, "create a parent of");
-        next = openat2_beneath(dir.get(), part, O_RDONLY | O_DIRECTORY);
+        next = open_beneath(dir.get(), part, O_RDONLY | O_DIRECTORY);
       }
       if (next < 0) return -1;
       dir.reset(next);
@@ -209,7 +202,7 @@ class Extractor {
     if (!remove_existing(h, parent, name, true)) {
       if (::mkdirat(parent, name.c_str(), 0700) != 0) refuse_errno(h, "create");
     }
-    UniqueFd dir(openat2_beneath(parent, name, O_RDONLY | O_DIRECTORY));
+    UniqueFd dir(open_beneath(parent, name, O_RDONLY | O_DIRECTORY));
     if (!dir) refuse_errno(h, "open");
     set_metadata(h, dir.get(), false);
   }
@@ -242,7 +235,7 @@ class Extractor {
     if (auto why = split_entry_path(h.link_target, target))
       refuse(h, fmt::format("is a hardlink whose target {}", *why));
     if (target.name.empty()) refuse(h, "is a hardlink to the layer root");
-    UniqueFd target_dir(openat2_beneath(root_fd_, target.parent, O_RDONLY | O_DIRECTORY));
+    UniqueFd target_dir(open_beneath(root_fd_, target.parent, O_RDONLY | O_DIRECTORY));
     if (!target_dir) {
       if (errno == ELOOP) refuse(h, "is a hardlink whose target goes through a symlink");
       refuse(h, fmt::format("is a hardlink to \"{}\", which is not in the layer", h.link_target));

@@ -3,7 +3,7 @@
 #include <string>
 #include <string_view>
 
-#include "layer/stream.h"
+#include "util/byte_reader.h"
 
 namespace gocrate {
 

@@ -254,23 +254,46 @@ std::string dir_name(std::string_view path) {
   return std::string(path.substr(0, slash));
 }
 
+namespace {
+
+int flock_operation(LockMode mode) {
+  return mode == LockMode::shared ? LOCK_SH : LOCK_EX;
+}
+
+}  // namespace
+
+void lock_file(int fd, LockMode mode, std::string_view what) {
+  while (::flock(fd, flock_operation(mode)) != 0) {
+    if (errno != EINTR) fail_errno(fmt::format("cannot lock {}", what));
+  }
+}
+
+bool try_lock_file(int fd, LockMode mode, std::string_view what) {
+  while (::flock(fd, flock_operation(mode) | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return false;
+    if (errno != EINTR) fail_errno(fmt::format("cannot lock {}", what));
+  }
+  return true;
+}
+
+bool is_file_locked(int fd) {
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    ::flock(fd, LOCK_UN);
+    return false;
+  }
+  return errno == EWOULDBLOCK;
+}
+
 FileLock::FileLock(const std::string& path, Mode mode) {
   fd_ = open_or_fail(path, O_RDWR | O_CREAT, 0644);
-  int operation = mode == Mode::shared ? LOCK_SH : LOCK_EX;
-  while (::flock(fd_.get(), operation) != 0) {
-    if (errno != EINTR) fail_errno(fmt::format("cannot lock {}", path));
-  }
+  lock_file(fd_.get(), mode, path);
 }
 
 std::optional<FileLock> FileLock::acquire(const std::string& path, Mode mode, bool wait) {
   if (wait) return FileLock(path, mode);
   FileLock lock;
   lock.fd_ = open_or_fail(path, O_RDWR | O_CREAT, 0644);
-  int operation = (mode == Mode::shared ? LOCK_SH : LOCK_EX) | LOCK_NB;
-  while (::flock(lock.fd_.get(), operation) != 0) {
-    if (errno == EWOULDBLOCK) return std::nullopt;
-    if (errno != EINTR) fail_errno(fmt::format("cannot lock {}", path));
-  }
+  if (!try_lock_file(lock.fd_.get(), mode, path)) return std::nullopt;
   return lock;
 }
 
@@ -286,14 +309,6 @@ std::string random_name_part() {
   uint64_t value = 0;
   if (::getrandom(&value, sizeof value, 0) != static_cast<ssize_t>(sizeof value)) return random_suffix();
   return fmt::format("{:016x}", value);
-}
-
-bool try_lock_exclusive(int fd, const std::string& path) {
-  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) return false;
-    if (errno != EINTR) fail_errno(fmt::format("cannot lock {}", path));
-  }
-  return true;
 }
 
 // Whether `path` still names the file open as `fd`.
@@ -313,7 +328,7 @@ HeldFile create_and_hold(const std::string& dir, std::string_view prefix, std::s
       fail_errno(fmt::format("cannot create a file in {}", dir));
     }
     // A cleaner that locked the file first removes it: leave it that one.
-    if (try_lock_exclusive(fd.get(), path) && still_named(fd.get(), path))
+    if (try_lock_file(fd.get(), LockMode::exclusive, path) && still_named(fd.get(), path))
       return {std::move(path), std::move(fd)};
   }
   fail("cannot create a file in {}: each new one was removed at once; is another program emptying {}?", dir,
@@ -328,7 +343,7 @@ void remove_if_unheld(const std::string& path) {
   if (!fd && (errno == EACCES || errno == EROFS || errno == ETXTBSY)) {
     fd.reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   }
-  if (!fd || !try_lock_exclusive(fd.get(), path) || !still_named(fd.get(), path)) return;
+  if (!fd || !try_lock_file(fd.get(), LockMode::exclusive, path) || !still_named(fd.get(), path)) return;
   // Still locked, so that a writer that made this file but has not locked
   // it yet sees it gone and makes another.
   if (path.ends_with(kLockSuffix)) remove_tree(path.substr(0, path.size() - kLockSuffix.size()));

@@ -65,10 +65,20 @@ std::string absolute_path(const std::string& path);
 std::string base_name(std::string_view path);
 std::string dir_name(std::string_view path);
 
+// flock(2) on an open descriptor, retried on EINTR; `what` names the file in
+// errors ("cannot lock <what>").
+enum class LockMode { shared, exclusive };
+// Waits for the lock.
+void lock_file(int fd, LockMode mode, std::string_view what);
+// False when another open file holds a conflicting lock.
+bool try_lock_file(int fd, LockMode mode, std::string_view what);
+// Whether another open file holds an exclusive lock on it; takes no lock.
+bool is_file_locked(int fd);
+
 // flock(2) held for the object's lifetime.
 class FileLock {
  public:
-  enum class Mode { shared, exclusive };
+  using Mode = LockMode;
   FileLock(const std::string& path, Mode mode);
   // Without wait, nullopt when another process holds a conflicting lock.
   static std::optional<FileLock> acquire(const std::string& path, Mode mode, bool wait);

@@ -1,5 +1,6 @@
 #include "util/fs.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -26,6 +27,19 @@ class HeldEntriesTest : public ::testing::Test {
   TempDir work_;
   std::string parent() const { return work_.path(); }
 };
+
+TEST(FileLocks, ExclusiveLockShowsAsHeldAndKeepsOthersOut) {
+  TempDir work;
+  UniqueFd holder = open_or_fail(work.path(), O_RDONLY | O_DIRECTORY);
+  UniqueFd other = open_or_fail(work.path(), O_RDONLY | O_DIRECTORY);
+  EXPECT_FALSE(is_file_locked(other.get()));
+  lock_file(holder.get(), LockMode::exclusive, "the directory");
+  EXPECT_TRUE(is_file_locked(other.get()));
+  EXPECT_FALSE(try_lock_file(other.get(), LockMode::shared, "the directory"));
+  holder.reset();
+  EXPECT_FALSE(is_file_locked(other.get()));
+  EXPECT_TRUE(try_lock_file(other.get(), LockMode::exclusive, "the directory"));
+}
 
 TEST_F(HeldEntriesTest, HeldDirectoryHasALockFileBesideItAndLeavesNothing) {
   std::string path;

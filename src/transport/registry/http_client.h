@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "layer/stream.h"
+#include "util/byte_reader.h"
 
 namespace gocrate {
 
