@@ -24,9 +24,11 @@ build_packages=(
 demo_packages=(golang-go ca-certificates qemu-user-static slirp4netns curl python3)
 test_packages=(
   libcurl4 uidmap iproute2
-  skopeo umoci runc podman buildah docker.io docker-registry
+  skopeo umoci runc crun podman buildah docker.io docker-registry
   hyperfine wrk apache2-utils openssl jq procps psmisc bsdutils util-linux
   chromium debootstrap
+  # The CRI test's gRPC client, generated from the Kubernetes CRI API at test time.
+  python3-grpcio python3-grpc-tools protobuf-compiler
   # Go module sources the build-by-import-path tests use through replace directives.
   golang-github-itchyny-gojq-dev golang-github-pelletier-go-toml-dev
 )

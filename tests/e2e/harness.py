@@ -196,8 +196,9 @@ def require(program, package):
 
 
 @contextlib.contextmanager
-def docker_daemon():
-    """A private dockerd (vfs storage, no bridge, no iptables) on a socket of its own."""
+def docker_daemon(*extra_args):
+    """A private dockerd (vfs storage, no bridge, no iptables) on a socket of its own;
+    `extra_args` go on its command line."""
     require("dockerd", "docker.io")
     with temp_dir("gocrate-dockerd-") as work:
         sock = os.path.join(work, "docker.sock")
@@ -205,7 +206,7 @@ def docker_daemon():
         daemon = subprocess.Popen(
             ["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
              "-H", f"unix://{sock}", "--data-root", f"{work}/data", "--exec-root", f"{work}/exec",
-             "--pidfile", f"{work}/docker.pid"], stdout=log, stderr=subprocess.STDOUT)
+             "--pidfile", f"{work}/docker.pid", *extra_args], stdout=log, stderr=subprocess.STDOUT)
         env = {"DOCKER_HOST": f"unix://{sock}"}
         try:
             def ready():
@@ -217,6 +218,7 @@ def docker_daemon():
             def docker(*args, **kw):
                 return run(["docker", *args], env=env, **kw)
             docker.env = env  # DOCKER_HOST, for programs that talk to this daemon themselves
+            docker.exec_root = f"{work}/exec"
             yield docker
         finally:
             daemon.terminate()
@@ -231,12 +233,13 @@ def docker_daemon():
 
 
 @contextlib.contextmanager
-def podman():
-    """podman with private storage, configured as this machine allows."""
+def podman(runtime="runc"):
+    """podman with private storage, configured as this machine allows, running
+    containers with `runtime` (a name or a path)."""
     require("podman", "podman")
     with temp_dir("gocrate-podman-") as work:
         base = ["podman", "--root", f"{work}/root", "--runroot", f"{work}/run", "--storage-driver", "vfs",
-                "--cgroup-manager", "cgroupfs", "--runtime", "runc"]
+                "--cgroup-manager", "cgroupfs", "--runtime", runtime]
 
         def call(*args, **kw):
             args = list(args)
