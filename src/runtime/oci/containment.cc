@@ -316,13 +316,14 @@ void make_devices(int root_fd, const Spec& spec, bool in_user_namespace) {
   for (const auto& d : linux.devices) make_device(root_fd, d, in_user_namespace);
 }
 
+// Until pivot_root the tree is rslave (rprivate when asked for): a shared or
+// unbindable root could be neither bound nor pivoted into, so the requested
+// propagation is applied to the new root after the pivot.
 void prepare_root(const Spec& spec, const std::string& rootfs) {
-  unsigned long propagation = MS_SLAVE | MS_REC;
-  if (!spec.linux->rootfs_propagation.empty()) {
-    auto p = propagation_flag(spec.linux->rootfs_propagation);
-    if (!p) fail("linux.rootfsPropagation \"{}\" is not a propagation mode", spec.linux->rootfs_propagation);
-    propagation = *p;
-  }
+  std::string_view requested = spec.linux->rootfs_propagation;
+  if (!requested.empty() && !propagation_flag(requested))
+    fail("linux.rootfsPropagation \"{}\" is not a propagation mode", requested);
+  unsigned long propagation = requested.ends_with("private") ? MS_PRIVATE | MS_REC : MS_SLAVE | MS_REC;
   mount_or_fail(nullptr, "/", nullptr, propagation, nullptr, "/ with the root's propagation");
   mount_or_fail(rootfs.c_str(), rootfs, nullptr, MS_BIND | MS_REC, nullptr, "the root file system");
 }
@@ -530,10 +531,18 @@ unsigned long clone_flags(const Spec& spec) {
 void join_namespaces_by_path(const Spec& spec) {
   if (!spec.linux) return;
   auto join_one = [](const Namespace& ns) {
+    static constexpr std::pair<NamespaceType, int> kFlags[] = {
+        {NamespaceType::pid, CLONE_NEWPID},       {NamespaceType::network, CLONE_NEWNET},
+        {NamespaceType::mount, CLONE_NEWNS},      {NamespaceType::ipc, CLONE_NEWIPC},
+        {NamespaceType::uts, CLONE_NEWUTS},       {NamespaceType::user, CLONE_NEWUSER},
+        {NamespaceType::cgroup, CLONE_NEWCGROUP}, {NamespaceType::time, CLONE_NEWTIME}};
+    int type = 0;
+    for (auto [t, flag] : kFlags) type = t == ns.type ? flag : type;
     UniqueFd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd)
       fail_errno(fmt::format("cannot open the {} namespace {}", namespace_type_name(ns.type), ns.path));
-    if (::setns(fd.get(), 0) != 0)
+    // With the type given the kernel checks that the path is that kind of namespace.
+    if (::setns(fd.get(), type) != 0)
       fail_errno(fmt::format("cannot join the {} namespace {}", namespace_type_name(ns.type), ns.path));
   };
   for (const auto& ns : spec.linux->namespaces) {
@@ -553,15 +562,17 @@ void container_init(const InitContext& c) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     expect_message(c.sync, "go");
     const Linux& linux = *spec.linux;
-    bool new_user = false, new_mount = false, new_uts = false, new_cgroup = false;
+    bool new_user = false, new_cgroup = false;
     for (const auto& ns : linux.namespaces) {
       bool fresh = ns.path.empty();
       new_user = new_user || (fresh && ns.type == NamespaceType::user);
-      new_mount = new_mount || (fresh && ns.type == NamespaceType::mount);
-      new_uts = new_uts || (fresh && ns.type == NamespaceType::uts);
       new_cgroup = new_cgroup || (fresh && ns.type == NamespaceType::cgroup);
     }
     bool in_user_namespace = new_user || linux.find_namespace(NamespaceType::user);
+    // A mount namespace joined by path is set up as a new one; without any,
+    // the container shares the runtime's and gets no mounts of its own (runc).
+    bool has_mount = linux.find_namespace(NamespaceType::mount) != nullptr;
+    bool has_uts = linux.find_namespace(NamespaceType::uts) != nullptr;
     if (new_user) {
       if (::syscall(SYS_setresgid, 0, 0, 0) != 0 || ::syscall(SYS_setresuid, 0, 0, 0) != 0)
         fail_errno(
@@ -569,14 +580,10 @@ void container_init(const InitContext& c) {
     }
     if (::setsid() < 0) fail_errno("cannot start the container's session");
     if (new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) fail_errno("cannot create the cgroup namespace");
-    if (!new_mount && !spec.mounts.empty()) {
-      // Without a mount namespace of its own a container changes the host's.
-      fail("spec has mounts but no new mount namespace: add {{\"type\": \"mount\"}} to linux.namespaces");
-    }
-    if (new_mount) prepare_root(spec, c.rootfs);
+    if (has_mount) prepare_root(spec, c.rootfs);
     UniqueFd root(::open(c.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) fail_errno(fmt::format("cannot open the root file system {}", c.rootfs));
-    if (new_mount) {
+    if (has_mount) {
       for (const auto& m : spec.mounts) mount_one(root.get(), m, c);
       make_devices(root.get(), spec, in_user_namespace);
     }
@@ -585,7 +592,7 @@ void container_init(const InitContext& c) {
     if (!state.starts_with("go ")) fail("the runtime gave up during the createRuntime hooks");
     state.erase(0, 3);
     run_hooks(spec.hooks.create_container, "createContainer", state);
-    if (new_mount) {
+    if (has_mount) {
       enter_root(c.rootfs, c.no_pivot);
       if (!linux.rootfs_propagation.empty()) {
         mount_or_fail(nullptr, "/", nullptr, *propagation_flag(linux.rootfs_propagation), nullptr,
@@ -596,20 +603,18 @@ void container_init(const InitContext& c) {
       for (const auto& path : linux.masked_paths) mask_path(path);
       for (const auto& path : linux.readonly_paths) read_only_path(path);
       if (spec.root.readonly) bind_remount("/", MS_RDONLY, "the root read-only");
-    } else if (::chroot(c.rootfs.c_str()) != 0 || ::chdir("/") != 0) {
-      fail_errno("cannot enter the root file system");
     }
     if (!spec.hostname.empty()) {
-      if (!new_uts) fail("hostname is set but the container has no uts namespace of its own");
+      if (!has_uts) fail("hostname is set but the container has no uts namespace of its own");
       if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
         fail_errno("cannot set the hostname");
     }
     if (!spec.domainname.empty()) {
-      if (!new_uts) fail("domainname is set but the container has no uts namespace of its own");
+      if (!has_uts) fail("domainname is set but the container has no uts namespace of its own");
       if (::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
         fail_errno("cannot set the domain name");
     }
-    if (!new_mount) apply_sysctls(linux.sysctl);
+    if (!has_mount) apply_sysctls(linux.sysctl);
     apply_personality(linux);
     if (!c.no_new_keyring) join_session_keyring(c.id);
     if (linux.find_namespace(NamespaceType::network) &&

@@ -315,10 +315,11 @@ void apply_devices(const CgroupLayout& layout,
   for (const auto& [h, dir] : dirs) {
     if (!h->v2 && has(*h, "devices")) {
       for (const auto& r : rules) {
-        std::string line = fmt::format(
-            "{} {}:{} {}", r.type, r.major && *r.major >= 0 ? number(*r.major) : "*",
-            r.minor && *r.minor >= 0 ? number(*r.minor) : "*", r.access.empty() ? "rwm" : r.access);
-        if (r.type == 'a') line = "a";
+        std::string major = r.major && *r.major >= 0 ? number(*r.major) : std::string("*");
+        std::string minor = r.minor && *r.minor >= 0 ? number(*r.minor) : std::string("*");
+        std::string line = r.type == 'a' ? std::string("a")
+                                         : fmt::format("{} {}:{} {}", r.type, major, minor,
+                                                       r.access.empty() ? std::string("rwm") : r.access);
         write_value(dir, {"devices", r.allow ? "devices.allow" : "devices.deny", line, "devices"});
       }
       return;
