@@ -190,6 +190,22 @@ def wait_for(predicate, timeout, what):
     raise Failure(f"timed out after {timeout}s waiting for {what}")
 
 
+
+def oci_runtime():
+    """The OCI runtime under test: $GOCRATE_RUNTIME (e.g. /usr/sbin/runc, to check a test itself), or
+    gocrate-runtime beside the gocrate binary; skips, saying why, when it is not built."""
+    override = os.environ.get("GOCRATE_RUNTIME")
+    if override:
+        path = shutil.which(override) or override
+        check(os.access(path, os.X_OK), f"GOCRATE_RUNTIME={override} is not an executable")
+        return path
+    gocrate = shutil.which(GOCRATE) or GOCRATE
+    path = os.path.join(os.path.dirname(os.path.abspath(gocrate)), "gocrate-runtime")
+    if not os.access(path, os.X_OK):
+        raise Skip(f"gocrate-runtime not built: no {path} (build the gocrate-runtime target, "
+                   "or set GOCRATE_RUNTIME to a runc-compatible runtime)")
+    return path
+
 def require(program, package):
     if not shutil.which(program):
         raise Skip(f"{program} is not installed (Debian package {package}; scripts/install-deps.sh installs it)")

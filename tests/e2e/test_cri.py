@@ -30,7 +30,7 @@ import signal  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
 
-from harness import (GOCRATE, SOURCE_DIR, Failure, Skip, build_program, check, free_port, main, require,  # noqa: E402
+from harness import (GOCRATE, SOURCE_DIR, Failure, Skip, build_program, check, free_port, main, oci_runtime, require,  # noqa: E402
                      run, wait_for)
 
 CRI_PROTO = os.path.join(SOURCE_DIR, "..", "shared", "peers", "cri-api", "api.proto")
@@ -89,20 +89,6 @@ func main() {
 }
 """
 
-
-def runtime_binary():
-    """The OCI runtime the handler runs: $GOCRATE_RUNTIME, or gocrate-runtime beside gocrate."""
-    path = os.environ.get("GOCRATE_RUNTIME")
-    if path:
-        if not os.access(path, os.X_OK):
-            raise Failure(f"GOCRATE_RUNTIME={path} is not an executable file")
-        return path
-    gocrate = shutil.which(GOCRATE) or GOCRATE
-    path = os.path.join(os.path.dirname(os.path.abspath(gocrate)), "gocrate-runtime")
-    if not os.access(path, os.X_OK):
-        raise Skip(f"the OCI runtime {path} is not built (build target gocrate-runtime, "
-                   f"or set GOCRATE_RUNTIME to a runc-compatible runtime such as /usr/sbin/runc)")
-    return path
 
 
 def cri_client(work):
@@ -280,7 +266,7 @@ def cri_log(work, name):
 
 
 def test_kubelet_path_through_containerd_cri(store, work):
-    runtime = runtime_binary()
+    runtime = oci_runtime()
     grpc, pb, stubs = cri_client(work)
     timings = {}
 

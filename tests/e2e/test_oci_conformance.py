@@ -21,7 +21,7 @@ import tempfile
 import time
 
 import harness
-from harness import GOCRATE, SOURCE_DIR, Skip, check, main, require
+from harness import GOCRATE, SOURCE_DIR, Skip, check, main, oci_runtime, require
 
 TARBALL = os.path.join(SOURCE_DIR, "..", "shared", "peers", "runtime-tools-260e151.tar.gz")
 CACHE_DIR = os.environ.get("GOCRATE_TEST_CACHE", "/var/cache/gocrate-tests")
@@ -111,19 +111,6 @@ def built_suite():
         print(f"built the conformance suite into {final} in {time.monotonic() - start:.0f}s", flush=True)
         return final
 
-
-def runtime_under_test():
-    override = os.environ.get("GOCRATE_RUNTIME")
-    if override:
-        path = shutil.which(override) or override
-        check(os.access(path, os.X_OK), f"GOCRATE_RUNTIME={override} is not an executable")
-        return path
-    gocrate = shutil.which(GOCRATE) or GOCRATE
-    path = os.path.join(os.path.dirname(os.path.abspath(gocrate)), "gocrate-runtime")
-    if not os.access(path, os.X_OK):
-        raise Skip(f"gocrate-runtime not built: no {path} (build the gocrate-runtime target, "
-                   "or set GOCRATE_RUNTIME to a runc-compatible runtime)")
-    return path
 
 
 def wrapper(work, name, command):
@@ -220,7 +207,7 @@ def report(columns):
 
 
 def test_conformance_against_runc(store, work):
-    runtime = runtime_under_test()
+    runtime = oci_runtime()
     require("runc", "runc")
     suite = built_suite()
     os.chmod(work, 0o755)

@@ -16,22 +16,12 @@ import signal
 import subprocess
 import sys
 
-from harness import (GOCRATE, HELLO_DIR, Skip, check, docker_daemon, main, podman, require, run, temp_dir,
+from harness import (GOCRATE, HELLO_DIR, Skip, check, docker_daemon, main, oci_runtime, podman, require, run, temp_dir,
                      wait_for)
 
 IMAGE = "engines-hello"
 GREETING = "Hello, World!"
 
-
-def runtime_binary():
-    path = os.environ.get("GOCRATE_RUNTIME")
-    if not path:
-        gocrate = shutil.which(GOCRATE) or GOCRATE
-        path = os.path.join(os.path.dirname(os.path.abspath(gocrate)), "gocrate-runtime")
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        raise Skip(f"no runtime binary at {path}: build the gocrate-runtime target, or set GOCRATE_RUNTIME to a "
-                   f"runc-compatible runtime")
-    return os.path.abspath(path)
 
 
 def hello_archive(store, work):
@@ -80,7 +70,7 @@ def check_serves(pid):
 
 
 def test_podman(store, work):
-    runtime = runtime_binary()
+    runtime = oci_runtime()
     archive = hello_archive(store, work)
     # podman passes a runtime given by path no --root, so it keeps its state
     # in its default root. (`--runtime-flag root=DIR` reaches create, start,
@@ -120,7 +110,7 @@ def test_podman(store, work):
 
 
 def test_docker(store, work):
-    runtime = runtime_binary()
+    runtime = oci_runtime()
     archive = hello_archive(store, work)
     with docker_daemon(f"--add-runtime=gocrate={runtime}") as docker:
         docker("load", "-q", "-i", archive)
@@ -222,7 +212,7 @@ class Containerd:
 
 
 def test_containerd(store, work):
-    runtime = runtime_binary()
+    runtime = oci_runtime()
     require("containerd", "containerd")
     require("ctr", "containerd")
     require("unshare", "util-linux")

@@ -6,6 +6,7 @@
 #include "runtime/containment/capabilities.h"
 #include "runtime/terminal/signal_names.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/strings.h"
 
 namespace gocrate::oci::cli {
@@ -165,6 +166,8 @@ GlobalOptions parse_global_options(std::span<const std::string> args) {
   Flags flags = parse_flags(kGlobalFlags, args, FlagOrder::before_arguments, "");
   GlobalOptions options;
   options.runtime.root = flags.value("root", options.runtime.root);
+  // create works in the bundle: a relative --root must not follow it there.
+  if (!options.runtime.root.empty()) options.runtime.root = absolute_path(options.runtime.root);
   options.runtime.debug = flags.enabled("debug");
   options.systemd_cgroup = flags.enabled("systemd-cgroup");
   options.runtime.systemd_cgroup = options.systemd_cgroup;

@@ -351,17 +351,41 @@ std::string state_json_text(const State& s) {
   return j.dump();
 }
 
-void create(const RuntimeOptions& runtime, const std::string& id, const CreateOptions& options) {
+void create(const RuntimeOptions& runtime, const std::string& id, const CreateOptions& given) {
+  // The caller's relative paths, before the bundle becomes the working directory.
+  CreateOptions options = given;
+  if (!options.pid_file.empty()) options.pid_file = absolute_path(options.pid_file);
+  if (!options.console_socket.empty()) options.console_socket = absolute_path(options.console_socket);
   if (runtime.systemd_cgroup)
     fail("--systemd-cgroup: gocrate-runtime has no systemd cgroup driver; configure the engine for cgroupfs");
   std::string dir = container_dir(runtime, id);
   std::string bundle = absolute_path(options.bundle);
   while (bundle.size() > 1 && bundle.ends_with('/')) bundle.pop_back();
+  // Relative paths in config.json (root.path, mount sources) are the bundle's.
+  if (::chdir(bundle.c_str()) != 0) fail_errno(fmt::format("cannot enter the bundle {}", bundle));
   std::string config_path = bundle + "/config.json";
   auto text = read_file_if_exists(config_path);
   if (!text) fail("cannot read {}: is {} an OCI bundle?", config_path, bundle);
   Spec spec = parse_spec(*text, config_path);
   if (!spec.linux) spec.linux = Linux{};
+  // A label asked for and silently dropped would be confinement the user
+  // believes in but does not get.
+  bool apparmor = trim(read_file_if_exists("/sys/module/apparmor/parameters/enabled").value_or("")) == "Y";
+  bool selinux = path_exists("/sys/fs/selinux/enforce");
+  if (spec.process && !spec.process->apparmor_profile.empty() && !apparmor)
+    fail("process.apparmorProfile \"{}\": AppArmor is not enabled on this host; drop it",
+         spec.process->apparmor_profile);
+  if (spec.process && !spec.process->selinux_label.empty() && !selinux)
+    fail("process.selinuxLabel: SELinux is not enabled on this host; drop it");
+  if (!spec.linux->mount_label.empty() && !selinux)
+    fail("linux.mountLabel: SELinux is not enabled on this host; drop it");
+  if ((apparmor || selinux) &&
+      ((spec.process && (!spec.process->apparmor_profile.empty() || !spec.process->selinux_label.empty())) ||
+       !spec.linux->mount_label.empty()))
+    fail(
+        "process.apparmorProfile, process.selinuxLabel and linux.mountLabel are not applied by "
+        "gocrate-runtime "
+        "yet; drop them or use runc");
   std::string rootfs = spec.root.path.starts_with('/') ? spec.root.path : bundle + "/" + spec.root.path;
   if (!is_directory(rootfs)) fail("root.path {} is not a directory", rootfs);
   rootfs = absolute_path(rootfs);
