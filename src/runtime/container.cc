@@ -102,12 +102,6 @@ void set_domainname(const std::string& name) {
     fail_errno(fmt::format("cannot set the domain name to \"{}\"", name));
 }
 
-void join_cgroup(const std::vector<UniqueFd>& entries) {
-  for (const auto& entry : entries) {
-    if (::write(entry.get(), "0", 1) != 1) fail_errno("cannot join the container's cgroup");
-  }
-}
-
 void build_file_system(const ChildContext& c) {
   const ContainerSpec& spec = *c.spec;
   make_mounts_private();
@@ -201,7 +195,7 @@ void rearm_parent_death_signal(const ChildContext& c) {
   if (!spec.host_uts && !spec.domainname.empty()) set_domainname(spec.domainname);
   // Meanwhile the parent made the cgroup and the network namespace.
   Handover handover = wait_for_parent(c);
-  join_cgroup(handover.cgroup_entries);
+  Cgroup::join(handover.cgroup_entries);
   // Read before the cgroup namespace hides the paths.
   auto own_cgroups = own_cgroup_hierarchies(read_file("/proc/self/cgroup"), c.cgroup_path);
   enter_namespaces(c, handover);

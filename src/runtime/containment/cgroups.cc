@@ -593,6 +593,12 @@ std::vector<UniqueFd> Cgroup::open_join_files() const {
   return files;
 }
 
+void Cgroup::join(const std::vector<UniqueFd>& join_files) {
+  for (const auto& file : join_files) {
+    if (::write(file.get(), "0", 1) != 1) fail_errno("cannot join the container's cgroup");
+  }
+}
+
 std::string Cgroup::dir_with(std::string_view file) const {
   for (const auto& dir : dirs_) {
     if (::access((dir + "/" + std::string(file)).c_str(), F_OK) == 0) return dir;

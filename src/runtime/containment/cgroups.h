@@ -135,6 +135,8 @@ class Cgroup {
   // after a quiet spell waits for an RCU grace period (10 ms and more);
   // cgroup.procs on v2. Opened by gocrate, written by the container.
   std::vector<UniqueFd> open_join_files() const;
+  // In the process that moves itself: writes "0" into each of those files.
+  static void join(const std::vector<UniqueFd>& join_files);
   CgroupStats stats() const;
   // Kills what is left inside and removes the directories; waits up to a
   // second for the kernel to let go of exited tasks.

@@ -21,6 +21,7 @@
 
 #include "runtime/containment/capabilities.h"
 #include "runtime/containment/cgroup_view.h"
+#include "runtime/containment/cgroups.h"
 #include "runtime/containment/mounts.h"
 #include "runtime/containment/namespaces.h"
 #include "runtime/containment/process_setup.h"
@@ -474,8 +475,17 @@ void send_message(int fd, std::string_view message) {
 }
 
 std::string receive_message(int fd) {
-  std::string buffer(size_t{1} << 20, '\0');
   ssize_t n;
+  // The size first (MSG_TRUNC reports a datagram's whole length), then the message.
+  while ((n = ::recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC)) < 0 && errno == EINTR) {
+  }
+  if (n <= 0) {
+    char byte;
+    while (::recv(fd, &byte, 1, 0) < 0 && errno == EINTR) {
+    }
+    return {};
+  }
+  std::string buffer(static_cast<size_t>(n), '\0');
   while ((n = ::recv(fd, buffer.data(), buffer.size(), 0)) < 0 && errno == EINTR) {
   }
   buffer.resize(n > 0 ? n : 0);
@@ -579,6 +589,7 @@ void container_init(const InitContext& c) {
             "cannot become root in the container's user namespace (check linux.uidMappings/gidMappings)");
     }
     if (::setsid() < 0) fail_errno("cannot start the container's session");
+    if (c.cgroup_join_files) Cgroup::join(*c.cgroup_join_files);
     if (new_cgroup && ::unshare(CLONE_NEWCGROUP) != 0) fail_errno("cannot create the cgroup namespace");
     if (has_mount) prepare_root(spec, c.rootfs);
     UniqueFd root(::open(c.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));

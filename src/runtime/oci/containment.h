@@ -12,8 +12,8 @@
 // The containment sequence of an OCI container's init, as a list of steps
 // (containment.cc, `container_init`), and of a process `exec` adds to it.
 // The runtime (runtime.cc) spawns the process with the namespaces to
-// create, puts it in its cgroup, and talks to it over `sync`:
-//   runtime → init  "go"        (cgroup joined, id maps written)
+// create and talks to it over `sync`:
+//   runtime → init  "go"        (id maps written; the init then joins its cgroup)
 //   init → runtime  "hooks"     (mounts made: run prestart/createRuntime)
 //   runtime → init  "go <state JSON>" (for createContainer/startContainer hooks)
 //   init → runtime  "ready"     (everything but the exec is done), or
@@ -32,6 +32,9 @@ struct InitContext {
   bool no_pivot = false;
   bool no_new_keyring = false;
   std::string id;
+  // Cgroup::open_join_files(): the init moves itself (a v1 move from outside
+  // waits for an RCU grace period, 10 ms and more).
+  const std::vector<UniqueFd>* cgroup_join_files = nullptr;
 };
 
 // The namespaces the init is cloned with (those created new, without the

@@ -434,6 +434,7 @@ void create(const RuntimeOptions& runtime, const std::string& id, const CreateOp
         break;
       }
     }
+    std::vector<UniqueFd> join_files = cgroup.open_join_files();
     InitContext context{&spec,
                         rootfs,
                         relative_cgroup,
@@ -444,6 +445,7 @@ void create(const RuntimeOptions& runtime, const std::string& id, const CreateOp
                         options.no_pivot,
                         options.no_new_keyring,
                         id};
+    context.cgroup_join_files = &join_files;
     bool joins = std::any_of(spec.linux->namespaces.begin(), spec.linux->namespaces.end(),
                              [](const Namespace& ns) { return !ns.path.empty(); });
     unsigned long flags = clone_flags(spec);
@@ -458,7 +460,6 @@ void create(const RuntimeOptions& runtime, const std::string& id, const CreateOp
       write_id_map(pid, "uid_map", spec.linux->uid_mappings);
       write_id_map(pid, "gid_map", spec.linux->gid_mappings);
     }
-    cgroup.add_process(pid);
     if (spec.process && spec.process->oom_score_adj) {
       std::string value = std::to_string(*spec.process->oom_score_adj);
       UniqueFd adj(::open(fmt::format("/proc/{}/oom_score_adj", pid).c_str(), O_WRONLY | O_CLOEXEC));
@@ -637,11 +638,11 @@ int exec(const RuntimeOptions& runtime, const std::string& id, const ExecOptions
   }
   auto [ours, theirs] = sync_pair();
   ExecContext context{&options.process, &spec, theirs.get(), console.get(), options.preserve_fds};
-  Cgroup cgroup = cgroup_of(r);
+  std::vector<UniqueFd> join_files = cgroup_of(r).open_join_files();
   pid_t pid = spawn(
       0, true,
       [&] {
-        cgroup.add_process(::getpid());
+        Cgroup::join(join_files);
         if (flags && ::setns(target.get(), static_cast<int>(flags)) != 0)
           fail_errno(fmt::format("cannot join the namespaces of container \"{}\"", id));
       },
