@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -22,7 +23,8 @@ import tempfile
 import termios
 import uuid
 
-from harness import GOCRATE, Failure, Skip, build_program, check, expect_one_error, main, oci_runtime, wait_for
+from harness import (GOCRATE, Failure, Skip, build_program, check, expect_one_error, main, oci_runtime, require,
+                     wait_for)
 
 PROBE_SOURCE = r'''
 package main
@@ -330,6 +332,31 @@ def test_run_passes_the_exit_code(store, work):
         check(result.returncode == 3, f"run of a process exiting 3 exited {result.returncode}: {result.stderr}")
         check(rt("state", cid, check_rc=False).returncode != 0, "run left its container behind")
 
+
+
+def test_run_and_exec_relay_a_terminal_without_console_socket(store, work):
+    """As runc: in the foreground, a process that asks for a terminal gets a pty of the container's own, relayed
+    to the caller's terminal (here `script`'s)."""
+    require("script", "bsdutils")
+    in_pty = lambda command: ["script", "-qec", shlex.join(command), "/dev/null"]  # noqa: E731
+
+    def has_own_terminal(output, what):
+        # `script` may echo the end of its own (empty) input first, as "^@".
+        fields = dict(re.findall(r"(tty_nr|devtty)=(\S+)", output))
+        check(fields.get("tty_nr", "0") != "0" and fields.get("devtty") == "ok",
+              f"{what}: the process has no terminal of its own: {output!r}")
+
+    with runtime(work) as rt:
+        cid = new_id()
+        b = bundle(store, work, cid, ["tty"], edit=lambda config, rootfs: config["process"].update(terminal=True))
+        result = rt("run", "--bundle", b, cid, wrap=in_pty)
+        has_own_terminal(result.stdout, "run")
+        cid = new_id()
+        create_sleeping(rt, store, work, cid)
+        rt("start", cid)
+        result = rt("exec", "-t", cid, "/app/ociprobe", "tty", wrap=in_pty)
+        has_own_terminal(result.stdout, "exec -t")
+        rt("delete", "--force", cid)
 
 def test_delete_force_and_ids(store, work):
     with runtime(work) as rt:

@@ -26,6 +26,7 @@
 #include "runtime/oci/containment.h"
 #include "runtime/oci/hooks.h"
 #include "runtime/oci/oci_cgroups.h"
+#include "runtime/terminal/terminal.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strings.h"
@@ -183,6 +184,34 @@ std::pair<UniqueFd, UniqueFd> sync_pair() {
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
     fail_errno("cannot make a socket pair");
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+std::pair<UniqueFd, UniqueFd> stream_pair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) fail_errno("cannot make a socket pair");
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// Relays the caller's terminal to the pty whose master comes over `socket`
+// until our child `pid` exits; its exit code.
+int relay_terminal(int socket, pid_t pid) {
+  UniqueFd master = receive_terminal(socket);
+  if (!master) fail("the container's process ended before it had a terminal");
+  std::vector<int> forward = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+  sigset_t blocked, previous;
+  sigemptyset(&blocked);
+  for (int s : forward) sigaddset(&blocked, s);
+  ::sigprocmask(SIG_BLOCK, &blocked, &previous);
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  {
+    TerminalRelay relay(master.get(), 0, 1, true);
+    relay.run(pidfd.get(), forward, [pid](int s) { ::kill(pid, s); });
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 pid_t raw_clone(unsigned long flags) {
@@ -422,9 +451,13 @@ void create(const RuntimeOptions& runtime, const std::string& id, const CreateOp
 
     UniqueFd console;
     if (spec.process && spec.process->terminal) {
-      if (options.console_socket.empty())
+      if (options.console_fd >= 0) {
+        console.reset(::fcntl(options.console_fd, F_DUPFD_CLOEXEC, 3));
+      } else if (options.console_socket.empty()) {
         fail("process.terminal is true: give --console-socket to receive the terminal, or set it false");
-      console = connect_console(options.console_socket);
+      } else {
+        console = connect_console(options.console_socket);
+      }
     }
     auto [ours, theirs] = sync_pair();
     std::string relative_cgroup = cgroup.dirs().empty() ? "" : cgroup.dirs().front();
@@ -533,8 +566,20 @@ void start(const RuntimeOptions& runtime, const std::string& id) {
   }
 }
 
-int run(const RuntimeOptions& runtime, const std::string& id, const CreateOptions& options, bool detach) {
+int run(const RuntimeOptions& runtime, const std::string& id, const CreateOptions& given, bool detach) {
+  // In the foreground without --console-socket, a terminal the process asks
+  // for is relayed to the caller's, as runc does.
+  CreateOptions options = given;
+  UniqueFd terminal_socket, theirs;
+  if (!detach && options.console_socket.empty()) {
+    auto config = read_file_if_exists(absolute_path(options.bundle) + "/config.json");
+    if (config && parse_spec(*config).process.value_or(Process{}).terminal) {
+      std::tie(terminal_socket, theirs) = stream_pair();
+      options.console_fd = theirs.get();
+    }
+  }
   create(runtime, id, options);
+  theirs.reset();
   try {
     start(runtime, id);
   } catch (...) {
@@ -543,7 +588,8 @@ int run(const RuntimeOptions& runtime, const std::string& id, const CreateOption
   }
   if (detach) return 0;
   Record r = load_record(runtime, id);
-  int code = wait_forwarding(r.state.pid);
+  int code =
+      terminal_socket ? relay_terminal(terminal_socket.get(), r.state.pid) : wait_forwarding(r.state.pid);
   remove(runtime, id, true);
   return code;
 }
@@ -631,10 +677,12 @@ int exec(const RuntimeOptions& runtime, const std::string& id, const ExecOptions
       continue;
     if (ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev) flags |= flag;
   }
-  UniqueFd console;
-  if (options.process.terminal) {
-    if (options.console_socket.empty()) fail("exec --tty needs --console-socket to receive the terminal");
+  UniqueFd console, terminal_socket;
+  if (options.process.terminal && !options.console_socket.empty()) {
     console = connect_console(options.console_socket);
+  } else if (options.process.terminal) {
+    if (options.detach) fail("exec --detach --tty needs --console-socket to receive the terminal");
+    std::tie(terminal_socket, console) = stream_pair();
   }
   auto [ours, theirs] = sync_pair();
   ExecContext context{&options.process, &spec, theirs.get(), console.get(), options.preserve_fds};
@@ -659,7 +707,8 @@ int exec(const RuntimeOptions& runtime, const std::string& id, const ExecOptions
   }
   write_pid_file(options.pid_file, pid);
   if (options.detach) return 0;
-  return wait_forwarding(pid);
+  console.reset();
+  return terminal_socket ? relay_terminal(terminal_socket.get(), pid) : wait_forwarding(pid);
 }
 
 std::vector<pid_t> processes(const RuntimeOptions& runtime, const std::string& id) {

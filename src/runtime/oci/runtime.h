@@ -46,6 +46,7 @@ struct CreateOptions {
   std::string bundle = ".";
   std::string pid_file;        // written with the init's pid once created
   std::string console_socket;  // with process.terminal: the pty master is sent here (SCM_RIGHTS)
+  int console_fd = -1;         // instead, a connected socket (run relays the terminal itself)
   bool no_pivot = false;       // MS_MOVE + chroot instead of pivot_root
   bool no_new_keyring = false;
   int preserve_fds = 0;  // fds 3 .. 3+N-1 of the caller are passed to the process
