@@ -10,12 +10,12 @@ mkdir -p "$RESULTS_DIR"
 have() { command -v "$1" >/dev/null 2>&1; }
 note() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
-# Starts a private dockerd; sets DOCKER_HOST. Stopped by stop_dockerd.
+# Starts a private dockerd (extra dockerd flags as arguments); sets DOCKER_HOST. Stopped by stop_dockerd.
 start_dockerd() {
   DOCKERD_DIR=$(mktemp -d /tmp/gocrate-bench-dockerd-XXXXXX)
   dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
     -H "unix://$DOCKERD_DIR/docker.sock" --data-root "$DOCKERD_DIR/data" --exec-root "$DOCKERD_DIR/exec" \
-    --pidfile "$DOCKERD_DIR/docker.pid" >"$DOCKERD_DIR/log" 2>&1 &
+    --pidfile "$DOCKERD_DIR/docker.pid" "$@" >"$DOCKERD_DIR/log" 2>&1 &
   DOCKERD_PID=$!
   export DOCKER_HOST="unix://$DOCKERD_DIR/docker.sock"
   for _ in $(seq 1 120); do

@@ -114,7 +114,12 @@ void save_record(const RuntimeOptions& runtime, const Record& r) {
 // The start time of `pid` (clock ticks since boot) and whether it is a
 // zombie; 0 when there is no such process.
 uint64_t process_start_time(pid_t pid, bool* zombie = nullptr) {
-  auto text = read_file_if_exists(fmt::format("/proc/{}/stat", pid));
+  std::optional<std::string> text;
+  try {
+    text = read_file_if_exists(fmt::format("/proc/{}/stat", pid));
+  } catch (const Error&) {
+    return 0;  // it ended while being read (ESRCH)
+  }
   if (!text) return 0;
   size_t close = text->rfind(')');
   if (close == std::string::npos) return 0;
@@ -544,10 +549,11 @@ void start(const RuntimeOptions& runtime, const std::string& id) {
   Status status = status_of(runtime, r);
   if (status != Status::created)
     fail("cannot start container \"{}\": it is {}, not created", id, status_name(status));
+  // The pidfd first: once the FIFO is open the program runs, and may be gone.
+  UniqueFd pidfd = init_pidfd(r);
   std::string fifo_path = container_dir(runtime, id) + "/" + std::string(kExecFifo);
   UniqueFd fifo(::open(fifo_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fifo) fail_errno(fmt::format("cannot open {}", fifo_path));
-  UniqueFd pidfd = init_pidfd(r);
   pollfd fds[2] = {{fifo.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
   for (;;) {
     int rc = ::poll(fds, 2, -1);
