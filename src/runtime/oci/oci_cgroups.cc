@@ -342,7 +342,8 @@ void apply_devices(const CgroupLayout& layout,
 
 }  // namespace
 
-Cgroup create_cgroup(const std::string& cgroups_path, const std::string& id, const Resources* resources) {
+Cgroup create_cgroup(const std::string& cgroups_path, const std::string& id, const Resources* resources,
+                     std::string* relative_out) {
   CgroupLayout layout = CgroupLayout::detect(true);
   if (layout.hierarchies.empty()) fail("no cgroup file system is mounted: mount cgroup2 on /sys/fs/cgroup");
   std::string path = cgroups_path.empty() ? "/gocrate/" + id : cgroups_path;
@@ -356,6 +357,7 @@ Cgroup create_cgroup(const std::string& cgroups_path, const std::string& id, con
   try {
     for (const auto& h : layout.hierarchies) {
       std::string relative = relative_dir(h, path);
+      if (relative_out && relative_out->empty()) *relative_out = relative;
       if (relative.empty()) fail("linux.cgroupsPath \"{}\" names the root cgroup", path);
       make_levels(h, relative, h.v2);
       dirs.push_back(h.mount + "/" + relative);

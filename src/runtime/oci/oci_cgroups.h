@@ -18,7 +18,10 @@ namespace gocrate::oci {
 // ("a/b") from this process's own cgroup there; empty: "/gocrate/<id>".
 // Applies `resources`; a resource this host cannot enforce is an error
 // naming the field; nothing is left behind then.
-Cgroup create_cgroup(const std::string& cgroups_path, const std::string& id, const Resources* resources);
+// `relative` receives the cgroup's path below the roots of the hierarchies
+// (of the first, where relative paths differ).
+Cgroup create_cgroup(const std::string& cgroups_path, const std::string& id, const Resources* resources,
+                     std::string* relative = nullptr);
 // Writes new limits into an existing cgroup (`update`).
 void update_cgroup(const Cgroup& cgroup, const Resources& resources);
 // The freezer (v1) or cgroup.freeze (v2); waits until the kernel says done.

@@ -452,7 +452,8 @@ void create(const RuntimeOptions& runtime, const std::string& id, const CreateOp
 
     Resources resources = spec.linux->resources.value_or(Resources{});
     resources.devices = device_rules_of(spec);
-    cgroup = create_cgroup(spec.linux->cgroups_path, id, &resources);
+    std::string relative_cgroup;
+    cgroup = create_cgroup(spec.linux->cgroups_path, id, &resources, &relative_cgroup);
 
     UniqueFd console;
     if (spec.process && spec.process->terminal) {
@@ -465,13 +466,6 @@ void create(const RuntimeOptions& runtime, const std::string& id, const CreateOp
       }
     }
     auto [ours, theirs] = sync_pair();
-    std::string relative_cgroup = cgroup.dirs().empty() ? "" : cgroup.dirs().front();
-    for (const auto& h : CgroupLayout::detect(true).hierarchies) {
-      if (relative_cgroup.starts_with(h.mount + "/")) {
-        relative_cgroup.erase(0, h.mount.size() + 1);
-        break;
-      }
-    }
     std::vector<UniqueFd> join_files = cgroup.open_join_files();
     InitContext context{&spec,
                         rootfs,
