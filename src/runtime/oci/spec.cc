@@ -999,7 +999,7 @@ std::string features_json_text() {
   ordered_json lx;
   std::vector<std::string> namespaces;
   for (const auto& [type, name] : kNamespaceNames) {
-    if (type == NamespaceType::time && ::access("/proc/self/ns/time", F_OK) != 0) continue;
+    if (type == NamespaceType::time) continue;  // refused by the containment (clone_flags)
     namespaces.emplace_back(name);
   }
   std::sort(namespaces.begin(), namespaces.end());
