@@ -515,9 +515,20 @@ void set_propagation(const std::string& where, const std::string& propagation, s
   mount_or_fail(nullptr, where, nullptr, flags, "", fmt::format("{} {}", what, propagation));
 }
 
-// Where `path` leads inside the root, every symbolic link followed as if
-// `root_fd` were "/", dangling ones too: the place to create a missing
-// mount point so that open_in_root(path) finds it.
+std::string describe(const VolumeMount& v) {
+  switch (v.type) {
+    case MountType::volume:
+      return fmt::format("volume {} on {}", v.volume_name, v.target);
+    case MountType::tmpfs:
+      return fmt::format("tmpfs on {}", v.target);
+    case MountType::bind:
+      break;
+  }
+  return fmt::format("volume {} on {}", v.source, v.target);
+}
+
+}  // namespace
+
 std::string resolve_in_root(int root_fd, const std::string& path) {
   std::vector<std::string> todo;
   auto push_reversed = [&todo](std::string_view text) {
@@ -549,20 +560,6 @@ std::string resolve_in_root(int root_fd, const std::string& path) {
   }
   return "/" + join(done, "/");
 }
-
-std::string describe(const VolumeMount& v) {
-  switch (v.type) {
-    case MountType::volume:
-      return fmt::format("volume {} on {}", v.volume_name, v.target);
-    case MountType::tmpfs:
-      return fmt::format("tmpfs on {}", v.target);
-    case MountType::bind:
-      break;
-  }
-  return fmt::format("volume {} on {}", v.source, v.target);
-}
-
-}  // namespace
 
 void mount_volumes(int root_fd, const std::vector<VolumeMount>& volumes, bool create_targets) {
   // From the image's own content, before anything is mounted over it.

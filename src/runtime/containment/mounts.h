@@ -105,5 +105,9 @@ void remount_root_read_only();
 // Creates `path` (and its parents, 0755 root) inside `root_fd`; the result
 // is inside the root even when the path contains symlinks.
 void make_directories_in_root(int root_fd, const std::string& path);
+// Where `path` leads inside the root, every symbolic link followed as if
+// `root_fd` were "/", dangling ones too: the place to create a missing
+// mount point so that open_in_root(path) finds it.
+std::string resolve_in_root(int root_fd, const std::string& path);
 
 }  // namespace gocrate

@@ -175,17 +175,19 @@ UniqueFd mount_point(int root_fd, const std::string& destination, bool file) {
   UniqueFd target(open_in_root(root_fd, destination, O_PATH | O_CLOEXEC));
   if (target) return target;
   if (errno != ENOENT) fail_errno(fmt::format("cannot open mount point {} in the container", destination));
-  std::string parent = dir_name(destination);
+  // Made where the image's symlinks lead, inside the root.
+  std::string place = resolve_in_root(root_fd, destination);
+  std::string parent = dir_name(place);
   make_directories_in_root(root_fd, parent.empty() ? "/" : parent);
   if (file) {
     UniqueFd parent_fd(
         open_in_root(root_fd, parent.empty() ? "/" : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!parent_fd) fail_errno(fmt::format("cannot open {} in the container", parent));
-    UniqueFd made(::openat(parent_fd.get(), base_name(destination).c_str(),
+    UniqueFd made(::openat(parent_fd.get(), base_name(place).c_str(),
                            O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!made && errno != EEXIST) fail_errno(fmt::format("cannot create mount point {}", destination));
   } else {
-    make_directories_in_root(root_fd, destination);
+    make_directories_in_root(root_fd, place);
   }
   target.reset(open_in_root(root_fd, destination, O_PATH | O_CLOEXEC));
   if (!target) fail_errno(fmt::format("cannot open mount point {} in the container", destination));
