@@ -211,6 +211,17 @@ def require(program, package):
         raise Skip(f"{program} is not installed (Debian package {package}; scripts/install-deps.sh installs it)")
 
 
+def stop_daemon(process, log):
+    """Stops a daemon a test started: SIGTERM, SIGKILL after 30 s, then closes the file it logged to."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
+
+
 @contextlib.contextmanager
 def docker_daemon(*extra_args):
     """A private dockerd (vfs storage, no bridge, no iptables) on a socket of its own;
@@ -237,13 +248,7 @@ def docker_daemon(*extra_args):
             docker.exec_root = f"{work}/exec"
             yield docker
         finally:
-            daemon.terminate()
-            try:
-                daemon.wait(30)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
-            log.close()
+            stop_daemon(daemon, log)
             subprocess.run(["umount", "-R", f"{work}/exec"], capture_output=True)
             subprocess.run(["umount", "-R", f"{work}/data"], capture_output=True)
 

@@ -31,7 +31,7 @@ import time  # noqa: E402
 import urllib.request  # noqa: E402
 
 from harness import (GOCRATE, SOURCE_DIR, Failure, Skip, build_program, check, free_port, main, oci_runtime, require,  # noqa: E402
-                     run, wait_for)
+                     run, stop_daemon, wait_for)
 
 CRI_PROTO = os.path.join(SOURCE_DIR, "..", "shared", "peers", "cri-api", "api.proto")
 HANDLER = "gocrate"
@@ -223,13 +223,7 @@ def containerd(work, runtime):
         for pid in our_processes(socket_path):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        daemon.terminate()
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-        log.close()
+        stop_daemon(daemon, log)
         for path in (f"{work}/state", f"{work}/root"):
             subprocess.run(["umount", "-R", path], capture_output=True)
 

@@ -16,8 +16,8 @@ import signal
 import subprocess
 import sys
 
-from harness import (GOCRATE, HELLO_DIR, Skip, check, docker_daemon, main, oci_runtime, podman, require, run, temp_dir,
-                     wait_for)
+from harness import (GOCRATE, HELLO_DIR, Skip, check, docker_daemon, main, oci_runtime, podman, require, run,
+                     stop_daemon, temp_dir, wait_for)
 
 IMAGE = "engines-hello"
 GREETING = "Hello, World!"
@@ -191,13 +191,7 @@ class Containerd:
             self.ctr("task", "delete", "--force", cid, check_rc=False)
         for cid in self.ctr("container", "ls", "-q", check_rc=False).stdout.split():
             self.ctr("container", "delete", cid, check_rc=False)
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
+        stop_daemon(self.process, self.log)
         # Shims outlive containerd: end any this daemon started, by their pid.
         for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
             try:
