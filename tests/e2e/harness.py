@@ -39,6 +39,30 @@ class Failure(AssertionError):
     pass
 
 
+# Go, for the probe programs tests build (which import os and syscall): an error as the
+# probe prints it, "ok" or the errno's text ("permission denied").
+GO_ERRNO_OF = r'''
+func errnoOf(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	if pe, ok := err.(*os.PathError); ok {
+		err = pe.Err
+	}
+	if se, ok := err.(*os.SyscallError); ok {
+		err = se.Err
+	}
+	if e, ok := err.(syscall.Errno); ok {
+		if e == 0 {
+			return "ok"
+		}
+		return e.Error()
+	}
+	return err.Error()
+}
+'''
+
+
 def check(condition, message):
     if not condition:
         raise Failure(message)

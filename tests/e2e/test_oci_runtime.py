@@ -23,8 +23,8 @@ import tempfile
 import termios
 import uuid
 
-from harness import (GOCRATE, Failure, Skip, build_program, check, expect_one_error, main, oci_runtime, require,
-                     wait_for)
+from harness import (GO_ERRNO_OF, GOCRATE, Failure, Skip, build_program, check, expect_one_error, main, oci_runtime,
+                     require, wait_for)
 
 PROBE_SOURCE = r'''
 package main
@@ -39,25 +39,7 @@ import (
 	"unsafe"
 )
 
-func errnoOf(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	if pe, ok := err.(*os.PathError); ok {
-		err = pe.Err
-	}
-	if se, ok := err.(*os.SyscallError); ok {
-		err = se.Err
-	}
-	if e, ok := err.(syscall.Errno); ok {
-		if e == 0 {
-			return "ok"
-		}
-		return e.Error()
-	}
-	return err.Error()
-}
-
+''' + GO_ERRNO_OF + r'''
 func main() {
 	switch os.Args[1] {
 	case "exit":

@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import uuid
 
-from harness import Skip, build_program, check, main, run
+from harness import GO_ERRNO_OF, Skip, build_program, check, main, run
 
 PROBE_SOURCE = r'''
 // probe reports what a program sees from inside a container, as JSON.
@@ -48,19 +48,7 @@ import (
 	"unsafe"
 )
 
-func errnoOf(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	if e, ok := err.(syscall.Errno); ok {
-		return e.Error()
-	}
-	if pe, ok := err.(*os.PathError); ok {
-		return errnoOf(pe.Err)
-	}
-	return err.Error()
-}
-
+''' + GO_ERRNO_OF + r'''
 func raw(e syscall.Errno) string {
 	if e == 0 {
 		return "ok"

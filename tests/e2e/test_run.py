@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 import time
 
-from harness import GOCRATE, HELLO_DIR, Skip, build_program, check, main, require, run, wait_for
+from harness import GOCRATE, GO_ERRNO_OF, HELLO_DIR, Skip, build_program, check, main, require, run, wait_for
 
 DOCKER_DEFAULT_CAPS = "00000000a80425fb"
 
@@ -35,22 +35,7 @@ import (
 	"time"
 )
 
-func errnoOf(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	if e, ok := err.(syscall.Errno); ok {
-		return e.Error()
-	}
-	if pe, ok := err.(*os.PathError); ok {
-		return errnoOf(pe.Err)
-	}
-	if se, ok := err.(*os.SyscallError); ok {
-		return errnoOf(se.Err)
-	}
-	return err.Error()
-}
-
+''' + GO_ERRNO_OF + r'''
 func raw(e syscall.Errno) string {
 	if e == 0 {
 		return "ok"
