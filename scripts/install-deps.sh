@@ -17,7 +17,7 @@ esac
 build_packages=(
   build-essential cmake ninja-build pkg-config git clang-format
   libssl-dev libcurl4-openssl-dev zlib1g-dev libdeflate-dev libzstd-dev
-  libseccomp-dev libcap-dev libarchive-dev
+  libseccomp-dev libcap-dev libarchive-dev libsodium-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev libgtest-dev
 )
 # What gocrate calls at run time, and what scripts/demo.sh runs.
