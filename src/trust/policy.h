@@ -23,18 +23,26 @@ struct SignatureCandidate {
 
 // One policy requirement of containers-policy.json(5).
 struct PolicyRequirement {
-  enum class Type { insecure_accept_anything, reject, signed_by, sigstore_signed };
+  enum class Type { insecure_accept_anything, reject, signed_by, sigstore_signed, signed_base_layer };
   Type type = Type::reject;
-  // sigstoreSigned: the PEM key (keyPath read at load, or keyData decoded);
-  // fulcio / rekorPublicKeyPath are parsed and refused at evaluation, with
-  // the reason, as gocrate cannot check them offline.
+  // sigstoreSigned: the PEM keys (keyPath / keyPaths read at load, relative
+  // ones against `relative_to`; keyData / keyDatas decoded); a signature by
+  // any of them counts. fulcio, pki and rekorPublicKey* are parsed and refused
+  // at evaluation, with the reason, as gocrate cannot check them offline.
   std::vector<std::string> key_pems;
   std::string key_source;  // "keyPath /etc/pki/app.pub" for messages
   bool needs_fulcio = false;
   bool needs_rekor = false;
+  bool needs_pki = false;
   // signedIdentity
-  enum class Identity { match_repo_digest_or_exact, match_exact, match_repository, exact_reference,
-                        exact_repository, remap_identity };
+  enum class Identity {
+    match_repo_digest_or_exact,
+    match_exact,
+    match_repository,
+    exact_reference,
+    exact_repository,
+    remap_identity
+  };
   Identity identity = Identity::match_repo_digest_or_exact;
   std::string identity_reference;  // dockerReference / dockerRepository
   std::string remap_prefix, remap_signed_prefix;
@@ -42,9 +50,10 @@ struct PolicyRequirement {
 
 struct PolicyDecision {
   bool accepted = false;
-  std::string scope;      // `docker "localhost:5000/app"`, or "default"
-  std::string reason;     // why refused: "no signature verified with keyPath …: …"
-  std::vector<std::string> accepted_by;  // "insecureAcceptAnything", "sigstoreSigned keyPath …: signature 1 (identity …)"
+  std::string scope;   // `docker "localhost:5000/app"`, or "default"
+  std::string reason;  // why refused: "no signature verified with keyPath …: …"
+  // "insecureAcceptAnything", "sigstoreSigned keyPath …: signature 1 (identity …)"
+  std::vector<std::string> accepted_by;
 };
 
 // containers-policy.json(5): the same file (/etc/containers/policy.json)
@@ -59,7 +68,8 @@ class SignaturePolicy {
                                const std::string& relative_to = ".");
   static SignaturePolicy load(const std::string& path);
   // --signature-policy FILE when given, else $GOCRATE_SIGNATURE_POLICY, else
-  // /etc/containers/policy.json if it exists, else nullopt (accept anything).
+  // $HOME/.config/containers/policy.json or /etc/containers/policy.json,
+  // the first that exists (as containers/image), else nullopt (accept anything).
   static std::optional<std::string> path_for(const std::string& given);
 
   const std::vector<PolicyRequirement>& requirements_for(std::string_view transport, const Reference& image,
@@ -80,8 +90,9 @@ class SignaturePolicy {
 // and `docker: {SCOPE: {...}}`. gocrate reads `use-sigstore-attachments`.
 class RegistriesD {
  public:
-  // $GOCRATE_REGISTRIES_D, else /etc/containers/registries.d; a missing
-  // directory is empty. Errors name the file.
+  // `dir`, else $GOCRATE_REGISTRIES_D, else $HOME/.config/containers/registries.d
+  // if it exists (as containers/image), else /etc/containers/registries.d; a
+  // missing directory is empty. Errors name the file.
   static RegistriesD load(const std::string& dir = "");
   // The most specific scope's setting (host/path, parents, host, default-docker).
   std::optional<bool> use_sigstore_attachments(const Reference& image) const;
