@@ -12,6 +12,7 @@
 #include "runtime/state.h"
 #include "transport/archive.h"
 #include "transport/diff_id_verifier.h"
+#include "trust/attachments.h"
 #include "unpack/layer_cache.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -408,7 +409,22 @@ int load_command(Globals& globals, int argc, char** argv) {
     for (const auto& name : image.names) store.add_name(name, image.root);
     if (image.names.empty()) store.add_referrer(image.root);
   }
+  std::vector<std::pair<Descriptor, AttachmentKind>> attachments;
+  for (const auto& artifact : archive.artifacts()) {
+    if (auto kind = attachment_kind(artifact)) {
+      attachments.emplace_back(artifact, *kind);
+      continue;
+    }
+    copy_image(archive, artifact, store);
+    store.add_referrer(artifact);
+  }
   store.commit();
+  // A signature or attestation joins those the store has for its subject.
+  for (const auto& [artifact, kind] : attachments) {
+    Manifest m = Manifest::parse(archive.read_blob(artifact),
+                                 fmt::format("{} in archive {}", artifact.digest.str(), path));
+    if (m.subject) merge_store_attachment(store, read_attachment(archive, artifact, *m.subject, kind));
+  }
   if (!quiet) {
     for (const auto& image : archive.images()) {
       if (image.names.empty()) fmt::print("Loaded image: {}\n", image.root.digest.str());

@@ -338,7 +338,10 @@ void ArchiveReader::load_oci_index() {
     }
     if (!name.empty()) image.names.push_back(name);
     // An artifact whose subject is another entry (an SBOM) is not an image.
-    if (media_type::is_manifest(entry.media_type) && name.empty() && !entry.artifact_type.empty()) continue;
+    if (media_type::is_manifest(entry.media_type) && name.empty() && !entry.artifact_type.empty()) {
+      artifacts_.push_back(image.root);
+      continue;
+    }
     images_.push_back(std::move(image));
   }
 }

@@ -63,6 +63,9 @@ class ArchiveReader : public BlobSource {
     Descriptor root;
   };
   const std::vector<Image>& images() const { return images_; }
+  // Unnamed artifact manifests of the OCI index (SBOMs, signatures): what
+  // refers to the images rather than being one.
+  const std::vector<Descriptor>& artifacts() const { return artifacts_; }
 
   std::string read_blob(const Descriptor& descriptor) override;
   std::unique_ptr<ByteReader> open_blob(const Descriptor& descriptor) override;
@@ -87,6 +90,7 @@ class ArchiveReader : public BlobSource {
   std::map<Digest, std::string> blob_members_;  // digest -> member name
   std::map<Digest, std::string> synthesized_;   // manifests made for Docker-format images
   std::vector<Image> images_;
+  std::vector<Descriptor> artifacts_;
 };
 
 }  // namespace gocrate

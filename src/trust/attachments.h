@@ -12,6 +12,8 @@
 
 namespace gocrate {
 
+class RegistrySource;
+
 namespace media_type {
 inline constexpr std::string_view simple_signing = "application/vnd.dev.cosign.simplesigning.v1+json";
 inline constexpr std::string_view dsse_envelope = "application/vnd.dsse.envelope.v1+json";
@@ -33,7 +35,8 @@ std::string attachment_tag(const Digest& subject, AttachmentKind kind);
 struct AttachedEntry {
   std::string media_type;  // simple_signing or dsse_envelope
   std::string content;     // the payload JSON, or the DSSE envelope JSON
-  std::string signature;   // decoded from the cosign_signature annotation (signatures; may be empty for envelopes)
+  std::string
+      signature;  // decoded from the cosign_signature annotation (signatures; may be empty for envelopes)
   Annotations annotations;  // as stored (predicateType, the base64 signature, ...)
 };
 
@@ -64,6 +67,9 @@ Descriptor write_attachment(ImageSink& sink, const Attachment& attachment);
 // referrers; putting a new one replaces the old in index.json atomically.
 std::optional<Attachment> find_store_attachment(Store& store, const Digest& subject, AttachmentKind kind);
 void put_store_attachment(Store& store, const Attachment& attachment);
+// Adds the entries the store's attachment for (subject, kind) lacks;
+// returns whether any was new.
+bool merge_store_attachment(Store& store, const Attachment& attachment);
 // Whether a store referrer is an attachment (and not an SBOM artifact).
 std::optional<AttachmentKind> attachment_kind(const Descriptor& referrer);
 
@@ -71,6 +77,9 @@ std::optional<AttachmentKind> attachment_kind(const Descriptor& referrer);
 // for `subject` under cosign's tag, nullopt when the tag does not exist.
 std::optional<Attachment> fetch_registry_attachment(std::string_view repository, const Descriptor& subject,
                                                     AttachmentKind kind, const RegistryOptions& options);
+// The same through the client and repository of an opened image.
+std::optional<Attachment> fetch_registry_attachment(RegistrySource& source, const Descriptor& subject,
+                                                    AttachmentKind kind);
 // Writes `attachment` under its tag, merged with the entries the tag
 // already holds (so signatures made by others are kept).
 void push_registry_attachment(std::string_view repository, const Attachment& attachment,

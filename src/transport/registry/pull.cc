@@ -6,6 +6,9 @@
 #include "image/reference.h"
 #include "transport/diff_id_verifier.h"
 #include "transport/registry/transfer_display.h"
+#include "trust/attachments.h"
+#include "trust/policy.h"
+#include "trust/registry_policy.h"
 #include "util/error.h"
 
 namespace gocrate {
@@ -34,8 +37,24 @@ RemoteImage open_remote_image(std::string_view reference, const RegistryOptions&
   return {source, root, name};
 }
 
+namespace {
+
+// Whether a referrer is one of cosign's signature or attestation manifests.
+bool is_attachment_manifest(BlobSource& source, const Descriptor& d) {
+  Manifest m = Manifest::parse(source.read_blob(d), d.digest.str());
+  if (m.layers.empty()) return false;
+  for (const auto& layer : m.layers) {
+    if (layer.media_type != media_type::simple_signing && layer.media_type != media_type::dsse_envelope)
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 PullResult pull_image(Store& store, std::string_view reference, const PullOptions& options) {
   RemoteImage remote = open_remote_image(reference, options.registry);
+  enforce_registry_policy(remote, options.signature_policy, options.registry);
   TransferDisplay display(options.show_progress && Progress::stderr_is_terminal());
   remote.source->set_display(&display);
 
@@ -70,18 +89,32 @@ PullResult pull_image(Store& store, std::string_view reference, const PullOption
   FileLock lease = store.lease();
   verified.expect(target, remote.name);
   copy_image(verified, target, store, progress);
-  if (options.referrers) {
-    std::vector<Digest> subjects{target.digest};
-    if (media_type::is_index(target.media_type)) {
-      for (const auto& m : Index::parse(remote.source->read_blob(target), remote.name).manifests) {
-        subjects.push_back(m.digest);
-      }
+  std::vector<Descriptor> pulled{target};
+  if (media_type::is_index(target.media_type)) {
+    for (const auto& m : Index::parse(remote.source->read_blob(target), remote.name).manifests) {
+      if (media_type::is_manifest(m.media_type)) pulled.push_back(m);
     }
-    for (const auto& subject : subjects) {
-      for (auto& referrer : remote.source->referrers(subject)) {
+  }
+  if (options.referrers) {
+    for (const auto& subject : pulled) {
+      for (auto& referrer : remote.source->referrers(subject.digest)) {
+        // cosign's tags below are where signatures and attestations are read.
+        if (is_attachment_manifest(*remote.source, referrer)) continue;
         copy_image(*remote.source, referrer, store, progress);
         store.add_referrer(referrer);
         result.referrers.push_back(referrer);
+      }
+    }
+  }
+  std::vector<Attachment> attachments;
+  if (RegistriesD::load().use_sigstore_attachments(Reference::parse(remote.name)) != false) {
+    std::vector<Descriptor> subjects = pulled;
+    if (remote.root.digest != target.digest) subjects.insert(subjects.begin(), remote.root);
+    for (const auto& d : subjects) {
+      Descriptor subject{d.media_type, d.digest, d.size};
+      for (auto kind : {AttachmentKind::signature, AttachmentKind::attestation}) {
+        auto attachment = fetch_registry_attachment(*remote.source, subject, kind);
+        if (attachment) attachments.push_back(std::move(*attachment));
       }
     }
   }
@@ -89,6 +122,7 @@ PullResult pull_image(Store& store, std::string_view reference, const PullOption
   Descriptor recorded = target;
   recorded.platform.reset();
   store.set_name(name.str(), recorded);
+  for (const auto& attachment : attachments) merge_store_attachment(store, attachment);
   result.image = NamedImage{name.str(), recorded};
   return result;
 }

@@ -19,6 +19,8 @@ struct PullOptions {
   bool show_progress = false;        // bars on stderr (when it is a terminal)
   int jobs = 4;                      // blobs downloaded at once
   bool referrers = true;             // also the artifacts (SBOMs) that refer to the image
+  // --signature-policy FILE; "" looks for the default (SignaturePolicy::path_for).
+  std::string signature_policy;
 };
 
 struct PullResult {
@@ -46,7 +48,10 @@ RemoteImage open_remote_image(std::string_view reference, const RegistryOptions&
 // Pulls an image into the store: for one platform (options.platform, else
 // this machine's) its manifest, config and layers, named by the reference;
 // with all_platforms the whole index; and the artifacts that refer to what
-// was pulled (options.referrers). Every blob is verified before it
+// was pulled (options.referrers), and cosign's signatures and attestations
+// of the root and of each manifest pulled (unless registries.d turns
+// use-sigstore-attachments off). The signature policy is applied before
+// anything is stored. Every blob is verified before it
 // enters the store and the name is written last, so an interrupted pull
 // leaves the store as it was but for unnamed blobs that prune removes.
 // `gocrate run` calls this for an image missing from the store.

@@ -6,6 +6,7 @@
 #include "image/reference.h"
 #include "transport/registry/registry_sink.h"
 #include "transport/registry/transfer_display.h"
+#include "trust/attachments.h"
 #include "util/error.h"
 
 namespace gocrate {
@@ -65,15 +66,26 @@ PushResult push_image(Store& store, const NamedImage& image, std::string_view de
   if (!ref.tag.empty()) sink.put_root_as(ref.tag, root.digest);
   copy_image(store, root, sink, progress);
   PushResult result;
+  std::vector<Descriptor> attachments;
   for (const auto& referrer : store.referrers(root)) {
     Descriptor artifact = referrer;
     artifact.annotations.clear();
     copy_image(store, artifact, sink, progress);
     sink.add_referrer(artifact);
     result.referrers.push_back(artifact);
+    if (attachment_kind(referrer)) attachments.push_back(referrer);
   }
   if (!ref.tag.empty()) sink.add_name(ref.tag, root);
   sink.commit();
+  // cosign and containers/image find signatures and attestations under
+  // cosign's tags, merged with what the tags already hold.
+  for (const auto& d : attachments) {
+    Manifest m =
+        Manifest::parse(store.read_blob(d), fmt::format("attachment {} in {}", d.digest.str(), store.dir()));
+    if (!m.subject) continue;
+    Attachment attachment = read_attachment(store, d, *m.subject, *attachment_kind(d));
+    push_registry_attachment(ref.registry() + "/" + ref.repository(), attachment, options.registry);
+  }
   display.finish();
 
   result.reference = ref.str();

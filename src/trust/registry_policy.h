@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "transport/registry/pull.h"
+#include "trust/policy.h"
+
+namespace gocrate {
+
+// The signatures the registry holds for `subject` under cosign's `.sig` tag
+// of the image's repository, as the policy wants them; none when registries.d
+// turns use-sigstore-attachments off for the image.
+std::vector<SignatureCandidate> registry_signatures(const RemoteImage& image, const Descriptor& subject);
+
+// Applies the signature policy (--signature-policy FILE, else the default
+// lookup of SignaturePolicy::path_for; none: nothing to check) to an image
+// opened in a registry, before anything of it is stored or used. Fails with
+// one line naming the image, the policy file, the scope and the reason.
+void enforce_registry_policy(const RemoteImage& image, const std::string& policy_flag,
+                             const RegistryOptions& options);
+
+}  // namespace gocrate
