@@ -37,10 +37,13 @@ std::optional<GitInfo> read_git_info(const std::string& dir) {
   if (!find_executable("git")) return std::nullopt;
   ProcessOptions options;
   options.working_dir = dir;
-  auto head = run_process({"git", "rev-parse", "HEAD"}, options);
+  auto head = run_process({"git", "rev-parse", "--show-toplevel", "HEAD"}, options);
   if (head.exit_code != 0) return std::nullopt;
+  auto lines = split(std::string(trim(head.out)), '\n');
+  if (lines.size() != 2) return std::nullopt;
   GitInfo info;
-  info.revision = std::string(trim(head.out));
+  info.work_tree = lines[0];
+  info.revision = lines[1];
   auto origin = run_process({"git", "config", "--get", "remote.origin.url"}, options);
   if (origin.exit_code == 0) info.source = public_source_url(origin.out);
   return info;

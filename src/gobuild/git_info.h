@@ -7,8 +7,9 @@ namespace gocrate {
 
 // Where a build's source came from, for the OCI source/revision annotations.
 struct GitInfo {
-  std::string revision;  // HEAD commit
-  std::string source;    // origin as a public URL; empty when it is a local path
+  std::string revision;   // HEAD commit
+  std::string source;     // origin as a public URL; empty when it is a local path
+  std::string work_tree;  // the checkout's top directory
 };
 
 // nullopt when `dir` is not in a git work tree or git is not installed.

@@ -4,6 +4,7 @@
 #include <future>
 #include <map>
 
+#include "gobuild/git_info.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strings.h"
@@ -96,6 +97,17 @@ std::vector<CompileBatch> plan_batches(const std::vector<const GoPackage*>& pack
   return batches;
 }
 
+// What the provenance of an image records of its entrypoint's build.
+ProvenanceInputs provenance_inputs(const GoPackage& package, const GoBuildOptions& options) {
+  ProvenanceInputs inputs;
+  inputs.package = package.import_path;
+  inputs.flags = go_build_arguments(options);
+  inputs.env.push_back(std::string("CGO_ENABLED=") + (options.cgo ? "1" : "0"));
+  for (const auto& [key, value] : options.env) inputs.env.push_back(key + "=" + value);
+  inputs.git = read_git_info(package.dir);
+  return inputs;
+}
+
 }  // namespace
 
 std::vector<GoImage> build_go_images(Store& store, const GoImageRequest& request, Progress& progress) {
@@ -172,6 +184,12 @@ std::vector<GoImage> build_go_images(Store& store, const GoImageRequest& request
       ImageRecipe recipe = request.recipe;
       std::string kodata = package.dir + "/kodata";
       if (is_directory(kodata)) recipe.kodata_dir = kodata;
+      for (const auto& batch : batches) {
+        for (const GoPackage* p : batch.packages) {
+          if (p->import_path == package.import_path)
+            recipe.provenance = provenance_inputs(package, batch.options);
+        }
+      }
       GoImage image{package, assemble_image(store, recipe, executables), platforms};
       for (size_t i = 0; i < platforms.size(); ++i) {
         progress.set(lines[t][i], "done " + image.image.manifests[i].digest.str().substr(0, 19));

@@ -215,15 +215,20 @@ GoPackage go_list(const std::string& raw_target, const std::string& working_dir)
   }
 }
 
-void go_build_many(const std::vector<const GoPackage*>& packages, const Platform& platform,
-                   const GoBuildOptions& options, const std::string& output_dir) {
-  std::string go = find_go();
+std::vector<std::string> go_build_arguments(const GoBuildOptions& options) {
   std::string ldflags = options.strip ? "-s -w" : "";
   if (!options.ldflags.empty()) ldflags += (ldflags.empty() ? "" : " ") + options.ldflags;
+  std::vector<std::string> arguments{"-trimpath"};
+  if (!ldflags.empty()) arguments.push_back("-ldflags=" + ldflags);
+  arguments.insert(arguments.end(), options.flags.begin(), options.flags.end());
+  return arguments;
+}
+
+void go_build_many(const std::vector<const GoPackage*>& packages, const Platform& platform,
+                   const GoBuildOptions& options, const std::string& output_dir) {
   // With -o naming a directory, go writes each main package as DIR/NAME.
-  std::vector<std::string> argv{go, "build", "-trimpath", "-o", output_dir + "/"};
-  if (!ldflags.empty()) argv.push_back("-ldflags=" + ldflags);
-  argv.insert(argv.end(), options.flags.begin(), options.flags.end());
+  std::vector<std::string> argv{find_go(), "build", "-o", output_dir + "/"};
+  for (auto& argument : go_build_arguments(options)) argv.push_back(std::move(argument));
   std::vector<std::string> paths;
   for (const GoPackage* p : packages) {
     argv.push_back(p->import_path);

@@ -57,6 +57,10 @@ std::vector<GoPackage> go_list_many(const std::vector<std::string>& targets, con
 void go_build(const GoPackage& package, const Platform& platform, const GoBuildOptions& options,
               const std::string& output);
 
+// The arguments go build gets besides -o and the packages: -trimpath, the
+// linker flags, then the options' flags as they are.
+std::vector<std::string> go_build_arguments(const GoBuildOptions& options);
+
 // Builds several packages for one platform in one go command (sharing its
 // package loading and cache checks) into output_dir/<binary name>. The
 // packages must have distinct binary names and one build_dir, where go runs.

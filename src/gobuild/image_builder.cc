@@ -65,7 +65,7 @@ class PlatformAssembly {
   PlatformAssembly(Store& store, const ImageRecipe& recipe, const PlatformExecutables& target)
       : store_(store), recipe_(recipe), target_(target) {}
 
-  Descriptor assemble(std::vector<Descriptor>& sboms) {
+  Descriptor assemble(BuiltImage& built) {
     std::string created = rfc3339_utc(recipe_.epoch);
     start_from_base();
     config_.set_platform(target_.platform);
@@ -98,7 +98,8 @@ class PlatformAssembly {
     }
     Descriptor manifest = store_.write_blob(manifest_.to_json_text(), std::string(media_type::oci_manifest));
     manifest.platform = target_.platform;
-    if (recipe_.sbom && sbom_) sboms.push_back(write_sbom_artifact(manifest));
+    if (recipe_.sbom && sbom_) built.sboms.push_back(write_sbom_artifact(manifest));
+    if (recipe_.provenance) built.provenance.push_back(write_provenance_artifact(manifest));
     return manifest;
   }
 
@@ -157,6 +158,8 @@ class PlatformAssembly {
       contents.add_mapped_file(path, binary, identity);
       executable_paths_.push_back(path);
       if (!sbom_ && recipe_.sbom) make_sbom(elf, identity);
+      if (recipe_.provenance && executable_paths_.size() == 1)
+        entrypoint_build_info_ = parse_go_buildinfo(elf.go_buildinfo);
     }
     return store_layer(store_, contents, recipe_.epoch, recipe_.compression);
   }
@@ -194,18 +197,36 @@ class PlatformAssembly {
     store_.cache_put("sbom", key, entry.dump());
   }
 
-  Descriptor write_sbom_artifact(const Descriptor& subject) {
+  Descriptor write_sbom_artifact(const Descriptor& subject) { return write_artifact(subject, *sbom_); }
+
+  // The statement names the manifest by the entrypoint's name, not by the
+  // image's tags, so that one build has one statement whatever it is called.
+  Descriptor write_provenance_artifact(const Descriptor& subject) {
+    ProvenanceInputs inputs = *recipe_.provenance;
+    inputs.builder_version = GOCRATE_VERSION;
+    inputs.platform = target_.platform.str();
+    for (const auto& [key, value] : target_.platform.go_environment())
+      inputs.env.push_back(key + "=" + value);
+    inputs.source_date_epoch = recipe_.epoch;
+    inputs.build_info = entrypoint_build_info_;
+    std::string statement =
+        provenance_statement(target_.executables.front().name, subject.digest, slsa_provenance(inputs));
+    return write_artifact(subject, store_.write_blob(statement, std::string(media_type::in_toto_json)));
+  }
+
+  // An artifact manifest whose one layer is `content`, about `subject`.
+  Descriptor write_artifact(const Descriptor& subject, const Descriptor& content) {
     Manifest artifact;
     artifact.media_type = media_type::oci_manifest;
-    artifact.artifact_type = media_type::spdx_json;
+    artifact.artifact_type = content.media_type;
     artifact.config = store_.write_blob(kEmptyJson, std::string(media_type::oci_empty));
     artifact.config.data = "e30=";
-    artifact.layers.push_back(*sbom_);
+    artifact.layers.push_back(content);
     Descriptor s{subject.media_type, subject.digest, subject.size};
     artifact.subject = s;
     artifact.annotations[std::string(annotation::created)] = rfc3339_utc(recipe_.epoch);
     Descriptor d = store_.write_blob(artifact.to_json_text(), std::string(media_type::oci_manifest));
-    d.artifact_type = media_type::spdx_json;
+    d.artifact_type = content.media_type;
     return d;
   }
 
@@ -235,6 +256,7 @@ class PlatformAssembly {
   ImageConfig config_;
   Manifest manifest_;
   std::optional<Descriptor> sbom_;
+  std::optional<GoBuildInfo> entrypoint_build_info_;
   std::vector<std::string> executable_paths_;
 };
 
@@ -256,7 +278,7 @@ BuiltImage assemble_image(Store& store, const ImageRecipe& recipe,
   for (const auto& target : platforms) {
     if (target.executables.empty()) fail("no executable to put into the {} image", target.platform.str());
     PlatformAssembly assembly(store, recipe, target);
-    built.manifests.push_back(assembly.assemble(built.sboms));
+    built.manifests.push_back(assembly.assemble(built));
   }
   if (platforms.size() == 1) {
     built.root = built.manifests.front();

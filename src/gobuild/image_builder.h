@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "gobuild/provenance.h"
 #include "image/content.h"
 #include "layer/compress.h"
 #include "store/store.h"
@@ -39,6 +40,10 @@ struct ImageRecipe {
   int64_t epoch = 0;
   CompressionSettings compression;
   bool sbom = true;
+  // How the executables were built, for the SLSA provenance of each platform
+  // manifest; the platform, epoch, builder version and build info are filled
+  // in per platform. Unset for executables built elsewhere (no provenance).
+  std::optional<ProvenanceInputs> provenance;
 };
 
 struct Executable {
@@ -57,14 +62,15 @@ struct PlatformExecutables {
 };
 
 struct BuiltImage {
-  Descriptor root;                    // a manifest, or an index for several platforms
-  std::vector<Descriptor> manifests;  // one per platform, platform set
-  std::vector<Descriptor> sboms;      // artifact manifests, subject = a platform manifest
+  Descriptor root;                     // a manifest, or an index for several platforms
+  std::vector<Descriptor> manifests;   // one per platform, platform set
+  std::vector<Descriptor> sboms;       // artifact manifests, subject = a platform manifest
+  std::vector<Descriptor> provenance;  // artifact manifests of in-toto statements, likewise
 };
 
 // Writes an image into the store: per platform the base's layers, the
 // scratch essentials (scratch only), a layer of kodata and --file files, a
-// layer of the executables; then config, manifest, SBOM and, for several
+// layer of the executables; then config, manifest, SBOM, provenance and, for several
 // platforms, an index. Layers come from the build cache when their inputs
 // are unchanged. The caller holds the store's lease and records names.
 BuiltImage assemble_image(Store& store, const ImageRecipe& recipe,

@@ -20,6 +20,8 @@ inline constexpr std::string_view docker_layer_gzip = "application/vnd.docker.im
 inline constexpr std::string_view docker_layer_tar = "application/vnd.docker.image.rootfs.diff.tar";
 
 inline constexpr std::string_view spdx_json = "application/spdx+json";
+// An in-toto statement, unsigned (a build's SLSA provenance).
+inline constexpr std::string_view in_toto_json = "application/vnd.in-toto+json";
 
 inline bool is_index(std::string_view type) {
   return type == oci_index || type == docker_manifest_list;

@@ -140,8 +140,8 @@ def test_unchanged_binary_is_not_repacked(store, work):
 def test_sbom_is_an_artifact_of_each_platform(store, work):
     image = build_hello(store, "--platform", "linux/amd64,linux/arm64", "-t", "sbom")
     info = json.loads(store("inspect", "sbom").stdout)[0]
-    referrers = info["referrers"]
-    check(len(referrers) == 2, referrers)
+    referrers = [r for r in info["referrers"] if r["artifactType"] == "application/spdx+json"]
+    check(len(referrers) == 2, info["referrers"])
     subjects = sorted(r["manifest"]["subject"]["digest"] for r in referrers)
     check(subjects == sorted(p["digest"] for p in image["platforms"]), subjects)
     artifact = referrers[0]["manifest"]
@@ -155,7 +155,37 @@ def test_sbom_is_an_artifact_of_each_platform(store, work):
     # manifest above is the same image and keeps its SBOM).
     fresh = store.__class__(os.path.join(work, "fresh"))
     none = build_hello(fresh, "-t", "nosbom", "--sbom", "none")
-    check(none["sboms"] == [] and json.loads(fresh("inspect", "nosbom").stdout)[0]["referrers"] == [], none)
+    types = [r["artifactType"] for r in json.loads(fresh("inspect", "nosbom").stdout)[0]["referrers"]]
+    check(none["sboms"] == [] and types == ["application/vnd.in-toto+json"], none)
+
+
+def test_provenance_is_an_artifact_of_each_platform(store, work):
+    require("git", "git")
+    image = build_hello(store, "--platform", "linux/amd64,linux/arm64", "-t", "provenance")
+    check(len(image["provenance"]) == 2, image)
+    info = json.loads(store("inspect", "provenance").stdout)[0]
+    statements = [r for r in info["referrers"] if r["artifactType"] == "application/vnd.in-toto+json"]
+    check(len(statements) == 2, info["referrers"])
+    revision = run(["git", "rev-parse", "HEAD"], cwd=SOURCE_DIR).stdout.strip()
+    by_digest = {p["digest"]: p["platform"] for p in image["platforms"]}
+    for referrer in statements:
+        layer = referrer["manifest"]["layers"][0]
+        check(layer["mediaType"] == "application/vnd.in-toto+json", layer)
+        statement = json.load(open(os.path.join(store.path, "blobs/sha256", layer["digest"].split(":")[1])))
+        check(statement["_type"] == "https://in-toto.io/Statement/v1", statement)
+        check(statement["predicateType"] == "https://slsa.dev/provenance/v1", statement)
+        subject = statement["subject"][0]
+        check(subject["name"] == "hello", subject)
+        manifest = "sha256:" + subject["digest"]["sha256"]
+        check(manifest == referrer["manifest"]["subject"]["digest"] and manifest in by_digest, subject)
+        definition = statement["predicate"]["buildDefinition"]
+        check(definition["externalParameters"]["platform"] == by_digest[manifest], definition)
+        check(definition["externalParameters"]["package"] == "example.com/hello", definition)
+        source, stdlib = definition["resolvedDependencies"][:2]
+        check(source["digest"] == {"gitCommit": revision}, source)
+        check(stdlib["uri"].startswith("pkg:golang/stdlib@go"), stdlib)
+        builder = statement["predicate"]["runDetails"]["builder"]
+        check(builder["id"] == "https://gocrate.dev/gocrate", builder)
 
 
 def test_save_loads_and_runs_in_docker_and_podman(store, work):

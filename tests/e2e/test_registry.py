@@ -38,17 +38,19 @@ def test_push_pull_round_trip_with_sboms(store, work):
         image = build_hello(store, "--platform", "linux/amd64,linux/arm64", "-t", ref)
         pushed = json.loads(store("push", ref, "--json").stdout)
         check(pushed["digest"] == image["digest"] and pushed["blobs"]["uploaded"] > 0, pushed)
-        check(len(pushed["referrers"]) == 2, pushed)
+        check(len(pushed["referrers"]) == 4, pushed)  # per platform an SBOM and a provenance statement
 
         raw = skopeo_raw(ref)
         check(raw["mediaType"] == "application/vnd.oci.image.index.v1+json", raw)
         check(sorted(m["platform"]["architecture"] for m in raw["manifests"]) == ["amd64", "arm64"], raw)
-        # The registry has no referrers API: each platform's SBOM is listed under the sha256-<digest> tag.
+        # The registry has no referrers API: each platform's artifacts are listed under the sha256-<digest> tag.
         for platform in image["platforms"]:
             listed = skopeo_raw(f"{reg.host}/hello:sha256-{platform['digest'].split(':')[1]}")
-            check([m["artifactType"] for m in listed["manifests"]] == ["application/spdx+json"], listed)
-            sbom = skopeo_raw(f"{reg.host}/hello@{listed['manifests'][0]['digest']}")
-            check(sbom["subject"]["digest"] == platform["digest"], sbom)
+            check(sorted(m["artifactType"] for m in listed["manifests"]) ==
+                  ["application/spdx+json", "application/vnd.in-toto+json"], listed)
+            for entry in listed["manifests"]:
+                artifact = skopeo_raw(f"{reg.host}/hello@{entry['digest']}")
+                check(artifact["subject"]["digest"] == platform["digest"], artifact)
 
         again = json.loads(store("push", ref, "--json").stdout)
         check(again["blobs"]["uploaded"] == 0 and again["digest"] == image["digest"], again)
@@ -61,12 +63,13 @@ def test_push_pull_round_trip_with_sboms(store, work):
         pulled = json.loads(fresh("pull", ref, "--json", "--platform", "linux/arm64").stdout)
         arm = [p for p in image["platforms"] if p["platform"].startswith("linux/arm64")][0]
         check(pulled["digest"] == arm["digest"] and pulled["name"] == ref, pulled)
-        check(len(pulled["referrers"]) == 1, pulled)  # the arm64 SBOM came along
+        check(len(pulled["referrers"]) == 2, pulled)  # the arm64 SBOM and provenance came along
         everything = json.loads(fresh("pull", ref, "--json", "--platform", "all").stdout)
         check(everything["digest"] == image["digest"], everything)
-        # The arm64 image and SBOM were there already. New: amd64's config and executable layer and its
-        # SBOM document; present: the shared base layer and the SBOMs' empty config.
-        check(everything["blobs"] == {"pulled": 3, "existing": 2}, everything)
+        # The arm64 image and artifacts were there already. New: amd64's config and executable layer, its
+        # SBOM document and provenance statement; present: the shared base layer and, for each of its two
+        # artifacts, their empty config.
+        check(everything["blobs"] == {"pulled": 4, "existing": 3}, everything)
         info = json.loads(fresh("inspect", ref).stdout)[0]
         check(len(info["manifests"]) == 2, info)
         check(sorted(r["digest"] for r in info["referrers"]) == sorted(r["digest"] for r in pushed["referrers"]), info)
