@@ -51,6 +51,7 @@ int build_command(Globals& globals, int argc, char** argv) {
   }
 
   check_push_names(flags);
+  std::optional<PrivateKey> key = signing_key(flags);
   Store store = open_store(globals);
   store.remove_stale_ingests();
   LocatedImage base;
@@ -68,6 +69,7 @@ int build_command(Globals& globals, int argc, char** argv) {
   }
   progress.finish();
   publish(store, results, flags);
+  if (key) sign_published(store, results, flags, *key);
   print_results(results, flags.json);
   return 0;
 }
@@ -85,6 +87,7 @@ int pack_command(Globals& globals, int argc, char** argv) {
   parse_command_line(app, argc, argv);
   apply_project_config(load_project_config(current_dir()), app, flags, nullptr);
   check_push_names(flags);
+  std::optional<PrivateKey> key = signing_key(flags);
 
   Store store = open_store(globals);
   LocatedImage base;
@@ -123,6 +126,7 @@ int pack_command(Globals& globals, int argc, char** argv) {
   for (const auto& g : groups) platforms.push_back(g.platform);
   std::vector<Published> results{{names, image, platforms}};
   publish(store, results, flags);
+  if (key) sign_published(store, results, flags, *key);
   print_results(results, flags.json);
   return 0;
 }

@@ -55,6 +55,11 @@ constexpr CommandEntry kCommands[] = {
     {"rm", "Remove containers", rm_command},
     {"stats", "Show containers' CPU, memory and processes", stats_command},
     {"volume", "Manage named volumes: create, ls, inspect, rm, prune", volume_command},
+    {"key", "Manage signing keys: generate, import, public (cosign's format)", key_command},
+    {"sign", "Sign an image with a key, as cosign sign does", sign_command},
+    {"attest", "Attest a predicate about an image, as cosign attest does", attest_command},
+    {"verify", "Verify an image's signatures with a public key", verify_command},
+    {"verify-attestation", "Verify an image's attestations with a public key", verify_attestation_command},
 };
 
 void print_usage(FILE* out) {

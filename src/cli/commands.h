@@ -72,5 +72,11 @@ int start_command(Globals& globals, int argc, char** argv);
 int inspect_any_command(Globals& globals, int argc, char** argv);
 // Named volumes (volume_commands.cc).
 int volume_command(Globals& globals, int argc, char** argv);
+// Signing (trust_commands.cc): cosign's keys, signatures and attestations.
+int key_command(Globals& globals, int argc, char** argv);
+int sign_command(Globals& globals, int argc, char** argv);
+int attest_command(Globals& globals, int argc, char** argv);
+int verify_command(Globals& globals, int argc, char** argv);
+int verify_attestation_command(Globals& globals, int argc, char** argv);
 
 }  // namespace gocrate::cli

@@ -13,7 +13,10 @@
 #include "image/reference.h"
 #include "store/oci_layout.h"
 #include "transport/archive.h"
+#include "transport/registry/pull.h"
 #include "transport/registry/push.h"
+#include "trust/image_trust.h"
+#include "trust/registry_policy.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strings.h"
@@ -46,6 +49,14 @@ void add_image_flags(CLI::App& app, ImageFlags& f) {
                  "Reach this registry HOST[:PORT] without TLS verification, or over plain HTTP (repeatable)");
   app.add_flag("--json", f.json, "Print the result as JSON");
   app.add_flag("-q,--quiet", f.quiet, "No progress display");
+  app.add_option("--signature-policy", f.signature_policy,
+                 "containers-policy.json(5) for the base image (default: $GOCRATE_SIGNATURE_POLICY, else "
+                 "/etc/containers/policy.json when it exists)");
+  app.add_flag(
+      "--sign", f.sign,
+      "Sign the images (in their registry with --push, else in the store) and attest their provenance "
+      "and SBOM, with --key");
+  app.add_option("--key", f.sign_key, "The private key for --sign (PREFIX.key of `gocrate key generate`)");
 }
 
 void apply_project_config(const ProjectConfig& config, const CLI::App& app, ImageFlags& flags,
@@ -115,6 +126,16 @@ ImageRecipe make_recipe(const ImageFlags& f, Store& store, LocatedImage& base) {
   ImageRecipe recipe;
   if (f.base != "scratch" && !f.base.empty()) {
     base = locate_image(f.base, store, registry_options(f));
+    if (base.source == &store) {
+      try {
+        enforce_store_policy(store, NamedImage{base.name, base.root}, f.signature_policy);
+      } catch (const Error& e) {
+        throw Error("base " + std::string(e.what()), e.exit_code());
+      }
+    } else if (auto remote = std::dynamic_pointer_cast<RegistrySource>(base.owned)) {
+      enforce_registry_policy(RemoteImage{remote, base.root, base.name}, f.signature_policy,
+                              registry_options(f));
+    }
     recipe.base = BaseImage{base.source, base.root, base.name};
   }
   if (!f.app_dir.starts_with('/')) fail("invalid --app-dir \"{}\": it must be an absolute path", f.app_dir);
@@ -145,8 +166,12 @@ void prepare_go_build(const ImageFlags& flags, Store& store, LocatedImage& base,
 
 void publish(Store& store, const std::vector<Published>& results, const ImageFlags& f) {
   for (const auto& r : results) {
+    // Built here: the signature policy accepts it to run or build on.
+    store.cache_put("built", r.image.root.digest.hex,
+                    nlohmann::json{{"digest", r.image.root.digest.str()}}.dump());
     for (const auto& name : r.names) store.add_name(name, r.image.root);
     for (const auto& sbom : r.image.sboms) store.add_referrer(sbom);
+    for (const auto& statement : r.image.provenance) store.add_referrer(statement);
   }
   store.commit();
 
@@ -156,9 +181,11 @@ void publish(Store& store, const std::vector<Published>& results, const ImageFla
   auto write_to = [&](ImageSink& sink, bool is_layout) {
     for (const auto& r : results) {
       copy_image(store, r.image.root, sink);
-      for (const auto& sbom : r.image.sboms) {
-        copy_image(store, sbom, sink);
-        sink.add_referrer(sbom);
+      for (const auto* artifacts : {&r.image.sboms, &r.image.provenance}) {
+        for (const auto& artifact : *artifacts) {
+          copy_image(store, artifact, sink);
+          sink.add_referrer(artifact);
+        }
       }
       for (const auto& name : r.names) {
         std::string entry = name;
@@ -224,11 +251,14 @@ void print_results(const std::vector<Published>& results, bool as_json) {
     }
     nlohmann::json sboms = nlohmann::json::array();
     for (const auto& s : r.image.sboms) sboms.push_back(s.digest.str());
+    nlohmann::json provenance = nlohmann::json::array();
+    for (const auto& p : r.image.provenance) provenance.push_back(p.digest.str());
     images.push_back({{"names", r.names},
                       {"digest", r.image.root.digest.str()},
                       {"mediaType", r.image.root.media_type},
                       {"platforms", platforms},
-                      {"sboms", sboms}});
+                      {"sboms", sboms},
+                      {"provenance", provenance}});
   }
   fmt::print("{}\n", nlohmann::json{{"images", images}}.dump(2));
 }

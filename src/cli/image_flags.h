@@ -8,6 +8,7 @@
 #include "gobuild/project_config.h"
 #include "transport/image_location.h"
 #include "transport/registry/registry_client.h"
+#include "trust/keys.h"
 
 namespace gocrate::cli {
 
@@ -28,6 +29,9 @@ struct ImageFlags {
   std::string repository;  // default repository: GOCRATE_DOCKER_REPO or .gocrate.yaml
   bool json = false;
   bool quiet = false;
+  std::string signature_policy;  // for the base: --signature-policy FILE
+  bool sign = false;             // --sign with --key: sign and attest what is published
+  std::string sign_key;
 };
 
 void add_image_flags(CLI::App& app, ImageFlags& flags);
@@ -61,6 +65,12 @@ struct Published {
 // (OCI layout, tarball, registry).
 void publish(Store& store, const std::vector<Published>& results, const ImageFlags& flags);
 void print_results(const std::vector<Published>& results, bool as_json);
+// --sign: the key, loaded (its passphrase asked once) before anything is built.
+std::optional<PrivateKey> signing_key(const ImageFlags& flags);
+// Signs every name published (in its registry when pushed, else in the
+// store) and attests each platform's provenance and SBOM (trust_commands.cc).
+void sign_published(Store& store, const std::vector<Published>& results, const ImageFlags& flags,
+                    const PrivateKey& key);
 std::vector<std::string> canonical_names(const std::vector<std::string>& tags);
 std::string current_dir();
 void add_git_annotations(ImageRecipe& recipe, const std::string& dir);

@@ -112,7 +112,7 @@ int push_command(Globals& globals, int argc, char** argv) {
 
 int pull_command(Globals& globals, int argc, char** argv) {
   CLI::App app{"Pull an image from a registry into the store", "pull"};
-  std::string reference, platform;
+  std::string reference, platform, signature_policy;
   std::vector<std::string> insecure;
   bool as_json = false, quiet = false;
   add_global_options(app, globals);
@@ -122,6 +122,9 @@ int pull_command(Globals& globals, int argc, char** argv) {
   add_insecure_option(app, insecure);
   app.add_flag("--json", as_json, "Print the result as JSON");
   app.add_flag("-q,--quiet", quiet, "No progress display");
+  app.add_option("--signature-policy", signature_policy,
+                 "containers-policy.json(5) the image must satisfy (default: $GOCRATE_SIGNATURE_POLICY, else "
+                 "/etc/containers/policy.json when it exists)");
   parse_command_line(app, argc, argv);
 
   if (!reference.starts_with("docker://")) Reference::parse(reference);
@@ -135,6 +138,7 @@ int pull_command(Globals& globals, int argc, char** argv) {
   store.remove_stale_ingests();
   PullOptions options;
   options.registry = registry_options(insecure);
+  options.signature_policy = signature_policy;
   options.all_platforms = platform == "all";
   if (!platform.empty() && platform != "all") options.platform = Platform::parse(platform);
   options.show_progress = !quiet && !as_json;

@@ -19,6 +19,7 @@
 #include "runtime/terminal/stdio_relay.h"
 #include "runtime/terminal/terminal.h"
 #include "transport/registry/pull.h"
+#include "trust/image_trust.h"
 #include "unpack/layer_cache.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -115,11 +116,21 @@ NamedImage find_or_pull(Store& store, const RunFlags& f, const std::optional<Pla
   if (f.pull != "missing" && f.pull != "always" && f.pull != "never") {
     fail("invalid --pull \"{}\": use missing, always or never", f.pull);
   }
+  auto checked = [&](NamedImage image) {
+    if (f.policy_verb.empty()) return image;
+    try {
+      enforce_store_policy(store, image, f.signature_policy);
+    } catch (const Error& e) {
+      throw Error(f.policy_verb + " " + e.what(), e.exit_code());
+    }
+    return image;
+  };
   if (f.pull != "always") {
-    if (auto found = store.find(f.image)) return *found;
+    if (auto found = store.find(f.image)) return checked(*found);
   }
-  if (f.pull == "never" || !names_registry(f.image)) return store.resolve(f.image);
+  if (f.pull == "never" || !names_registry(f.image)) return checked(store.resolve(f.image));
   PullOptions options;
+  options.signature_policy = f.signature_policy;
   options.platform = wanted;
   options.referrers = false;
   options.show_progress = Progress::stderr_is_terminal();

@@ -175,6 +175,12 @@ void add_run_flags(FlagSet& flags, Globals& globals, RunFlags& f, RunVerb verb) 
   flags.add_string("platform", f.platform,
                    "Run this platform's variant of the image (linux/arm64 under qemu)");
   flags.add_string("pull", f.pull, "Pull image before running (always, missing, never)");
+  if (verb != RunVerb::spec) {
+    flags.add_string(
+        "signature-policy", f.signature_policy,
+        "containers-policy.json(5) the image must satisfy (default: $GOCRATE_SIGNATURE_POLICY, else "
+        "/etc/containers/policy.json when it exists)");
+  }
 }
 
 void parse_run_command_line(Globals& globals, RunFlags& f, int argc, char** argv, RunVerb verb) {
@@ -191,6 +197,7 @@ void parse_run_command_line(Globals& globals, RunFlags& f, int argc, char** argv
                                     : "Create a new container (`gocrate start` starts it)");
   add_run_flags(flags, globals, f, verb);
   std::vector<std::string> rest = flags.parse(argc, argv, 1);
+  if (verb != RunVerb::spec) f.policy_verb = run ? "run" : "create";
   f.image = rest[0];
   f.args.assign(rest.begin() + 1, rest.end());
 }

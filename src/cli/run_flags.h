@@ -88,6 +88,8 @@ struct RunFlags {
   // Image.
   std::string platform;
   std::string pull = "missing";
+  std::string signature_policy;  // --signature-policy FILE
+  std::string policy_verb;       // "run" or "create", which apply the signature policy; empty for spec
   std::string image;
   std::vector<std::string> args;
 

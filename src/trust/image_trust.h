@@ -23,6 +23,9 @@ namespace gocrate {
 struct TrustTarget {
   std::string reference;  // as the user wrote it
   RegistryOptions registry = RegistryOptions::from_environment();
+  // The store's image even when the reference names a registry (a build's
+  // names that were not pushed).
+  bool store_only = false;
 };
 
 struct SignedManifest {
@@ -38,16 +41,18 @@ std::vector<SignedManifest> sign_image(Store& store, const TrustTarget& target, 
                                        const std::string& identity = "",
                                        const nlohmann::json& optional = nullptr);
 
-// Wraps `statement`'s predicate for the image's root in an in-toto
-// statement, signs it as DSSE and adds it to the `.att` attachment.
+// Wraps `predicate` in an in-toto statement about the image's root (or
+// `manifest`, one of its platform manifests), signs it as DSSE and adds it
+// to the `.att` attachment.
 std::vector<SignedManifest> attest_image(Store& store, const TrustTarget& target, const PrivateKey& key,
-                                         std::string_view predicate_type, const nlohmann::json& predicate);
+                                         std::string_view predicate_type, const nlohmann::json& predicate,
+                                         const std::optional<Digest>& manifest = std::nullopt);
 
 struct VerifiedSignature {
-  Digest digest;          // of the manifest signed
-  std::string identity;   // docker-reference of the payload
+  Digest digest;         // of the manifest signed
+  std::string identity;  // docker-reference of the payload
   nlohmann::json optional;
-  std::string where;      // which signature
+  std::string where;  // which signature
 };
 struct VerificationReport {
   std::string image;
