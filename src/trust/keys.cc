@@ -1,6 +1,8 @@
 #include "trust/keys.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -44,6 +46,16 @@ using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 struct MdCtxDeleter {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
+
+// OpenSSL's default initialisation parses openssl.cnf and loads every error
+// string, which costs milliseconds per process; P-256 and SHA-256 need
+// neither. First call wins, so this runs before any other OpenSSL call here.
+void init_openssl() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, nullptr);
+  });
+}
 
 void init_sodium() {
   static std::once_flag once;
@@ -153,6 +165,33 @@ std::string pkcs8_der(EVP_PKEY* pkey) {
   return out;
 }
 
+// The SubjectPublicKeyInfo of every uncompressed P-256 key (what cosign and
+// OpenSSL write) is this prefix and the 65-byte point. Building the key from
+// the point skips OpenSSL's generic decoder, whose first use in a process
+// costs milliseconds.
+PkeyPtr p256_from_spki(std::string_view der) {
+  static constexpr unsigned char kPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                                              0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                              0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
+  constexpr size_t kPointSize = 65;
+  if (der.size() != sizeof kPrefix + kPointSize ||
+      der.substr(0, sizeof kPrefix) != std::string_view(reinterpret_cast<const char*>(kPrefix), sizeof kPrefix))
+    return nullptr;
+  std::string point(der.substr(sizeof kPrefix));
+  char group[] = "prime256v1";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
+      OSSL_PARAM_construct_end()};
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr),
+                                                                  EVP_PKEY_CTX_free);
+  EVP_PKEY* pkey = nullptr;
+  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+    return nullptr;
+  return PkeyPtr(pkey);
+}
+
 std::string spki_der(EVP_PKEY* pkey) {
   unsigned char* der = nullptr;
   int length = i2d_PUBKEY(pkey, &der);
@@ -252,6 +291,7 @@ struct PrivateKey::Impl {
 
 struct PublicKey::Impl {
   PkeyPtr pkey;
+  std::string der;  // SubjectPublicKeyInfo
 };
 
 PrivateKey::PrivateKey(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -260,6 +300,7 @@ PrivateKey& PrivateKey::operator=(PrivateKey&&) noexcept = default;
 PrivateKey::~PrivateKey() = default;
 
 PrivateKey PrivateKey::generate() {
+  init_openssl();
   PkeyPtr pkey(EVP_EC_gen("P-256"));
   if (!pkey) fail("cannot generate an ECDSA P-256 key: {}", openssl_error());
   return PrivateKey(std::make_unique<Impl>(Impl{std::move(pkey)}));
@@ -267,6 +308,7 @@ PrivateKey PrivateKey::generate() {
 
 PrivateKey PrivateKey::from_pem(std::string_view pem, std::string_view what,
                                 const std::function<std::string()>& passphrase) {
+  init_openssl();
   PemBlock block = decode_pem(pem, what);
   PkeyPtr pkey;
   if (block.type == kSigstorePemType || block.type == kCosignPemType) {
@@ -310,7 +352,7 @@ PublicKey PrivateKey::public_key() const {
   auto* p = reinterpret_cast<const unsigned char*>(der.data());
   PkeyPtr pkey(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
   if (!pkey) fail("cannot extract the public key: {}", openssl_error());
-  return PublicKey(std::make_unique<PublicKey::Impl>(PublicKey::Impl{std::move(pkey)}));
+  return PublicKey(std::make_unique<PublicKey::Impl>(PublicKey::Impl{std::move(pkey), std::move(der)}));
 }
 
 std::string PrivateKey::sign(std::string_view data) const {
@@ -334,17 +376,21 @@ PublicKey& PublicKey::operator=(PublicKey&&) noexcept = default;
 PublicKey::~PublicKey() = default;
 
 PublicKey PublicKey::from_pem(std::string_view pem, std::string_view what) {
+  init_openssl();
   PemBlock block = decode_pem(pem, what);
   if (block.type != "PUBLIC KEY") {
     if (block.type.find("PRIVATE KEY") != std::string::npos)
       fail("{}: a private key where a public key (\"PUBLIC KEY\" PEM) is wanted", what);
     fail("{}: a \"{}\" PEM block, not a public key (\"PUBLIC KEY\")", what, block.type);
   }
-  auto* p = reinterpret_cast<const unsigned char*>(block.der.data());
-  PkeyPtr pkey(d2i_PUBKEY(nullptr, &p, static_cast<long>(block.der.size())));
+  PkeyPtr pkey = p256_from_spki(block.der);
+  if (!pkey) {
+    auto* p = reinterpret_cast<const unsigned char*>(block.der.data());
+    pkey.reset(d2i_PUBKEY(nullptr, &p, static_cast<long>(block.der.size())));
+  }
   if (!pkey) fail("{}: not a valid public key: {}", what, openssl_error());
   require_p256(pkey.get(), what);
-  return PublicKey(std::make_unique<Impl>(Impl{std::move(pkey)}));
+  return PublicKey(std::make_unique<Impl>(Impl{std::move(pkey), std::move(block.der)}));
 }
 
 PublicKey PublicKey::load(const std::string& path) {
@@ -352,11 +398,11 @@ PublicKey PublicKey::load(const std::string& path) {
 }
 
 std::string PublicKey::pem() const {
-  return encode_pem("PUBLIC KEY", spki_der(impl_->pkey.get()));
+  return encode_pem("PUBLIC KEY", impl_->der);
 }
 
 std::string PublicKey::fingerprint() const {
-  return "sha256:" + sha256_hex(spki_der(impl_->pkey.get()));
+  return "sha256:" + sha256_hex(impl_->der);
 }
 
 bool PublicKey::verify(std::string_view data, std::string_view der_signature) const {
