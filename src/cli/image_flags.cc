@@ -125,16 +125,12 @@ std::vector<Platform> parse_platform_list(const std::string& text) {
 ImageRecipe make_recipe(const ImageFlags& f, Store& store, LocatedImage& base) {
   ImageRecipe recipe;
   if (f.base != "scratch" && !f.base.empty()) {
+    auto policy = load_policy_in_effect(f.signature_policy);
     base = locate_image(f.base, store, registry_options(f));
     if (base.source == &store) {
-      try {
-        enforce_store_policy(store, NamedImage{base.name, base.root}, f.signature_policy);
-      } catch (const Error& e) {
-        throw Error("base " + std::string(e.what()), e.exit_code());
-      }
+      enforce_store_policy(store, NamedImage{base.name, base.root}, policy, "base");
     } else if (auto remote = std::dynamic_pointer_cast<RegistrySource>(base.owned)) {
-      enforce_registry_policy(RemoteImage{remote, base.root, base.name}, f.signature_policy,
-                              registry_options(f));
+      enforce_registry_policy(RemoteImage{remote, base.root, base.name}, policy, "base");
     }
     recipe.base = BaseImage{base.source, base.root, base.name};
   }

@@ -116,13 +116,10 @@ NamedImage find_or_pull(Store& store, const RunFlags& f, const std::optional<Pla
   if (f.pull != "missing" && f.pull != "always" && f.pull != "never") {
     fail("invalid --pull \"{}\": use missing, always or never", f.pull);
   }
+  std::optional<PolicyInEffect> policy;
+  if (!f.policy_verb.empty()) policy = load_policy_in_effect(f.signature_policy);
   auto checked = [&](NamedImage image) {
-    if (f.policy_verb.empty()) return image;
-    try {
-      enforce_store_policy(store, image, f.signature_policy);
-    } catch (const Error& e) {
-      throw Error(f.policy_verb + " " + e.what(), e.exit_code());
-    }
+    if (!f.policy_verb.empty()) enforce_store_policy(store, image, policy, f.policy_verb);
     return image;
   };
   if (f.pull != "always") {

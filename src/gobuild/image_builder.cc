@@ -211,7 +211,7 @@ class PlatformAssembly {
     inputs.build_info = entrypoint_build_info_;
     std::string statement =
         provenance_statement(target_.executables.front().name, subject.digest, slsa_provenance(inputs));
-    return write_artifact(subject, store_.write_blob(statement, std::string(media_type::in_toto_json)));
+    return write_artifact(subject, store_.write_blob(statement, std::string(media_type::in_toto)));
   }
 
   // An artifact manifest whose one layer is `content`, about `subject`.

@@ -102,11 +102,11 @@ std::string provenance_statement(const std::string& subject_name, const Digest& 
 std::optional<std::string> find_provenance_statement(Store& store, const Descriptor& manifest) {
   for (const auto& referrer : store.referrers(manifest)) {
     Manifest artifact = Manifest::parse(store.read_blob(referrer), referrer.digest.str());
-    if (artifact.artifact_type != media_type::in_toto_json || !artifact.subject ||
+    if (artifact.artifact_type != media_type::in_toto || !artifact.subject ||
         artifact.subject->digest != manifest.digest)
       continue;
     for (const auto& layer : artifact.layers) {
-      if (layer.media_type != media_type::in_toto_json || !store.has_blob(layer.digest)) continue;
+      if (layer.media_type != media_type::in_toto || !store.has_blob(layer.digest)) continue;
       std::string text = store.read_blob(layer);
       auto statement = json::parse(text, nullptr, false);
       if (statement.is_object() && statement.value("predicateType", "") == kSlsaProvenanceV1) return text;

@@ -132,7 +132,7 @@ TEST(FindProvenanceStatement, FindsTheStatementAmongTheReferrers) {
 
   std::string statement = provenance_statement("web", manifest.digest, slsa_provenance(example_inputs()));
   add_artifact(store, manifest, R"({"spdxVersion":"SPDX-2.3"})", media_type::spdx_json);
-  add_artifact(store, manifest, statement, media_type::in_toto_json);
+  add_artifact(store, manifest, statement, media_type::in_toto);
   store.commit();
   auto found = find_provenance_statement(store, manifest);
   ASSERT_TRUE(found);

@@ -21,7 +21,7 @@ inline constexpr std::string_view docker_layer_tar = "application/vnd.docker.ima
 
 inline constexpr std::string_view spdx_json = "application/spdx+json";
 // An in-toto statement, unsigned (a build's SLSA provenance).
-inline constexpr std::string_view in_toto_json = "application/vnd.in-toto+json";
+inline constexpr std::string_view in_toto = "application/vnd.in-toto+json";
 
 inline bool is_index(std::string_view type) {
   return type == oci_index || type == docker_manifest_list;

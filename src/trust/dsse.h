@@ -6,13 +6,10 @@
 #include <vector>
 
 #include "image/digest.h"
+#include "image/media_types.h"
 #include "trust/keys.h"
 
 namespace gocrate {
-
-namespace media_type {
-inline constexpr std::string_view in_toto = "application/vnd.in-toto+json";
-}
 
 // A DSSE envelope (https://github.com/secure-systems-lab/dsse), as cosign
 // stores attestations: {"payloadType","payload"(base64),"signatures":[{"keyid","sig"(base64)}]}.

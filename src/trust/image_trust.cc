@@ -298,21 +298,21 @@ std::vector<SignatureCandidate> store_signatures(Store& store, const Digest& roo
   return out;
 }
 
-void enforce_store_policy(Store& store, const NamedImage& image, const std::string& policy_flag) {
-  auto path = SignaturePolicy::path_for(policy_flag);
-  if (!path) return;
+void enforce_store_policy(Store& store, const NamedImage& image, const std::optional<PolicyInEffect>& policy,
+                          std::string_view action) {
+  if (!policy) return;
   const Digest& root = image.descriptor.digest;
   if (store.cache_get("built", root.hex)) return;
-  SignaturePolicy policy = SignaturePolicy::load(*path);
   auto reference = Digest::try_parse(image.name) ? std::nullopt : Reference::try_parse(image.name);
   if (!reference) {
-    fail("{} refused by policy {}: the image has no name to find its scope by; tag it (gocrate tag)",
-         image.name, *path);
+    fail("{} {} refused by policy {}: the image has no name to find its scope by; tag it (gocrate tag)",
+         action, image.name, policy->path);
   }
   PolicyDecision decision =
-      policy.evaluate("docker", *reference, root, [&] { return store_signatures(store, root); });
+      policy->policy.evaluate("docker", *reference, root, [&] { return store_signatures(store, root); });
   if (!decision.accepted) {
-    fail("{} refused by policy {} (scope {}): {}", image.name, *path, decision.scope, decision.reason);
+    fail("{} {} refused by policy {} (scope {}): {}", action, image.name, policy->path, decision.scope,
+         decision.reason);
   }
 }
 

@@ -88,6 +88,7 @@ std::vector<SignatureCandidate> store_signatures(Store& store, const Digest& roo
 // a base: images the store recorded as built here are accepted by that
 // record; others by their name's scope. Fails naming the image, the scope
 // and what was missing.
-void enforce_store_policy(Store& store, const NamedImage& image, const std::string& policy_flag);
+void enforce_store_policy(Store& store, const NamedImage& image, const std::optional<PolicyInEffect>& policy,
+                          std::string_view action);
 
 }  // namespace gocrate

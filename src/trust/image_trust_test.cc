@@ -166,7 +166,8 @@ TEST(ImageTrustTest, StorePolicyNeedsASignatureUnlessTheImageWasBuiltHere) {
             {{"docker", {{"docker.io/library/hello", {{{"type", "sigstoreSigned"}, {"keyPath", pub}}}}}}}}}
           .dump());
 
-  std::string message = error_of([&] { enforce_store_policy(store, image, policy); });
+  std::string message =
+      error_of([&] { enforce_store_policy(store, image, load_policy_in_effect(policy), "run"); });
   EXPECT_NE(message.find("hello:latest refused by policy " + policy +
                          " (scope docker \"docker.io/library/hello\"): "),
             std::string::npos)
@@ -174,13 +175,13 @@ TEST(ImageTrustTest, StorePolicyNeedsASignatureUnlessTheImageWasBuiltHere) {
 
   store.cache_put("built", image.descriptor.digest.hex,
                   json{{"digest", image.descriptor.digest.str()}}.dump());
-  EXPECT_NO_THROW(enforce_store_policy(store, image, policy));
+  EXPECT_NO_THROW(enforce_store_policy(store, image, load_policy_in_effect(policy), "run"));
   std::remove((store.dir() + "/cache/built/" + image.descriptor.digest.hex).c_str());
 
   sign_image(store, {"hello"}, key);
-  EXPECT_NO_THROW(enforce_store_policy(store, image, policy));
+  EXPECT_NO_THROW(enforce_store_policy(store, image, load_policy_in_effect(policy), "run"));
   NamedImage other = store_image(store, "other:latest");
-  EXPECT_NO_THROW(enforce_store_policy(store, other, policy));
+  EXPECT_NO_THROW(enforce_store_policy(store, other, load_policy_in_effect(policy), "run"));
 }
 
 }  // namespace

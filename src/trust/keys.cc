@@ -1,8 +1,8 @@
 #include "trust/keys.h"
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -175,7 +175,8 @@ PkeyPtr p256_from_spki(std::string_view der) {
                                               0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
   constexpr size_t kPointSize = 65;
   if (der.size() != sizeof kPrefix + kPointSize ||
-      der.substr(0, sizeof kPrefix) != std::string_view(reinterpret_cast<const char*>(kPrefix), sizeof kPrefix))
+      der.substr(0, sizeof kPrefix) !=
+          std::string_view(reinterpret_cast<const char*>(kPrefix), sizeof kPrefix))
     return nullptr;
   std::string point(der.substr(sizeof kPrefix));
   char group[] = "prime256v1";
@@ -183,8 +184,8 @@ PkeyPtr p256_from_spki(std::string_view der) {
       OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
       OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
       OSSL_PARAM_construct_end()};
-  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr),
-                                                                  EVP_PKEY_CTX_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), EVP_PKEY_CTX_free);
   EVP_PKEY* pkey = nullptr;
   if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
       EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)

@@ -763,6 +763,12 @@ std::optional<std::string> SignaturePolicy::path_for(const std::string& given) {
   return std::nullopt;
 }
 
+std::optional<PolicyInEffect> load_policy_in_effect(const std::string& given) {
+  auto path = SignaturePolicy::path_for(given);
+  if (!path) return std::nullopt;
+  return PolicyInEffect{*path, SignaturePolicy::load(*path)};
+}
+
 const std::vector<PolicyRequirement>& SignaturePolicy::requirements_for(std::string_view transport,
                                                                         const Reference& image,
                                                                         std::string* scope) const {

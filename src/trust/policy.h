@@ -86,6 +86,16 @@ class SignaturePolicy {
   std::map<std::string, std::map<std::string, std::vector<PolicyRequirement>>> transports_;
 };
 
+// The policy in effect and the file it came from (for messages).
+struct PolicyInEffect {
+  std::string path;
+  SignaturePolicy policy;
+};
+// Loads what SignaturePolicy::path_for(given) names; nullopt when there is
+// no policy. Callers load it before any other work, so that a broken policy
+// file is reported as such whatever the image.
+std::optional<PolicyInEffect> load_policy_in_effect(const std::string& given);
+
 // registries.d (containers-registries.d(5)): YAML files with `default-docker`
 // and `docker: {SCOPE: {...}}`. gocrate reads `use-sigstore-attachments`.
 class RegistriesD {

@@ -23,16 +23,15 @@ std::vector<SignatureCandidate> registry_signatures(const RemoteImage& image, co
   return out;
 }
 
-void enforce_registry_policy(const RemoteImage& image, const std::string& policy_flag,
-                             const RegistryOptions&) {
-  auto path = SignaturePolicy::path_for(policy_flag);
-  if (!path) return;
-  SignaturePolicy policy = SignaturePolicy::load(*path);
+void enforce_registry_policy(const RemoteImage& image, const std::optional<PolicyInEffect>& policy,
+                             std::string_view action) {
+  if (!policy) return;
   Reference ref = Reference::parse(image.name);
-  PolicyDecision decision = policy.evaluate("docker", ref, image.root.digest,
-                                            [&] { return registry_signatures(image, image.root); });
+  PolicyDecision decision = policy->policy.evaluate("docker", ref, image.root.digest,
+                                                    [&] { return registry_signatures(image, image.root); });
   if (!decision.accepted) {
-    fail("pull {} refused by policy {} (scope {}): {}", image.name, *path, decision.scope, decision.reason);
+    fail("{} {} refused by policy {} (scope {}): {}", action, image.name, policy->path, decision.scope,
+         decision.reason);
   }
 }
 

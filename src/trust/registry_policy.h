@@ -13,11 +13,12 @@ namespace gocrate {
 // turns use-sigstore-attachments off for the image.
 std::vector<SignatureCandidate> registry_signatures(const RemoteImage& image, const Descriptor& subject);
 
-// Applies the signature policy (--signature-policy FILE, else the default
-// lookup of SignaturePolicy::path_for; none: nothing to check) to an image
+// Applies the signature policy (load_policy_in_effect; none: nothing to
+// check) to an image
 // opened in a registry, before anything of it is stored or used. Fails with
 // one line naming the image, the policy file, the scope and the reason.
-void enforce_registry_policy(const RemoteImage& image, const std::string& policy_flag,
-                             const RegistryOptions& options);
+// `action` starts the message: "pull", "base".
+void enforce_registry_policy(const RemoteImage& image, const std::optional<PolicyInEffect>& policy,
+                             std::string_view action);
 
 }  // namespace gocrate

@@ -53,8 +53,9 @@ bool is_attachment_manifest(BlobSource& source, const Descriptor& d) {
 }  // namespace
 
 PullResult pull_image(Store& store, std::string_view reference, const PullOptions& options) {
+  auto policy = load_policy_in_effect(options.signature_policy);
   RemoteImage remote = open_remote_image(reference, options.registry);
-  enforce_registry_policy(remote, options.signature_policy, options.registry);
+  enforce_registry_policy(remote, policy, "pull");
   TransferDisplay display(options.show_progress && Progress::stderr_is_terminal());
   remote.source->set_display(&display);
 
