@@ -67,7 +67,7 @@ void print_usage(FILE* out) {
              "gocrate {} — Go programs to minimal OCI images, without a daemon\n\n"
              "Usage: gocrate [--root DIR] COMMAND [OPTIONS]\n\nCommands:\n",
              GOCRATE_VERSION);
-  for (const auto& c : kCommands) fmt::print(out, "  {:<10} {}\n", c.name, c.summary);
+  for (const auto& c : kCommands) fmt::print(out, "  {:<18} {}\n", c.name, c.summary);
   fmt::print(out, "\nRun `gocrate COMMAND --help` for a command's options.\n");
 }
 
