@@ -67,3 +67,8 @@ if [[ ! -d "$repo/tests/kubernetes/node_modules/kubernetes-models" ]]; then
   echo "install-deps: installing the kubernetes-models npm packages for the tests" >&2
   (cd "$repo/tests/kubernetes" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+# sigstore-js, the trust tests' independent verifier of DSSE envelopes (npm registry).
+if [[ ! -d "$repo/tests/sigstore/node_modules/@sigstore/verify" ]]; then
+  echo "install-deps: installing the @sigstore/verify npm packages for the tests" >&2
+  (cd "$repo/tests/sigstore" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
