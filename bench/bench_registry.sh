@@ -31,7 +31,7 @@ empty_registry="rm -rf $REGISTRY_DIR/data/docker"
 
 echo "== images"
 (cd "$source_dir/examples/hello" &&
-  "$gocrate" --root "$store" build . -q --sbom none -t "$reg/hello:v1" --oci-layout "$work/hello-layout" >/dev/null)
+  "$gocrate" --root "$store" build . -q --sbom none --provenance none -t "$reg/hello:v1" --oci-layout "$work/hello-layout" >/dev/null)
 python3 "$here/make_layout.py" "$work/big-layout" big 5 10
 (cd "$work/big-layout" && tar -cf "$work/big.tar" .)
 "$gocrate" --root "$store" load -q -i "$work/big.tar"

@@ -40,6 +40,8 @@ void add_image_flags(CLI::App& app, ImageFlags& f) {
   app.add_option("--file", f.files, "Add a host file or directory, SRC:DST (repeatable)");
   app.add_option("--app-dir", f.app_dir, "Directory of the executables in the image")->capture_default_str();
   app.add_option("--sbom", f.sbom, "spdx or none")->capture_default_str();
+  app.add_option("--provenance", f.provenance, "slsa (SLSA v1 of each built executable) or none")
+      ->capture_default_str();
   app.add_option("--compression", f.compression, "gzip, zstd or none, optionally :LEVEL")
       ->capture_default_str();
   app.add_option("--oci-layout", f.oci_layout, "Also write the image into this OCI layout directory");
@@ -147,6 +149,8 @@ ImageRecipe make_recipe(const ImageFlags& f, Store& store, LocatedImage& base) {
   for (const auto& a : f.annotations) recipe.annotations.insert(parse_key_value(a, "--annotation"));
   for (const auto& file : f.files) recipe.files.push_back(parse_file_mapping(file, "--file"));
   if (f.sbom != "spdx" && f.sbom != "none") fail("invalid --sbom \"{}\": use spdx or none", f.sbom);
+  if (f.provenance != "slsa" && f.provenance != "none")
+    fail("invalid --provenance \"{}\": use slsa or none", f.provenance);
   recipe.sbom = f.sbom == "spdx";
   recipe.compression = parse_compression(f.compression);
   recipe.epoch = source_date_epoch();
@@ -156,6 +160,7 @@ ImageRecipe make_recipe(const ImageFlags& f, Store& store, LocatedImage& base) {
 void prepare_go_build(const ImageFlags& flags, Store& store, LocatedImage& base, GoImageRequest& request) {
   request.recipe = make_recipe(flags, store, base);
   request.all_platforms = flags.platform == "all";
+  request.provenance = flags.provenance == "slsa";
   request.platforms = parse_platform_list(flags.platform);
   add_git_annotations(request.recipe, request.working_dir);
 }

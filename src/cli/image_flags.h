@@ -22,6 +22,7 @@ struct ImageFlags {
   std::vector<std::string> env, ports, labels, annotations, files;
   std::string user, workdir, app_dir = "/app";
   std::string sbom = "spdx";
+  std::string provenance = "slsa";
   std::string compression = "gzip";
   std::string oci_layout, tarball;
   bool push = false;

@@ -186,7 +186,7 @@ std::vector<GoImage> build_go_images(Store& store, const GoImageRequest& request
       if (is_directory(kodata)) recipe.kodata_dir = kodata;
       for (const auto& batch : batches) {
         for (const GoPackage* p : batch.packages) {
-          if (p->import_path == package.import_path)
+          if (request.provenance && p->import_path == package.import_path)
             recipe.provenance = provenance_inputs(package, batch.options);
         }
       }

@@ -19,7 +19,8 @@ struct GoImageRequest {
   GoBuildOptions go;
   // Adjusts the Go options for one package (from the project configuration).
   std::function<void(const GoPackage&, GoBuildOptions&)> adjust_go_options;
-  ImageRecipe recipe;  // kodata_dir is filled in per target
+  ImageRecipe recipe;      // kodata_dir is filled in per target
+  bool provenance = true;  // record SLSA provenance of each image's entrypoint
 };
 
 struct GoImage {

@@ -1,5 +1,6 @@
 #include "transport/registry/pull.h"
 
+#include <future>
 #include <mutex>
 
 #include "image/media_types.h"
@@ -89,13 +90,28 @@ PullResult pull_image(Store& store, std::string_view reference, const PullOption
   };
   FileLock lease = store.lease();
   verified.expect(target, remote.name);
-  copy_image(verified, target, store, progress);
   std::vector<Descriptor> pulled{target};
   if (media_type::is_index(target.media_type)) {
     for (const auto& m : Index::parse(remote.source->read_blob(target), remote.name).manifests) {
       if (media_type::is_manifest(m.media_type)) pulled.push_back(m);
     }
   }
+  // Signatures and attestations are fetched while the blobs are copied.
+  auto attachments = std::async(std::launch::async, [&] {
+    std::vector<Attachment> found;
+    if (RegistriesD::load().use_sigstore_attachments(Reference::parse(remote.name)) == false) return found;
+    std::vector<Descriptor> subjects = pulled;
+    if (remote.root.digest != target.digest) subjects.insert(subjects.begin(), remote.root);
+    for (const auto& d : subjects) {
+      Descriptor subject{d.media_type, d.digest, d.size};
+      for (auto kind : {AttachmentKind::signature, AttachmentKind::attestation}) {
+        if (auto attachment = fetch_registry_attachment(*remote.source, subject, kind))
+          found.push_back(std::move(*attachment));
+      }
+    }
+    return found;
+  });
+  copy_image(verified, target, store, progress);
   if (options.referrers) {
     for (const auto& subject : pulled) {
       for (auto& referrer : remote.source->referrers(subject.digest)) {
@@ -107,23 +123,12 @@ PullResult pull_image(Store& store, std::string_view reference, const PullOption
       }
     }
   }
-  std::vector<Attachment> attachments;
-  if (RegistriesD::load().use_sigstore_attachments(Reference::parse(remote.name)) != false) {
-    std::vector<Descriptor> subjects = pulled;
-    if (remote.root.digest != target.digest) subjects.insert(subjects.begin(), remote.root);
-    for (const auto& d : subjects) {
-      Descriptor subject{d.media_type, d.digest, d.size};
-      for (auto kind : {AttachmentKind::signature, AttachmentKind::attestation}) {
-        auto attachment = fetch_registry_attachment(*remote.source, subject, kind);
-        if (attachment) attachments.push_back(std::move(*attachment));
-      }
-    }
-  }
+  std::vector<Attachment> signed_by = attachments.get();
   display.finish();
   Descriptor recorded = target;
   recorded.platform.reset();
   store.set_name(name.str(), recorded);
-  for (const auto& attachment : attachments) merge_store_attachment(store, attachment);
+  for (const auto& attachment : signed_by) merge_store_attachment(store, attachment);
   result.image = NamedImage{name.str(), recorded};
   return result;
 }
