@@ -187,6 +187,10 @@ def test_provenance_is_an_artifact_of_each_platform(store, work):
         builder = statement["predicate"]["runDetails"]["builder"]
         check(builder["id"] == "https://gocrate.dev/gocrate", builder)
 
+    bare = build_hello(store, "--provenance", "none", "--sbom", "none", "-t", "no-provenance")
+    check(bare["provenance"] == [] and bare["sboms"] == [], bare)
+    store.expect_error("build", ".", "--provenance", "full", "-t", "x", contains="--provenance", cwd=HELLO_DIR)
+
 
 def test_save_loads_and_runs_in_docker_and_podman(store, work):
     build_hello(store, "--platform", "linux/amd64,linux/arm64", "-t", "hello-save")
