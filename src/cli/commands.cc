@@ -1,6 +1,7 @@
 #include "cli/commands.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -90,6 +91,27 @@ void parse_command_line(CLI::App& app, int argc, char** argv) {
     fmt::print(stderr, "gocrate {}: {} (see `gocrate {} --help`)\n", app.get_name(), message, app.get_name());
     throw ExitRequest{2};
   }
+}
+
+int run_subcommand(std::string_view group, std::string_view usage, int argc, char** argv,
+                   const std::vector<Subcommand>& commands) {
+  if (argc < 2) {
+    fmt::print(stderr, "{}", usage);
+    return 2;
+  }
+  std::string_view wanted = argv[1];
+  if (wanted == "--help" || wanted == "-h") {
+    fmt::print("{}", usage);
+    return 0;
+  }
+  std::vector<std::string_view> listed;
+  for (const auto& command : commands) {
+    for (auto name : command.names) {
+      if (name == wanted) return command.run(argc - 1, argv + 1);
+    }
+    listed.push_back(command.names.front());
+  }
+  fail("unknown command \"{} {}\": use {}", group, wanted, fmt::join(listed, ", "));
 }
 
 std::vector<std::string> take_arguments_after_double_dash(int& argc, char** argv) {

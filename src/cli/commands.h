@@ -1,8 +1,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "store/store.h"
 
@@ -28,6 +30,17 @@ std::string gocrate_executable();
 // Splits argv at "--": returns what follows it (for the program a command
 // hands over to) and shortens argc to what precedes it.
 std::vector<std::string> take_arguments_after_double_dash(int& argc, char** argv);
+
+// A command of a group (`gocrate volume ls`): its names (the first is the one
+// listed) and what runs it with argv starting at its name.
+struct Subcommand {
+  std::vector<std::string_view> names;
+  std::function<int(int argc, char** argv)> run;
+};
+// Runs the subcommand argv[1] names: without one, prints `usage` to stderr
+// and returns 2; --help prints it to stdout.
+int run_subcommand(std::string_view group, std::string_view usage, int argc, char** argv,
+                   const std::vector<Subcommand>& commands);
 
 // Thrown to end a command early with an exit code and nothing more to say.
 struct ExitRequest {

@@ -158,26 +158,14 @@ int key_command(Globals&, int argc, char** argv) {
       "  generate    Make a key pair: PREFIX.key (encrypted) and PREFIX.pub\n"
       "  import      Import a PEM EC P-256 private key as a key pair\n"
       "  public      Print the public key of a private key\n";
-  if (argc < 2) {
-    fmt::print(stderr, "{}", kUsage);
-    return 2;
-  }
-  std::string_view sub = argv[1];
-  if (sub == "--help" || sub == "-h") {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
-  if (sub == "generate") return key_generate(argc - 1, argv + 1);
-  if (sub == "import") return key_import(argc - 1, argv + 1);
-  if (sub == "public") return key_public(argc - 1, argv + 1);
-  fail("unknown command \"key {}\": use generate, import or public", sub);
+  return run_subcommand("key", kUsage, argc, argv,
+                        {{{"generate"}, key_generate}, {{"import"}, key_import}, {{"public"}, key_public}});
 }
 
 int sign_command(Globals& globals, int argc, char** argv) {
   CLI::App app{
       "Sign an image as cosign does: a registry image in its registry (HOST[:PORT]/REPO:sha256-DIGEST.sig), "
-      "a store "
-      "image in the store (push, save and --oci-layout carry it); an index and each of its manifests",
+      "a store image in the store (push, pull, save and load carry it); an index and each of its manifests",
       "sign"};
   std::string image, key_path, identity;
   std::vector<std::string> annotations, insecure;

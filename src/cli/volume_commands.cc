@@ -232,23 +232,15 @@ int volume_command(Globals& globals, int argc, char** argv) {
       "  ls          List volumes\n"
       "  prune       Remove every volume no container uses\n"
       "  rm          Remove volumes\n";
-  if (argc < 2) {
-    fmt::print(stderr, "{}", kUsage);
-    return 2;
-  }
-  std::string_view sub = argv[1];
-  if (sub == "--help" || sub == "-h") {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
-  int sub_argc = argc - 1;
-  char** sub_argv = argv + 1;
-  if (sub == "create") return create(globals, sub_argc, sub_argv);
-  if (sub == "ls" || sub == "list") return list(globals, sub_argc, sub_argv);
-  if (sub == "inspect") return inspect(globals, sub_argc, sub_argv);
-  if (sub == "rm" || sub == "remove") return remove(globals, sub_argc, sub_argv);
-  if (sub == "prune") return prune(globals, sub_argc, sub_argv);
-  fail("unknown command \"volume {}\": use create, ls, inspect, rm or prune", sub);
+  auto with_globals = [&globals](int (*command)(Globals&, int, char**)) {
+    return [&globals, command](int argc, char** argv) { return command(globals, argc, argv); };
+  };
+  return run_subcommand("volume", kUsage, argc, argv,
+                        {{{"create"}, with_globals(create)},
+                         {{"ls", "list"}, with_globals(list)},
+                         {{"inspect"}, with_globals(inspect)},
+                         {{"rm", "remove"}, with_globals(remove)},
+                         {{"prune"}, with_globals(prune)}});
 }
 
 }  // namespace gocrate::cli

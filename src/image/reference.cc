@@ -59,6 +59,14 @@ bool looks_like_domain(std::string_view component) {
 
 }  // namespace
 
+bool is_valid_domain(std::string_view domain) {
+  return is_domain(domain);
+}
+
+bool is_valid_path_component(std::string_view component) {
+  return is_path_component(component);
+}
+
 bool is_valid_tag(std::string_view tag) {
   if (tag.empty() || tag.size() > 128) return false;
   auto word = [](char c) { return is_alnum(c) || c == '_'; };

@@ -32,5 +32,8 @@ struct Reference {
 };
 
 bool is_valid_tag(std::string_view tag);
+// Docker's grammar for a registry host[:port], and for one component of a path.
+bool is_valid_domain(std::string_view domain);
+bool is_valid_path_component(std::string_view component);
 
 }  // namespace gocrate

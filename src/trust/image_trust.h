@@ -19,7 +19,7 @@ namespace gocrate {
 // (names_registry) is read and written there, and when the store holds the
 // same name at the same digest, the store's copy gets the same signatures;
 // any other reference is a store image, whose attachments travel with push,
-// save and --oci-layout.
+// pull, save and load.
 struct TrustTarget {
   std::string reference;  // as the user wrote it
   RegistryOptions registry = RegistryOptions::from_environment();

@@ -112,49 +112,6 @@ class StrictDom : public nlohmann::json_sax<json> {
 
 // ---- Docker reference names, as github.com/distribution/reference ----
 
-bool is_domain_component(std::string_view s) {
-  if (s.empty() || !std::isalnum(static_cast<unsigned char>(s.front())) ||
-      !std::isalnum(static_cast<unsigned char>(s.back()))) {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; });
-}
-
-// DomainRegexp: components separated by '.', then an optional :port.
-bool is_domain(std::string_view s) {
-  auto colon = s.find(':');
-  if (colon != std::string_view::npos) {
-    std::string_view port = s.substr(colon + 1);
-    if (port.empty() || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return false;
-    }
-    s = s.substr(0, colon);
-  }
-  auto parts = split(s, '.');
-  return std::all_of(parts.begin(), parts.end(), [](const std::string& p) { return is_domain_component(p); });
-}
-
-bool is_lower_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-bool is_path_component(std::string_view s) {
-  if (s.empty() || !is_lower_alnum(s.front()) || !is_lower_alnum(s.back())) return false;
-  for (size_t i = 0; i < s.size();) {
-    if (is_lower_alnum(s[i])) {
-      ++i;
-      continue;
-    }
-    size_t start = i;
-    while (i < s.size() && !is_lower_alnum(s[i])) ++i;
-    std::string_view sep = s.substr(start, i - start);
-    bool dashes = sep.find_first_not_of('-') == std::string_view::npos;
-    if (!(sep == "." || sep == "_" || sep == "__" || dashes)) return false;
-  }
-  return true;
-}
-
 // The fully expanded form of a reference (docker.io/library/busybox:latest),
 // as ParseNormalizedNamed yields it.
 struct NamedRef {
@@ -418,11 +375,11 @@ struct Parser {
 
   // validateIdentityRemappingPrefix: a domain, or a name that starts with one.
   static bool valid_remap_prefix(const std::string& s) {
-    if (is_domain(s)) return true;
+    if (is_valid_domain(s)) return true;
     auto parts = split(s, '/');
-    if (parts.size() < 2 || !is_domain(parts[0])) return false;
+    if (parts.size() < 2 || !is_valid_domain(parts[0])) return false;
     return std::all_of(parts.begin() + 1, parts.end(),
-                       [](const std::string& p) { return is_path_component(p); });
+                       [](const std::string& p) { return is_valid_path_component(p); });
   }
 
   void signed_by(const json& v, const std::string& path, PolicyRequirement& req) const {
