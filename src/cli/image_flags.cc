@@ -129,11 +129,7 @@ ImageRecipe make_recipe(const ImageFlags& f, Store& store, LocatedImage& base) {
   if (f.base != "scratch" && !f.base.empty()) {
     auto policy = load_policy_in_effect(f.signature_policy);
     base = locate_image(f.base, store, registry_options(f));
-    if (base.source == &store) {
-      enforce_store_policy(store, NamedImage{base.name, base.root}, policy, "base");
-    } else if (auto remote = std::dynamic_pointer_cast<RegistrySource>(base.owned)) {
-      enforce_registry_policy(RemoteImage{remote, base.root, base.name}, policy, "base");
-    }
+    enforce_base_policy(store, base, f.base, policy);
     recipe.base = BaseImage{base.source, base.root, base.name};
   }
   if (!f.app_dir.starts_with('/')) fail("invalid --app-dir \"{}\": it must be an absolute path", f.app_dir);

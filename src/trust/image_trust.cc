@@ -5,6 +5,7 @@
 #include "image/media_types.h"
 #include "image/reference.h"
 #include "transport/registry/pull.h"
+#include "trust/registry_policy.h"
 #include "trust/simple_signing.h"
 #include "util/error.h"
 #include "util/strings.h"
@@ -308,10 +309,39 @@ void enforce_store_policy(Store& store, const NamedImage& image, const std::opti
     fail("{} {} refused by policy {}: the image has no name to find its scope by; tag it (gocrate tag)",
          action, image.name, policy->path);
   }
-  PolicyDecision decision =
-      policy->policy.evaluate("docker", *reference, root, [&] { return store_signatures(store, root); });
+  bool unsigned_manifest = false;
+  PolicyDecision decision = policy->policy.evaluate("docker", *reference, root, [&] {
+    auto signatures = store_signatures(store, root);
+    unsigned_manifest = signatures.empty() && media_type::is_manifest(image.descriptor.media_type);
+    return signatures;
+  });
   if (!decision.accepted) {
-    fail("{} {} refused by policy {} (scope {}): {}", action, image.name, policy->path, decision.scope,
+    // A pull of one platform keeps that platform's manifest, not the index.
+    std::string_view hint = unsigned_manifest
+                                ? "; if its registry signed only the index, pull it with "
+                                  "--all-platforms, or sign each manifest (as gocrate sign does)"
+                                : "";
+    fail("{} {} refused by policy {} (scope {}): {}{}", action, image.name, policy->path, decision.scope,
+         decision.reason, hint);
+  }
+}
+
+void enforce_base_policy(Store& store, const LocatedImage& base, std::string_view location,
+                         const std::optional<PolicyInEffect>& policy) {
+  if (!policy) return;
+  if (base.source == &store)
+    return enforce_store_policy(store, NamedImage{base.name, base.root}, policy, "base");
+  if (auto remote = std::dynamic_pointer_cast<RegistrySource>(base.owned)) {
+    return enforce_registry_policy(RemoteImage{remote, base.root, base.name}, policy, "base");
+  }
+  std::string_view transport = location.substr(0, location.find(':'));
+  if (transport == "oci-layout") transport = "oci";
+  auto reference = Reference::try_parse(base.name);
+  PolicyDecision decision =
+      policy->policy.evaluate(transport, reference ? *reference : Reference::parse("base"), base.root.digest,
+                              [] { return std::vector<SignatureCandidate>{}; });
+  if (!decision.accepted) {
+    fail("base {} refused by policy {} (scope {}): {}", location, policy->path, decision.scope,
          decision.reason);
   }
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "store/store.h"
+#include "transport/image_location.h"
 #include "transport/registry/registry_client.h"
 #include "trust/attachments.h"
 #include "trust/dsse.h"
@@ -90,5 +91,12 @@ std::vector<SignatureCandidate> store_signatures(Store& store, const Digest& roo
 // and what was missing.
 void enforce_store_policy(Store& store, const NamedImage& image, const std::optional<PolicyInEffect>& policy,
                           std::string_view action);
+
+// The policy for the base of a build, wherever `location` (as locate_image
+// takes it) found it: the store and registries as above; OCI layouts and
+// archives by their transport's scopes ("oci", "docker-archive",
+// "oci-archive"), where no signature can be found.
+void enforce_base_policy(Store& store, const LocatedImage& base, std::string_view location,
+                         const std::optional<PolicyInEffect>& policy);
 
 }  // namespace gocrate

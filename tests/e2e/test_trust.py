@@ -496,6 +496,16 @@ def test_run_policy_on_store_images(store, work):
     store.expect_error("build", ".", "-q", "--base", "loaded", "-t", "on-loaded", "--signature-policy", policy,
                        contains="loaded", cwd=base_user)
     check("on-loaded:latest" not in store_names(store), store_names(store))
+    # An archive has no signatures: a policy that wants them refuses it as a base, by its transport's scope.
+    store.expect_error("build", ".", "-q", "--base", "docker-archive:" + archive, "-t", "on-archive",
+                       "--signature-policy", policy, contains="docker-archive:", cwd=base_user)
+    check("on-archive:latest" not in store_names(store), store_names(store))
+    archives_ok = os.path.join(work, "archives-ok.json")
+    with open(archives_ok, "w") as f:
+        json.dump({"default": [sigstore_signed(pub)],
+                   "transports": {"docker-archive": {"": [{"type": "insecureAcceptAnything"}]}}}, f)
+    store("build", ".", "-q", "--base", "docker-archive:" + archive, "-t", "on-archive", "--signature-policy",
+          archives_ok, cwd=base_user)
 
     build_program(store, work, "local", program("local"))
     out = store("run", "--rm", "--signature-policy", policy, "local").stdout

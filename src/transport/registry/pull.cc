@@ -1,5 +1,7 @@
 #include "transport/registry/pull.h"
 
+#include <fmt/format.h>
+
 #include <future>
 #include <mutex>
 
@@ -105,8 +107,15 @@ PullResult pull_image(Store& store, std::string_view reference, const PullOption
     for (const auto& d : subjects) {
       Descriptor subject{d.media_type, d.digest, d.size};
       for (auto kind : {AttachmentKind::signature, AttachmentKind::attestation}) {
-        if (auto attachment = fetch_registry_attachment(*remote.source, subject, kind))
-          found.push_back(std::move(*attachment));
+        // The policy was decided before the copy; what the registry cannot
+        // give here is only missing from the store's copy.
+        try {
+          if (auto attachment = fetch_registry_attachment(*remote.source, subject, kind))
+            found.push_back(std::move(*attachment));
+        } catch (const Error& e) {
+          fmt::print(stderr, "gocrate: warning: {} kept without its {}: {}\n", remote.name,
+                     kind == AttachmentKind::signature ? "signatures" : "attestations", e.what());
+        }
       }
     }
     return found;
