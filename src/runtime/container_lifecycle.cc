@@ -196,6 +196,9 @@ void remove_container(const std::string& store_root, const std::string& ref, boo
     if (!wait_until_released(c.dir, kReleaseTimeout)) {
       fail("container {} did not stop: its supervisor does not answer; see `gocrate ps`", c.state.name);
     }
+  } else if (c.owned && !wait_until_released(c.dir, kReleaseTimeout)) {
+    // Its program ended (as `wait` reports) and its supervisor is finishing.
+    fail("container {} ended but its supervisor does not let go: see `gocrate ps`", c.state.name);
   }
   UniqueFd lock(::open(c.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!lock) return;  // removed by its own gocrate (--rm)
