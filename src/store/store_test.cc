@@ -8,6 +8,7 @@
 
 #include "image/media_types.h"
 #include "util/error.h"
+#include "util/processes_for_tests.h"
 
 namespace gocrate {
 namespace {
@@ -22,28 +23,6 @@ class StoreTest : public ::testing::Test {
     return std::distance(std::filesystem::directory_iterator(path), std::filesystem::directory_iterator());
   }
 };
-
-// Runs `child` in `n` forked processes at once and waits for all; each must exit 0.
-void in_processes(int n, const std::function<void(int)>& child) {
-  std::vector<pid_t> pids;
-  for (int i = 0; i < n; ++i) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      try {
-        child(i);
-        _exit(0);
-      } catch (...) {
-        _exit(1);
-      }
-    }
-    pids.push_back(pid);
-  }
-  for (pid_t pid : pids) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
-}
 
 std::string manifest_json(Store& store) {
   Manifest m;

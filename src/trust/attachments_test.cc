@@ -1,14 +1,13 @@
 #include "trust/attachments.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "image/media_types.h"
 #include "transport/registry/base64.h"
 #include "util/fs.h"
+#include "util/processes_for_tests.h"
 
 namespace gocrate {
 namespace {
@@ -195,27 +194,12 @@ TEST(AttachmentsTest, ConcurrentMergesKeepEveryEntry) {
     Store store(root);
     image = subject_image(store, "app:v1");
   }
-  std::vector<pid_t> pids;
-  for (int i = 0; i < 4; ++i) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      try {
-        Store store(root);
-        Attachment a{image, AttachmentKind::signature, {}};
-        a.add(signature_entry("payload " + std::to_string(i), "sig"));
-        merge_store_attachment(store, a);
-        _exit(0);
-      } catch (...) {
-        _exit(1);
-      }
-    }
-    pids.push_back(pid);
-  }
-  for (pid_t pid : pids) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  in_processes(4, [&](int i) {
+    Store store(root);
+    Attachment a{image, AttachmentKind::signature, {}};
+    a.add(signature_entry("payload " + std::to_string(i), "sig"));
+    merge_store_attachment(store, a);
+  });
   Store store(root);
   EXPECT_EQ(find_store_attachment(store, image.digest, AttachmentKind::signature)->entries.size(), 4u);
   EXPECT_EQ(attachments_in(store).size(), 1u);
