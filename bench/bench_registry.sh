@@ -41,11 +41,6 @@ big_digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ma
 
 results=$work/results
 mkdir -p "$results"
-bench() {  # name, then hyperfine arguments
-  local name=$1
-  shift
-  hyperfine -N --runs "$runs" --warmup 1 --export-json "$results/$name.json" "$@" | grep -E "^(Benchmark|  Time)"
-}
 
 echo "== push examples/hello (cold)"
 bench push-hello \

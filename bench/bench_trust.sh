@@ -54,11 +54,7 @@ JSON
 
 results=$work/results
 mkdir -p "$results"
-bench() {  # name, then hyperfine arguments
-  local name=$1
-  shift
-  hyperfine -N --runs "$runs" --warmup 2 --export-json "$results/$name.json" "$@" | grep -E "^(Benchmark|  Time)"
-}
+bench_warmup=2
 
 echo "== sign an image in the registry"
 unsign="bash -c 'rm -rf $REGISTRY_DIR/data/docker/registry/v2/repositories/hello/_manifests/tags/sha256-*.sig'"

@@ -36,6 +36,14 @@ stop_dockerd() {
 }
 
 # Mean seconds of hyperfine's JSON export, for command index $2.
+# One hyperfine comparison: name, then hyperfine's arguments; its JSON goes to
+# $results/NAME.json. Uses $runs, and $bench_warmup (default 1) warm-up runs.
+bench() {
+  local name=$1
+  shift
+  hyperfine -N --runs "$runs" --warmup "${bench_warmup:-1}" --export-json "$results/$name.json" "$@" |
+    grep -E "^(Benchmark|  Time)"
+}
 mean_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['results'][int(sys.argv[2])]['mean'])" "$1" "$2"; }
 
 # Starts a docker-registry on a free loopback port; sets REGISTRY (host:port).
