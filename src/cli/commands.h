@@ -80,9 +80,18 @@ int rm_command(Globals& globals, int argc, char** argv);
 int wait_command(Globals& globals, int argc, char** argv);
 int logs_command(Globals& globals, int argc, char** argv);
 int stats_command(Globals& globals, int argc, char** argv);
+// What happened to containers and images (events_command.cc).
+int events_command(Globals& globals, int argc, char** argv);
 int exec_command(Globals& globals, int argc, char** argv);
 int start_command(Globals& globals, int argc, char** argv);
 int inspect_any_command(Globals& globals, int argc, char** argv);
+// top, port, rename, pause, unpause, update (manage_commands.cc).
+int top_command(Globals& globals, int argc, char** argv);
+int port_command(Globals& globals, int argc, char** argv);
+int rename_command(Globals& globals, int argc, char** argv);
+int pause_command(Globals& globals, int argc, char** argv);
+int unpause_command(Globals& globals, int argc, char** argv);
+int update_command(Globals& globals, int argc, char** argv);
 // Named volumes (volume_commands.cc).
 int volume_command(Globals& globals, int argc, char** argv);
 // Signing (trust_commands.cc): cosign's keys, signatures and attestations.

@@ -525,7 +525,7 @@ json state_json(const ContainerView& c) {
   const ContainerState& s = c.state;
   json state = {{"Status", docker_status(c)},
                 {"Running", c.running()},
-                {"Paused", false},
+                {"Paused", c.paused()},
                 {"Restarting", c.owned && s.status == ContainerStatus::restarting},
                 {"OOMKilled", s.oom_killed},
                 {"Dead", docker_status(c) == "dead"},
@@ -553,6 +553,7 @@ json config_json(const ContainerState& s, const std::optional<ContainerConfig>& 
   const SupervisorOptions& o = config->supervision;
   cfg["Domainname"] = config->spec.domainname;
   cfg["StopTimeout"] = o.stop_timeout;
+  cfg["HealthcheckOnFailureAction"] = health_on_failure_name(o.health_on_failure);
   if (!config->spec.exposed_ports.empty()) {
     json exposed = json::object();
     for (const auto& port : config->spec.exposed_ports) exposed[port] = json::object();
@@ -870,6 +871,7 @@ int exec_command(Globals& globals, int argc, char** argv) {
   Store store = open_store(globals);
   ContainerDirectory directory(store.dir());
   ContainerView c = find_container(directory, ref);
+  if (c.paused()) fail("container {} is paused: unpause it before exec", c.state.name);
   if (!c.running()) fail_not_running(c);
   ExecSpec spec{command, exec_env(c.state, env), user.empty() ? c.state.user : user,
                 workdir.empty() ? c.state.workdir : workdir};

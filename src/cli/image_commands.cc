@@ -10,6 +10,7 @@
 #include "image/reference.h"
 #include "runtime/container_filter.h"
 #include "runtime/state.h"
+#include "store/events.h"
 #include "transport/archive.h"
 #include "transport/diff_id_verifier.h"
 #include "trust/attachments.h"
@@ -296,6 +297,7 @@ int tag_command(Globals& globals, int argc, char** argv) {
   std::string name = Store::canonical_name(target);
   if (Reference::parse(name).digest) fail("invalid name \"{}\": a name cannot contain a digest", target);
   store.set_name(name, image.descriptor);
+  record_image_event(store.dir(), "tag", image.descriptor.digest.str(), name);
   return 0;
 }
 
@@ -318,8 +320,13 @@ int rmi_command(Globals& globals, int argc, char** argv) {
     }
     for (const auto& name : names) {
       store.remove_name(name);
+      record_image_event(store.dir(), "untag", image.descriptor.digest.str(), name);
       fmt::print("Untagged: {}\n", name);
     }
+    bool still_named = false;
+    for (const auto& other : store.images())
+      still_named = still_named || other.descriptor.digest == image.descriptor.digest;
+    if (!still_named) record_image_event(store.dir(), "delete", image.descriptor.digest.str(), "");
   }
   PruneReport report = prune_store(store, false);
   if (report.blobs_removed)
@@ -366,6 +373,10 @@ int save_command(Globals& globals, int argc, char** argv) {
     archive.add_name(image.name, image.descriptor);
   }
   archive.commit();
+  for (const auto& ref : refs) {
+    NamedImage image = store.resolve(ref);
+    record_image_event(store.dir(), "save", image.descriptor.digest.str(), image.name);
+  }
   return 0;
 }
 
@@ -424,6 +435,10 @@ int load_command(Globals& globals, int argc, char** argv) {
     Manifest m = Manifest::parse(archive.read_blob(artifact),
                                  fmt::format("{} in archive {}", artifact.digest.str(), path));
     if (m.subject) merge_store_attachment(store, read_attachment(archive, artifact, *m.subject, kind));
+  }
+  for (const auto& image : archive.images()) {
+    for (const auto& name : image.names) record_image_event(store.dir(), "load", image.root.digest.str(), name);
+    if (image.names.empty()) record_image_event(store.dir(), "load", image.root.digest.str(), "");
   }
   if (!quiet) {
     for (const auto& image : archive.images()) {

@@ -11,6 +11,7 @@
 #include "gobuild/layer_contents.h"
 #include "image/config_options.h"
 #include "image/reference.h"
+#include "store/events.h"
 #include "store/oci_layout.h"
 #include "transport/archive.h"
 #include "transport/registry/pull.h"
@@ -171,6 +172,10 @@ void publish(Store& store, const std::vector<Published>& results, const ImageFla
     for (const auto& statement : r.image.provenance) store.add_referrer(statement);
   }
   store.commit();
+  for (const auto& r : results) {
+    for (const auto& name : r.names) record_image_event(store.dir(), "build", r.image.root.digest.str(), name);
+    if (r.names.empty()) record_image_event(store.dir(), "build", r.image.root.digest.str(), "");
+  }
 
   // In a layout an image of one build is named by its tag alone (DIR:TAG).
   // Tools that cannot pick a platform from an index (umoci 0.4) also find

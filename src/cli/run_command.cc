@@ -338,6 +338,14 @@ SupervisorOptions supervisor_options(const RunFlags& f) {
          f.restart);
   }
   options.health = parse_health_check(f.health);
+  if (!f.health_on_failure.empty()) {
+    options.health_on_failure = parse_health_on_failure(f.health_on_failure);
+    needs_detach(options.health_on_failure != HealthOnFailure::none, "--health-on-failure");
+    if (options.health_on_failure != HealthOnFailure::none && !options.health.enabled()) {
+      fail("--health-on-failure {} needs a health check to act on: add --health-cmd or --health-http",
+           f.health_on_failure);
+    }
+  }
   options.log = LogOptions::parse(f.log_options, f.log_driver);
   if (f.stop_timeout) {
     if (*f.stop_timeout < 0)

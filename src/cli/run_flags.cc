@@ -141,6 +141,8 @@ void add_supervision_flags(FlagSet& flags, RunFlags& f) {
   flags.add_string("health-start-period", f.health.start_period,
                    "Start period for the container to initialize before counting retries");
   flags.add_bool("no-healthcheck", f.no_healthcheck, "Disable any container-specified HEALTHCHECK");
+  flags.add_string("health-on-failure", f.health_on_failure,
+                   "Action once the container is unhealthy (-d): none, kill, restart or stop");
   flags.add_string("log-driver", f.log_driver, "Logging driver for the container: json-file, local or none");
   flags.add_list("log-opt", f.log_options, "Log driver options (max-size=10m, max-file=2)");
 }

@@ -81,6 +81,7 @@ struct RunFlags {
   // Supervision (detached containers).
   std::string restart;
   HealthFlags health;
+  std::string health_on_failure;  // none, kill, restart, stop (Podman's)
   bool no_healthcheck = false;
   std::string log_driver;  // "" (json-file), none, json-file, local
   std::vector<std::string> log_options;

@@ -20,6 +20,7 @@
 #include <ctime>
 #include <functional>
 
+#include "runtime/container_events.h"
 #include "runtime/containment/cgroup_view.h"
 #include "runtime/containment/emulator.h"
 #include "runtime/containment/handover.h"
@@ -503,6 +504,11 @@ Container Container::start(const std::string& store_root, ContainerSpec spec, co
   }
   rollback.dismiss();
   container.finished_ = false;
+  // A supervisor records its container's events itself.
+  if (!options.supervised) {
+    record_container_event(store_root, state, "create");
+    record_container_event(store_root, state, "start");
+  }
   return container;
 }
 
@@ -567,8 +573,14 @@ void Container::cleanup(const ExitStatus* status) {
   outbound_.reset();
   network_namespace_.reset();
   ContainerDirectory directory(store_root_);
+  if (!supervised_) {
+    if (status && status->oom_killed) record_container_event(store_root_, state_, "oom");
+    record_container_event(store_root_, state_, "die",
+                           {{"exitCode", std::to_string(status ? status->code : 128 + SIGKILL)}});
+  }
   if (state_.auto_remove && !supervised_) {
     directory.remove(state_);
+    record_container_event(store_root_, state_, "destroy");
     return;
   }
   if (!copy_dir_.empty()) remove_tree(copy_dir_);

@@ -200,6 +200,7 @@ json supervision_to_json(const SupervisorOptions& o) {
   }
   return {{"restart", o.restart.str()},
           {"health", health},
+          {"health_on_failure", health_on_failure_name(o.health_on_failure)},
           {"log",
            {{"driver", log_driver_name(o.log.driver)},
             {"max_size", o.log.max_size},
@@ -222,6 +223,7 @@ SupervisorOptions supervision_from_json(const json& j) {
     o.health.start_period = std::chrono::milliseconds(h.value("start_period_ms", int64_t{0}));
     o.health.retries = h.value("retries", 3);
   }
+  o.health_on_failure = parse_health_on_failure(j.value("health_on_failure", "none"));
   const json& log = j.value("log", json::object());
   o.log.driver = parse_log_driver(log.value("driver", "json-file"));
   o.log.max_size = log.value("max_size", o.log.max_size);

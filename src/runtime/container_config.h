@@ -14,6 +14,7 @@ namespace gocrate {
 struct SupervisorOptions {
   RestartPolicy restart;
   HealthCheck health;
+  HealthOnFailure health_on_failure = HealthOnFailure::none;
   LogOptions log;
   int stop_timeout = 10;  // seconds from the stop signal to SIGKILL (--stop-timeout)
   // -t: the container's streams are a terminal whose output the supervisor

@@ -101,6 +101,7 @@ std::string docker_status_text(const std::string& state, const std::string& heal
       text += " (" + health + ")";
     return text;
   }
+  if (state == "paused") return "Up " + since(started) + " (Paused)";
   if (state == "restarting")
     return fmt::format("Restarting ({}) {} ago", exit_code.value_or(0), since(finished));
   if (state == "exited") {

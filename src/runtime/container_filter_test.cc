@@ -90,6 +90,7 @@ TEST(ContainerFilter, StatusTextsAsDockers) {
             "Up 5 seconds (health: starting)");
   EXPECT_EQ(docker_status_text("exited", "", 1, now - 100, now - 10, now), "Exited (1) 10 seconds ago");
   EXPECT_EQ(docker_status_text("created", "", {}, 0, 0, now), "Created");
+  EXPECT_EQ(docker_status_text("paused", "healthy", {}, now - 120, 0, now), "Up 2 minutes (Paused)");
   EXPECT_EQ(parse_rfc3339_seconds("1970-01-01T00:01:40.5Z"), 100);
 }
 

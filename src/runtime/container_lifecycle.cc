@@ -12,6 +12,8 @@
 #include <cstdlib>
 
 #include "runtime/container_config.h"
+#include "runtime/container_events.h"
+#include "runtime/containment/freezer.h"
 #include "runtime/supervision/container_control.h"
 #include "runtime/supervision/supervisor.h"
 #include "runtime/terminal/signal_names.h"
@@ -40,6 +42,8 @@ ContainerView view_of(const ContainerDirectory& directory, ContainerState state)
   if (!owned) {
     if (auto final_state = directory.find(state.id)) state = std::move(*final_state);
   }
+  if (owned && state.status == ContainerStatus::running && container_cgroup_frozen(state.cgroup_dirs))
+    state.status = ContainerStatus::paused;
   return {std::move(state), std::move(dir), owned};
 }
 
@@ -61,11 +65,22 @@ int stop_signal_of(const ContainerState& s) {
   }
 }
 
+// A paused container gets a signal once it is thawed, as Docker does.
+void thaw_after_signal(const ContainerView& c) {
+  if (!c.paused()) return;
+  try {
+    thaw_container_cgroup(c.state.cgroup_dirs);
+  } catch (const Error&) {
+    // It ended meanwhile.
+  }
+}
+
 // A foreground container has no supervisor: gocrate signals it itself, and
 // its own gocrate records the exit.
 void stop_foreground(const ContainerView& c, int timeout_seconds) {
   UniqueFd pidfd = open_container_pidfd(c.state);
   send_signal(pidfd.get(), stop_signal_of(c.state));
+  thaw_after_signal(c);
   pollfd exited{pidfd.get(), POLLIN, 0};
   if (::poll(&exited, 1, timeout_seconds * 1000) == 0) send_signal(pidfd.get(), SIGKILL);
 }
@@ -78,6 +93,7 @@ void remove_container_cgroups(const ContainerState& s) {
     std::string dir = h.mount + "/gocrate/" + s.id;
     if (path_exists(dir) && std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
   }
+  remove_added_cgroups(dirs);
   Cgroup(dirs, s.cgroup_v2).remove();
 }
 
@@ -157,12 +173,14 @@ void stop_container(const std::string& store_root, const std::string& ref,
     }
     if (!send_supervisor_request(c.dir, fmt::format("stop {}", seconds))) fail_not_running(c);
   } else {
+    record_container_event(store_root, c.state, "kill", {{"signal", std::to_string(stop_signal_of(c.state))}});
     stop_foreground(c, seconds);
   }
   if (!wait_until_released(c.dir, std::chrono::seconds(seconds) + kReleaseTimeout)) {
     fail("container {} did not stop within {} s of SIGKILL: its supervisor may hang; see `gocrate ps`",
          c.state.name, kReleaseTimeout.count());
   }
+  record_container_event(store_root, c.state, "stop");
 }
 
 void kill_container(const std::string& store_root, const std::string& ref, int signal) {
@@ -172,7 +190,9 @@ void kill_container(const std::string& store_root, const std::string& ref, int s
     if (!send_supervisor_request(c.dir, fmt::format("kill {}", signal))) fail_not_running(c);
   } else {
     UniqueFd pidfd = open_container_pidfd(c.state);
+    record_container_event(store_root, c.state, "kill", {{"signal", std::to_string(signal)}});
     send_signal(pidfd.get(), signal);
+    thaw_after_signal(c);
   }
 }
 
@@ -187,7 +207,9 @@ void remove_container(const std::string& store_root, const std::string& ref, boo
       send_supervisor_request(c.dir, "stop 0");
     } else if (c.running()) {
       UniqueFd pidfd = open_container_pidfd(c.state);
+      record_container_event(store_root, c.state, "kill", {{"signal", std::to_string(SIGKILL)}});
       send_signal(pidfd.get(), SIGKILL);
+      thaw_after_signal(c);
     }
     // A start that never finishes answers no request: its owner goes, and
     // the container with it.
@@ -209,6 +231,7 @@ void remove_container(const std::string& store_root, const std::string& ref, boo
   if (!state) return;
   remove_container_cgroups(*state);
   directory.remove(*state);
+  record_container_event(store_root, *state, "destroy");
 }
 
 int wait_container(const std::string& store_root, const std::string& ref) {
@@ -262,6 +285,9 @@ void start_container(const std::string& store_root, const std::string& ref) {
 
 int exec_in_container(const std::string& store_root, const ContainerState& container, const ExecSpec& spec,
                       bool tty, bool interactive) {
+  std::string exec_id = new_container_id();
+  std::string command = join(spec.args, " ");
+  record_container_event(store_root, container, "exec_create: " + command, {{"execID", exec_id}});
   ExecIo io;
   std::optional<StdioRelay> pipes;
   if (tty) {
@@ -279,15 +305,17 @@ int exec_in_container(const std::string& store_root, const ContainerState& conta
   sigaddset(&set, SIGWINCH);
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
   ExecProcess process = ExecProcess::start(store_root, container, spec, io);
+  record_container_event(store_root, container, "exec_start: " + command, {{"execID", exec_id}});
   if (pipes) {
     pipes->run(process.pidfd(), kForwardedSignals, [&process](int sig) { process.signal(sig); });
-    return process.wait();
-  }
-  {
+  } else {
     TerminalRelay relay(process.terminal(), 0, 1, interactive);
     relay.run(process.pidfd(), kForwardedSignals, [&process](int sig) { process.signal(sig); });
   }
-  return process.wait();
+  int code = process.wait();
+  record_container_event(store_root, container, "exec_die",
+                         {{"execID", exec_id}, {"exitCode", std::to_string(code)}});
+  return code;
 }
 
 CgroupStats container_stats(const ContainerState& s) {

@@ -24,10 +24,14 @@ struct ContainerView {
   std::string dir;
   bool owned = false;
 
-  bool running() const { return owned && state.status == ContainerStatus::running; }
+  // A paused container is running, as Docker's State.Running says.
+  bool running() const {
+    return owned && (state.status == ContainerStatus::running || state.status == ContainerStatus::paused);
+  }
+  bool paused() const { return owned && state.status == ContainerStatus::paused; }
   bool active() const {
-    return owned && (state.status == ContainerStatus::running ||
-                     state.status == ContainerStatus::restarting || state.status == ContainerStatus::created);
+    return running() || (owned && (state.status == ContainerStatus::restarting ||
+                                   state.status == ContainerStatus::created));
   }
 };
 

@@ -108,13 +108,15 @@ std::string_view status_name(ContainerStatus status) {
       return "exited";
     case ContainerStatus::dead:
       return "dead";
+    case ContainerStatus::paused:
+      return "paused";
   }
   return "created";
 }
 
 ContainerStatus parse_container_status(std::string_view name, const std::string& what) {
   for (auto status : {ContainerStatus::created, ContainerStatus::running, ContainerStatus::restarting,
-                      ContainerStatus::exited, ContainerStatus::dead}) {
+                      ContainerStatus::exited, ContainerStatus::dead, ContainerStatus::paused}) {
     if (status_name(status) == name) return status;
   }
   fail("{} is not a valid container state: unknown status '{}'", what, name);
@@ -225,23 +227,37 @@ void ContainerDirectory::create(const ContainerState& state) {
   }
   std::string dir = dir_of(state.id);
   if (::mkdir(dir.c_str(), 0700) != 0) fail_errno(fmt::format("cannot create container directory {}", dir));
-  std::string link = names + "/" + state.name;
-  for (int attempt = 0; ::symlink(state.id.c_str(), link.c_str()) != 0; ++attempt) {
+  try {
+    claim_name(state.name, state.id, "remove that container or choose another --name");
+  } catch (const Error&) {
+    ::rmdir(dir.c_str());
+    throw;
+  }
+}
+
+void ContainerDirectory::claim_name(const std::string& name, const std::string& id, std::string_view fix) {
+  std::string link = dir_ + "/by-name/" + name;
+  for (int attempt = 0; ::symlink(id.c_str(), link.c_str()) != 0; ++attempt) {
     int err = errno;
     char holder[128] = {};
     ssize_t n = ::readlink(link.c_str(), holder, sizeof holder - 1);
     bool stale = err == EEXIST && n > 0 && !path_exists(dir_of(std::string(holder, n)));
     if (!stale || attempt > 2) {
-      ::rmdir(dir.c_str());
       if (err == EEXIST) {
-        fail(
-            "container name \"{}\" is in use by container {}: remove that container or choose another --name",
-            state.name, std::string(holder, n > 0 ? std::min<ssize_t>(n, 12) : 0));
+        fail("container name \"{}\" is in use by container {}: {}", name,
+             std::string(holder, n > 0 ? std::min<ssize_t>(n, 12) : 0), fix);
       }
-      fail_errno(fmt::format("cannot record container name {}", state.name), err);
+      fail_errno(fmt::format("cannot record container name {}", name), err);
     }
     ::unlink(link.c_str());  // left by a gocrate that was killed
   }
+}
+
+void ContainerDirectory::release_name(const std::string& name, const std::string& id) const {
+  std::string link = dir_ + "/by-name/" + name;
+  char target[128] = {};
+  ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+  if (n > 0 && std::string(target, n) == id) ::unlink(link.c_str());
 }
 
 void ContainerDirectory::save(const ContainerState& state) const {
@@ -298,10 +314,7 @@ bool ContainerDirectory::is_ended(const std::string& id) const {
 }
 
 void ContainerDirectory::remove(const ContainerState& state) const {
-  std::string link = dir_ + "/by-name/" + state.name;
-  char target[128] = {};
-  ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-  if (n > 0 && std::string(target, n) == state.id) ::unlink(link.c_str());
+  release_name(state.name, state.id);
   remove_tree(dir_of(state.id));
 }
 

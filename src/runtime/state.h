@@ -28,8 +28,10 @@ struct MountRecord {
 };
 
 // A container's lifecycle state; state.json and inspect spell it as
-// status_name() does.
-enum class ContainerStatus { created, running, restarting, exited, dead };
+// status_name() does. `paused` is what the kernel says of a running
+// container's freezer (runtime/containment/freezer.h), which commands read
+// when they look at it; state.json keeps "running".
+enum class ContainerStatus { created, running, restarting, exited, dead, paused };
 
 std::string_view status_name(ContainerStatus status);
 // An error naming `what` for a word status_name() does not give.
@@ -104,6 +106,12 @@ class ContainerDirectory {
   // Creates the container's directory and claims its name: an error when a
   // container that still exists has it.
   void create(const ContainerState& state);
+  // Claims `name` for the container `id`: an error naming the container
+  // that has it (a name whose container is gone is taken over). `fix` ends
+  // the error ("choose another --name").
+  void claim_name(const std::string& name, const std::string& id, std::string_view fix);
+  // Gives `name` up, if `id` still has it.
+  void release_name(const std::string& name, const std::string& id) const;
   // Replaces state.json in one step. Not fsynced: the state of a container
   // does not outlive the machine's uptime in any way that matters.
   void save(const ContainerState& state) const;

@@ -4,6 +4,7 @@
 
 #include "image/media_types.h"
 #include "image/reference.h"
+#include "store/events.h"
 #include "transport/registry/pull.h"
 #include "trust/registry_policy.h"
 #include "trust/simple_signing.h"
@@ -161,6 +162,7 @@ std::vector<SignedManifest> sign_image(Store& store, const TrustTarget& target, 
     out.push_back(
         {manifest.digest, signed_identity, image.where(manifest.digest, AttachmentKind::signature)});
   }
+  record_image_event(store.dir(), "sign", image.root.digest.str(), image.name);
   return out;
 }
 

@@ -22,6 +22,8 @@ bool wait_until_released(const std::string& container_dir, std::chrono::millisec
 //   stop SECONDS  stop signal now, SIGKILL after SECONDS; no restart
 //   kill SIGNAL   the signal to the container; SIGKILL or the stop signal
 //                 also prevent a restart, as in Docker
+//   reload 0      read config.json again (rename, update): the name, the
+//                 limits of later starts and the restart policy
 bool send_supervisor_request(const std::string& container_dir, std::string_view request);
 
 std::string control_fifo_path(const std::string& container_dir);

@@ -104,6 +104,28 @@ std::vector<std::string> split_command_line(std::string_view text, std::string_v
   return words;
 }
 
+HealthOnFailure parse_health_on_failure(std::string_view text) {
+  for (auto action :
+       {HealthOnFailure::none, HealthOnFailure::kill, HealthOnFailure::restart, HealthOnFailure::stop}) {
+    if (health_on_failure_name(action) == text) return action;
+  }
+  fail("invalid --health-on-failure \"{}\": use none, kill, restart or stop", text);
+}
+
+std::string_view health_on_failure_name(HealthOnFailure action) {
+  switch (action) {
+    case HealthOnFailure::none:
+      return "none";
+    case HealthOnFailure::kill:
+      return "kill";
+    case HealthOnFailure::restart:
+      return "restart";
+    case HealthOnFailure::stop:
+      return "stop";
+  }
+  return "none";
+}
+
 std::vector<std::string> HealthCheck::test() const {
   if (http_port) return {"HTTP", fmt::format("{}{}", http_port, http_path)};
   std::vector<std::string> test = {"CMD"};

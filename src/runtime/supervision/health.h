@@ -28,6 +28,15 @@ struct HealthCheck {
   std::vector<std::string> test() const;
 };
 
+// --health-on-failure (Podman's): what the supervisor does once the check
+// makes the container unhealthy. kill: SIGKILL, then its restart policy
+// decides; restart: a restart whatever the policy, counted; stop: stopped
+// for good, as by `stop`.
+enum class HealthOnFailure { none, kill, restart, stop };
+// An error naming the value for anything but none, kill, restart and stop.
+HealthOnFailure parse_health_on_failure(std::string_view text);
+std::string_view health_on_failure_name(HealthOnFailure action);
+
 // The flags as given; parse_health_check() checks them together.
 struct HealthFlags {
   std::string command;

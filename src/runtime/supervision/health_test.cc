@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "util/error.h"
+#include "util/error_for_tests.h"
 
 namespace gocrate {
 namespace {
@@ -102,6 +103,16 @@ TEST(HealthState, EndsUnhealthyAfterTheStartPeriodAndCutsOutput) {
   EXPECT_TRUE(state.record(long_output, milliseconds(1500), check));
   EXPECT_EQ(state.status(), "unhealthy");
   EXPECT_EQ(state.log().back().output.size(), HealthState::kOutputLimit);
+}
+
+TEST(HealthOnFailure, ParsesPodmansActions) {
+  EXPECT_EQ(parse_health_on_failure("none"), HealthOnFailure::none);
+  EXPECT_EQ(parse_health_on_failure("kill"), HealthOnFailure::kill);
+  EXPECT_EQ(parse_health_on_failure("restart"), HealthOnFailure::restart);
+  EXPECT_EQ(parse_health_on_failure("stop"), HealthOnFailure::stop);
+  EXPECT_EQ(health_on_failure_name(HealthOnFailure::restart), "restart");
+  EXPECT_NE(error_of([] { parse_health_on_failure("reboot"); }).find("none, kill, restart or stop"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -16,11 +16,16 @@
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <optional>
+#include <utility>
 
+#include "runtime/container_events.h"
+#include "runtime/containment/freezer.h"
 #include "runtime/network/port_forwarder.h"
 #include "runtime/supervision/container_control.h"
 #include "runtime/terminal/signal_names.h"
+#include "store/events.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strings.h"
@@ -173,6 +178,10 @@ class Supervisor {
   void begin_stop(int timeout_seconds, bool by_user);
   void start_health_check();
   void end_health_check(bool timed_out);
+  void act_on_unhealthy();
+  void reload_config();
+  void thaw_if_paused();
+  void record(std::string action, std::map<std::string, std::string> attributes = {}) const;
   int next_timeout(bool waiting, Clock::time_point restart_at) const;
   void save() const { directory_.save(state_); }
 
@@ -197,6 +206,10 @@ class Supervisor {
   RestartBackoff backoff_;
 
   bool stopping_ = false;
+  // --health-on-failure restart: once the container has stopped, it starts
+  // again whatever its restart policy says.
+  bool restart_requested_ = false;
+  bool stopped_for_health_ = false;  // --health-on-failure stop: its event follows the exit
   std::optional<Clock::time_point> kill_at_;
 
   HealthState health_;
@@ -254,6 +267,7 @@ void Supervisor::start_container() {
     next_check_ = started_at_ + config_.supervision.health.interval;
   }
   save();
+  record("start");
 }
 
 int Supervisor::run(int report_fd, bool new_container) {
@@ -262,6 +276,7 @@ int Supervisor::run(int report_fd, bool new_container) {
   } catch (const Error& e) {
     if (new_container) {
       directory_.remove(state_);
+      record("destroy");
     } else {
       state_.status = ContainerStatus::exited;
       state_.error = e.what();
@@ -300,12 +315,19 @@ void Supervisor::supervise_until_done() {
     probe_.reset();
     container_.reset();
     forwarder_.reset();
+    remove_added_cgroups(state_.cgroup_dirs);
     record_exit(status);
+    if (status.oom_killed) record("oom");
+    record("die", {{"exitCode", std::to_string(status.code)}});
     auto ran_for = since(started_at_);
     const RestartPolicy& policy = config_.supervision.restart;
-    if (stopping_ || !policy.should_restart(status.code, state_.restart_count, state_.stopped_by_user))
+    if (std::exchange(stopped_for_health_, false)) record("stop", {{"healthOnFailure", "stop"}});
+    bool forced = std::exchange(restart_requested_, false);
+    if (forced) kill_at_.reset();  // meant for the run that has ended
+    if (stopping_ ||
+        (!forced && !policy.should_restart(status.code, state_.restart_count, state_.stopped_by_user)))
       return;
-    if (!wait_before_restart(backoff_.next_delay(ran_for))) return;
+    if (!wait_before_restart(forced ? milliseconds(0) : backoff_.next_delay(ran_for))) return;
     state_.restart_count += 1;
     try {
       start_container();
@@ -315,6 +337,7 @@ void Supervisor::supervise_until_done() {
       state_.exit_code = e.exit_code() == 1 ? kExitRuntimeFailure : e.exit_code();
       return;
     }
+    if (forced) record("restart", {{"healthOnFailure", "restart"}});
     give_back_memory();
   }
 }
@@ -337,6 +360,7 @@ void Supervisor::finish() {
   state_.owner_pid = 0;
   if (state_.auto_remove) {
     directory_.remove(state_);
+    record("destroy");
     return;
   }
   save();
@@ -388,12 +412,17 @@ void Supervisor::poll_once() {
   }
   auto now = Clock::now();
   if (kill_at_ && now >= *kill_at_ && container_) {
+    record("kill", {{"signal", std::to_string(SIGKILL)}});
     container_->signal(SIGKILL);
     kill_at_.reset();
   }
   if (probe_ && now >= probe_deadline_) end_health_check(true);
   if (!probe_ && container_ && config_.supervision.health.enabled() && now >= next_check_) {
-    start_health_check();
+    // A paused container is not checked, as Docker's health monitor does.
+    if (container_cgroup_frozen(state_.cgroup_dirs))
+      next_check_ = now + config_.supervision.health.interval;
+    else
+      start_health_check();
   }
 }
 
@@ -446,7 +475,13 @@ void Supervisor::handle_request(std::string_view line) {
       stopping_ = true;
       save();
     }
-    if (container_) container_->signal(sig);
+    if (container_) {
+      record("kill", {{"signal", std::to_string(sig)}});
+      container_->signal(sig);
+    }
+    thaw_if_paused();
+  } else if (words[0] == "reload") {
+    reload_config();
   }
 }
 
@@ -465,13 +500,53 @@ void Supervisor::begin_stop(int timeout_seconds, bool by_user) {
     save();
   }
   auto kill_at = Clock::now() + std::chrono::seconds(timeout_seconds);
-  if (!stopping_ && container_ && timeout_seconds > 0) container_->signal(stop_signal_);
+  if (!stopping_ && container_ && timeout_seconds > 0) {
+    record("kill", {{"signal", std::to_string(stop_signal_)}});
+    container_->signal(stop_signal_);
+  }
   stopping_ = true;
   if (!kill_at_ || kill_at < *kill_at_) kill_at_ = kill_at;
   if (timeout_seconds == 0 && container_) {
+    record("kill", {{"signal", std::to_string(SIGKILL)}});
     container_->signal(SIGKILL);
     kill_at_.reset();
   }
+  thaw_if_paused();
+}
+
+// A frozen process takes its signal once thawed: a paused container that is
+// stopped or killed is resumed after the signal, as Docker does.
+void Supervisor::thaw_if_paused() {
+  if (!container_ || !container_cgroup_frozen(state_.cgroup_dirs)) return;
+  try {
+    thaw_container_cgroup(state_.cgroup_dirs);
+  } catch (const Error&) {
+    // Gone meanwhile: its exit is what comes next.
+  }
+}
+
+// What rename and update changed in config.json: the name, the limits the
+// next start applies (update has written the running cgroup itself) and the
+// restart policy. The rest is as the container was created.
+void Supervisor::reload_config() {
+  std::optional<ContainerConfig> changed;
+  try {
+    changed = read_container_config(dir_);
+  } catch (const Error&) {
+    return;
+  }
+  if (!changed) return;
+  config_.spec.name = changed->spec.name;
+  config_.spec.limits = changed->spec.limits;
+  config_.supervision.restart = changed->supervision.restart;
+  if (state_.name != changed->spec.name) {
+    state_.name = changed->spec.name;
+    save();
+  }
+}
+
+void Supervisor::record(std::string action, std::map<std::string, std::string> attributes) const {
+  record_container_event(store_root_, state_, std::move(action), attributes);
 }
 
 bool Supervisor::wait_before_restart(milliseconds delay) {
@@ -506,13 +581,44 @@ void Supervisor::end_health_check(bool timed_out) {
   HealthResult result = probe_->finish(timed_out ? check.timeout : milliseconds(0));
   probe_.reset();
   next_check_ = Clock::now() + check.interval;
+  // A check the container's pause held up says nothing of its health.
+  if (container_cgroup_frozen(state_.cgroup_dirs)) return;
   bool changed = health_.record(std::move(result), since(started_at_), check);
   write_health_json(dir_, health_);
   if (changed) {
     state_.health = std::string(health_.status());
     save();
+    record("health_status: " + state_.health);
+    if (state_.health == "unhealthy") act_on_unhealthy();
   }
   ::malloc_trim(0);
+}
+
+void Supervisor::act_on_unhealthy() {
+  HealthOnFailure action = config_.supervision.health_on_failure;
+  if (action == HealthOnFailure::none || !container_ || stopping_) return;
+  std::map<std::string, std::string> why = {{"healthOnFailure", std::string(health_on_failure_name(action))}};
+  switch (action) {
+    case HealthOnFailure::kill:
+      why["signal"] = std::to_string(SIGKILL);
+      record("kill", why);
+      container_->signal(SIGKILL);
+      break;
+    case HealthOnFailure::stop:
+      stopped_for_health_ = true;
+      begin_stop(config_.supervision.stop_timeout, true);
+      break;
+    case HealthOnFailure::restart:
+      // The stop signal, then SIGKILL after the stop timeout; the restart
+      // event follows the new start.
+      if (restart_requested_) return;
+      restart_requested_ = true;
+      container_->signal(stop_signal_);
+      kill_at_ = Clock::now() + std::chrono::seconds(config_.supervision.stop_timeout);
+      break;
+    case HealthOnFailure::none:
+      break;
+  }
 }
 
 // ---- Creating and starting ----------------------------------------------------
@@ -636,6 +742,7 @@ UniqueFd make_detached_container(const std::string& store_root, ContainerConfig&
     directory.remove(state);
     throw;
   }
+  record_container_event(store_root, state, "create");
   return lock;
 }
 
@@ -671,7 +778,10 @@ void start_detached(const std::string& store_root, const std::string& id) {
   UniqueFd lock = lock_directory(dir, std::chrono::seconds(2));
   if (!lock) fail("container {} is already running", state->name);
   // What a killed supervisor's container left: its cgroup.
-  if (!state->cgroup_dirs.empty()) Cgroup(state->cgroup_dirs, state->cgroup_v2).remove();
+  if (!state->cgroup_dirs.empty()) {
+    remove_added_cgroups(state->cgroup_dirs);
+    Cgroup(state->cgroup_dirs, state->cgroup_v2).remove();
+  }
   ::unlink((dir + "/ended").c_str());
   state->status = ContainerStatus::created;
   state->restart_count = 0;

@@ -7,6 +7,7 @@
 
 #include "image/media_types.h"
 #include "image/reference.h"
+#include "store/events.h"
 #include "transport/diff_id_verifier.h"
 #include "transport/registry/transfer_display.h"
 #include "trust/attachments.h"
@@ -137,6 +138,7 @@ PullResult pull_image(Store& store, std::string_view reference, const PullOption
   Descriptor recorded = target;
   recorded.platform.reset();
   store.set_name(name.str(), recorded);
+  record_image_event(store.dir(), "pull", recorded.digest.str(), name.str());
   for (const auto& attachment : signed_by) merge_store_attachment(store, attachment);
   result.image = NamedImage{name.str(), recorded};
   return result;

@@ -4,6 +4,7 @@
 
 #include "image/media_types.h"
 #include "image/reference.h"
+#include "store/events.h"
 #include "transport/registry/registry_sink.h"
 #include "transport/registry/transfer_display.h"
 #include "trust/attachments.h"
@@ -87,6 +88,7 @@ PushResult push_image(Store& store, const NamedImage& image, std::string_view de
     push_registry_attachment(ref.registry() + "/" + ref.repository(), attachment, options.registry);
   }
   display.finish();
+  record_image_event(store.dir(), "push", root.digest.str(), ref.str());
 
   result.reference = ref.str();
   result.root = root;
