@@ -92,6 +92,12 @@ int rename_command(Globals& globals, int argc, char** argv);
 int pause_command(Globals& globals, int argc, char** argv);
 int unpause_command(Globals& globals, int argc, char** argv);
 int update_command(Globals& globals, int argc, char** argv);
+// A container's files and the store's usage (file_commands.cc).
+int cp_command(Globals& globals, int argc, char** argv);
+int diff_command(Globals& globals, int argc, char** argv);
+int export_command(Globals& globals, int argc, char** argv);
+int commit_command(Globals& globals, int argc, char** argv);
+int system_command(Globals& globals, int argc, char** argv);
 // Named volumes (volume_commands.cc).
 int volume_command(Globals& globals, int argc, char** argv);
 // Signing (trust_commands.cc): cosign's keys, signatures and attestations.
