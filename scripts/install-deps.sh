@@ -18,7 +18,7 @@ build_packages=(
   build-essential cmake ninja-build pkg-config git clang-format
   libssl-dev libcurl4-openssl-dev zlib1g-dev libdeflate-dev libzstd-dev
   libseccomp-dev libcap-dev libarchive-dev libsodium-dev
-  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev libgtest-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev libgtest-dev libboost-dev
 )
 # What gocrate calls at run time, and what scripts/demo.sh runs.
 demo_packages=(golang-go ca-certificates qemu-user-static slirp4netns curl python3)
@@ -26,7 +26,7 @@ test_packages=(
   libcurl4 uidmap iproute2
   skopeo umoci runc crun podman buildah docker.io docker-registry
   hyperfine wrk apache2-utils openssl jq procps psmisc bsdutils util-linux
-  chromium debootstrap
+  chromium debootstrap prometheus
   # The CRI test's gRPC client, generated from the Kubernetes CRI API at test time.
   python3-grpcio python3-grpc-tools protobuf-compiler
   # Go module sources the build-by-import-path tests use through replace directives.

@@ -66,6 +66,7 @@ constexpr CommandEntry kCommands[] = {
     {"pause", "Pause all processes within containers", pause_command},
     {"unpause", "Unpause all processes within containers", unpause_command},
     {"update", "Update containers' resource limits and restart policy", update_command},
+    {"serve", "Serve Prometheus metrics, a JSON API and a live web view of containers", serve_command},
     {"events", "Show container and image events, then follow new ones", events_command},
     {"volume", "Manage named volumes: create, ls, inspect, rm, prune", volume_command},
     {"key", "Manage signing keys: generate, import, public (cosign's format)", key_command},

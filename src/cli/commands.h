@@ -80,6 +80,8 @@ int rm_command(Globals& globals, int argc, char** argv);
 int wait_command(Globals& globals, int argc, char** argv);
 int logs_command(Globals& globals, int argc, char** argv);
 int stats_command(Globals& globals, int argc, char** argv);
+// Metrics, JSON and a web view of the store, in the foreground (serve_command.cc).
+int serve_command(Globals& globals, int argc, char** argv);
 // What happened to containers and images (events_command.cc).
 int events_command(Globals& globals, int argc, char** argv);
 int exec_command(Globals& globals, int argc, char** argv);

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "serve/monitor.h"
+
+namespace gocrate {
+
+// What the events journal counted since `serve` began reading it: records
+// per (type, action), the journal's whole history included.
+using EventCounts = std::map<std::pair<std::string, std::string>, uint64_t>;
+
+// The Prometheus text exposition (format 0.0.4) of `containers` and
+// `images`: cAdvisor's metric names and labels (id="/gocrate/<id>", name,
+// image) for running containers, and gocrate's own (restarts, health, state,
+// image size, event counts). `now_ms` is container_last_seen.
+std::string prometheus_text(const std::vector<ContainerSample>& containers,
+                            const std::vector<ImageSample>& images, const EventCounts& events,
+                            int64_t now_ms);
+
+// A label value as the text format writes it: \, " and newline escaped.
+std::string escape_label_value(std::string_view value);
+
+}  // namespace gocrate
