@@ -20,6 +20,7 @@
 #include "trust/registry_policy.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/process.h"
 #include "util/strings.h"
 
 namespace gocrate::cli {
@@ -172,9 +173,11 @@ void publish(Store& store, const std::vector<Published>& results, const ImageFla
     for (const auto& statement : r.image.provenance) store.add_referrer(statement);
   }
   store.commit();
+  double took = seconds_since_process_start();
   for (const auto& r : results) {
-    for (const auto& name : r.names) record_image_event(store.dir(), "build", r.image.root.digest.str(), name);
-    if (r.names.empty()) record_image_event(store.dir(), "build", r.image.root.digest.str(), "");
+    for (const auto& name : r.names)
+      record_image_event(store.dir(), "build", r.image.root.digest.str(), name, took);
+    if (r.names.empty()) record_image_event(store.dir(), "build", r.image.root.digest.str(), "", took);
   }
 
   // In a layout an image of one build is named by its tag alone (DIR:TAG).

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include "util/error.h"
 
 namespace gocrate {
@@ -19,7 +21,16 @@ void EventFeed::start() {
       read_events(store_root_, {}, true, [this](const Event& event) {
         {
           std::lock_guard lock(mutex_);
-          ++counts_[{std::string(event_type_name(event.type)), event.action}];
+          EventTally& tally = counts_[{std::string(event_type_name(event.type)), event.action}];
+          ++tally.count;
+          if (auto d = event.attributes.find("duration"); d != event.attributes.end()) {
+            char* end = nullptr;
+            double seconds = std::strtod(d->second.c_str(), &end);
+            if (end != d->second.c_str() && *end == 0 && seconds >= 0) {
+              ++tally.timed;
+              tally.seconds += seconds;
+            }
+          }
           events_.push_back({++last_, event_to_docker_json(event)});
           if (events_.size() > keep_) events_.pop_front();
         }

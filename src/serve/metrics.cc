@@ -14,15 +14,13 @@ class Family {
   Family(std::string name, std::string type, std::string help)
       : name_(std::move(name)), type_(std::move(type)), help_(std::move(help)) {}
 
-  void add(const std::string& labels, double value) {
+  void add(const std::string& labels, double value) { add_suffixed("", labels, value); }
+  void add(const std::string& labels, uint64_t value) { add_suffixed("", labels, value); }
+  // A summary's or histogram's own series: NAME_sum, NAME_count.
+  template <typename Value>
+  void add_suffixed(std::string_view suffix, const std::string& labels, Value value) {
     samples_ += name_;
-    if (!labels.empty()) samples_ += "{" + labels + "}";
-    samples_ += ' ';
-    samples_ += fmt::format("{}", value);
-    samples_ += '\n';
-  }
-  void add(const std::string& labels, uint64_t value) {
-    samples_ += name_;
+    samples_ += suffix;
     if (!labels.empty()) samples_ += "{" + labels + "}";
     samples_ += fmt::format(" {}\n", value);
   }
@@ -114,6 +112,8 @@ std::string prometheus_text(const std::vector<ContainerSample>& containers,
                           "Signatures stored with an image (not verified).");
   Family event_count("gocrate_events_total", "counter",
                      "Records of the events journal by type and action since the journal's oldest record.");
+  Family durations("gocrate_image_operation_duration_seconds", "summary",
+                   "Time the image builds, pulls and pushes in the events journal took.");
 
   double now_seconds = static_cast<double>(now_ms) / 1000.0;
   for (const auto& c : containers) {
@@ -157,15 +157,19 @@ std::string prometheus_text(const std::vector<ContainerSample>& containers,
     image_size.add(labels, image.size);
     image_signatures.add(labels, uint64_t(image.signatures.size()));
   }
-  for (const auto& [key, count] : events)
-    event_count.add(label("action", key.second) + "," + label("type", key.first), count);
+  for (const auto& [key, tally] : events) {
+    event_count.add(label("action", key.second) + "," + label("type", key.first), tally.count);
+    if (tally.timed == 0) continue;
+    durations.add_suffixed("_sum", label("action", key.second), tally.seconds);
+    durations.add_suffixed("_count", label("action", key.second), tally.timed);
+  }
 
   std::string out;
-  for (const Family* f : {&cpu,       &periods,    &throttled_periods, &throttled,  &usage,     &working_set,
-                          &rss,       &cache,      &max_usage,         &limit,      &processes, &start,
-                          &last_seen, &oom,        &rx_bytes,          &rx_packets, &rx_errors, &rx_dropped,
-                          &tx_bytes,  &tx_packets, &tx_errors,         &tx_dropped, &restarts,  &health,
-                          &state,     &image_size, &image_signatures,  &event_count})
+  for (const Family* f : {&cpu,       &periods,    &throttled_periods, &throttled,   &usage,     &working_set,
+                          &rss,       &cache,      &max_usage,         &limit,       &processes, &start,
+                          &last_seen, &oom,        &rx_bytes,          &rx_packets,  &rx_errors, &rx_dropped,
+                          &tx_bytes,  &tx_packets, &tx_errors,         &tx_dropped,  &restarts,  &health,
+                          &state,     &image_size, &image_signatures,  &event_count, &durations})
     f->write(out);
   return out;
 }

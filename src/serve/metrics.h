@@ -11,14 +11,21 @@
 
 namespace gocrate {
 
-// What the events journal counted since `serve` began reading it: records
-// per (type, action), the journal's whole history included.
-using EventCounts = std::map<std::pair<std::string, std::string>, uint64_t>;
+// What the events journal holds for one (type, action): its records, and of
+// those that say how long they took (build, pull, push) their number and the
+// seconds they add up to.
+struct EventTally {
+  uint64_t count = 0;
+  uint64_t timed = 0;
+  double seconds = 0;
+};
+// Counted since `serve` began reading the journal, its whole history included.
+using EventCounts = std::map<std::pair<std::string, std::string>, EventTally>;
 
 // The Prometheus text exposition (format 0.0.4) of `containers` and
 // `images`: cAdvisor's metric names and labels (id="/gocrate/<id>", name,
 // image) for running containers, and gocrate's own (restarts, health, state,
-// image size, event counts). `now_ms` is container_last_seen.
+// image size, event counts, durations of build, pull and push). `now_ms` is container_last_seen.
 std::string prometheus_text(const std::vector<ContainerSample>& containers,
                             const std::vector<ImageSample>& images, const EventCounts& events,
                             int64_t now_ms);

@@ -92,13 +92,18 @@ TEST(Metrics, ImagesAndEventCounts) {
   image.digest = "sha256:" + std::string(64, 'b');
   image.size = 1234;
   image.signatures.push_back({"hello", image.digest, "simple signing"});
-  EventCounts events{{{"image", "pull"}, 3}, {{"container", "start"}, 5}};
+  EventCounts events{{{"image", "pull"}, {3, 2, 1.5}}, {{"container", "start"}, {5, 0, 0}}};
   std::string text = prometheus_text({}, {image}, events, 0);
   std::string labels = "digest=\"" + image.digest + "\",image=\"hello:latest\"";
   EXPECT_NE(text.find("gocrate_image_size_bytes{" + labels + "} 1234\n"), std::string::npos) << text;
   EXPECT_NE(text.find("gocrate_image_signatures{" + labels + "} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("gocrate_events_total{action=\"pull\",type=\"image\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("gocrate_events_total{action=\"start\",type=\"container\"} 5\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE gocrate_image_operation_duration_seconds summary\n"
+                      "gocrate_image_operation_duration_seconds_sum{action=\"pull\"} 1.5\n"
+                      "gocrate_image_operation_duration_seconds_count{action=\"pull\"} 2\n"),
+            std::string::npos)
       << text;
   // Nothing for families without samples.
   EXPECT_EQ(text.find("container_cpu_usage_seconds_total"), std::string::npos);

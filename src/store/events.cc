@@ -11,13 +11,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cctype>
 #include <vector>
 
 #include "util/error.h"
@@ -65,11 +65,19 @@ int64_t now_nano() {
   return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-std::string journal_path(const std::string& dir) { return dir + "/journal"; }
-std::string previous_journal_path(const std::string& dir) { return dir + "/journal.1"; }
-std::string lock_path(const std::string& dir) { return dir + "/lock"; }
+std::string journal_path(const std::string& dir) {
+  return dir + "/journal";
+}
+std::string previous_journal_path(const std::string& dir) {
+  return dir + "/journal.1";
+}
+std::string lock_path(const std::string& dir) {
+  return dir + "/lock";
+}
 
-uint32_t crc32_of(std::string_view data) { return libdeflate_crc32(0, data.data(), data.size()); }
+uint32_t crc32_of(std::string_view data) {
+  return libdeflate_crc32(0, data.data(), data.size());
+}
 
 std::optional<EventType> event_type_from_name(std::string_view name) {
   if (name == "container") return EventType::container;
@@ -81,7 +89,8 @@ std::optional<EventType> event_type_from_name(std::string_view name) {
 std::string encode_record(const Event& event) {
   nlohmann::json body = {{"Type", event_type_name(event.type)}, {"Action", event.action}, {"ID", event.id}};
   body["Attributes"] = event.attributes;
-  std::string payload = fmt::format("{} {}", event.time_nano, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  std::string payload = fmt::format("{} {}", event.time_nano,
+                                    body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (payload.size() + 11 > kMaxRecordSize) {
     nlohmann::json attributes = nlohmann::json::object();
     for (const char* key : {"name", "image", "exitCode", "signal", "oldName", "execID"}) {
@@ -89,7 +98,8 @@ std::string encode_record(const Event& event) {
       if (it != event.attributes.end()) attributes[key] = it->second.substr(0, 1024);
     }
     body["Attributes"] = attributes;
-    payload = fmt::format("{} {}", event.time_nano, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    payload = fmt::format("{} {}", event.time_nano,
+                          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   return fmt::format("{}{:08x} {}\n", kRecordStart, crc32_of(payload), payload);
 }
@@ -128,7 +138,7 @@ void append_record(const std::string& dir, const std::string& record) {
   for (int attempt = 0;; ++attempt) {
     lock_file(lock.get(), LockMode::shared, lock_path(dir));
     UniqueFd fd = open_or_fail(journal, O_WRONLY | O_APPEND | O_CREAT);
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd.get(), &st) != 0) fail_errno("cannot stat " + journal);
     // A record larger than the cap still goes into an empty journal.
     if (st.st_size == 0 || st.st_size + int64_t(record.size()) <= max_size || attempt > 0) {
@@ -221,7 +231,8 @@ class JournalReader {
 
   // Reads what was appended since the last call; calls `emit` on each
   // selected event. False when `emit` asked to stop.
-  bool read_more(const EventQuery& query, const Prefilter& prefilter, const std::function<bool(const Event&)>& emit) {
+  bool read_more(const EventQuery& query, const Prefilter& prefilter,
+                 const std::function<bool(const Event&)>& emit) {
     char chunk[1 << 16];
     for (;;) {
       ssize_t n = ::read(fd_.get(), chunk, sizeof chunk);
@@ -250,7 +261,8 @@ class JournalReader {
   int fd() const { return fd_.get(); }
 
  private:
-  bool scan(const EventQuery& query, const Prefilter& prefilter, const std::function<bool(const Event&)>& emit) {
+  bool scan(const EventQuery& query, const Prefilter& prefilter,
+            const std::function<bool(const Event&)>& emit) {
     size_t pos = 0;
     bool go_on = true;
     while (go_on) {
@@ -332,7 +344,8 @@ std::optional<UniqueFd> open_if_exists(const std::string& path) {
 }
 
 bool same_file(int fd, const std::string& path) {
-  struct stat a{}, b{};
+  struct stat a {
+  }, b{};
   if (::fstat(fd, &a) != 0 || ::stat(path.c_str(), &b) != 0) return false;
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
@@ -400,13 +413,20 @@ std::optional<int64_t> parse_go_duration(std::string_view text) {
       ++unit_end;
     std::string_view unit = text.substr(i, unit_end - i);
     long double factor = 0;
-    if (unit == "ns") factor = 1;
-    else if (unit == "us" || unit == "\u00b5s" || unit == "\u03bcs") factor = 1e3L;
-    else if (unit == "ms") factor = 1e6L;
-    else if (unit == "s") factor = 1e9L;
-    else if (unit == "m") factor = 60e9L;
-    else if (unit == "h") factor = 3600e9L;
-    else return std::nullopt;
+    if (unit == "ns")
+      factor = 1;
+    else if (unit == "us" || unit == "\u00b5s" || unit == "\u03bcs")
+      factor = 1e3L;
+    else if (unit == "ms")
+      factor = 1e6L;
+    else if (unit == "s")
+      factor = 1e9L;
+    else if (unit == "m")
+      factor = 60e9L;
+    else if (unit == "h")
+      factor = 3600e9L;
+    else
+      return std::nullopt;
     total += value * factor;
     text.remove_prefix(unit_end);
   }
@@ -426,7 +446,7 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
 
 long local_offset_seconds(int64_t at_nano) {
   time_t seconds = at_nano / 1000000000;
-  struct tm tm{};
+  struct tm tm {};
   ::localtime_r(&seconds, &tm);
   return tm.tm_gmtoff;
 }
@@ -487,7 +507,8 @@ std::optional<int64_t> parse_rfc3339(std::string_view text, int64_t now) {
     offset = sign * (oh * 3600 + om * 60);
   }
   if (i != text.size()) return std::nullopt;
-  int64_t seconds = days_from_civil(year, unsigned(month), unsigned(day)) * 86400 + hour * 3600 + minute * 60 + second;
+  int64_t seconds =
+      days_from_civil(year, unsigned(month), unsigned(day)) * 86400 + hour * 3600 + minute * 60 + second;
   seconds -= offset ? *offset : local_offset_seconds(now);
   return seconds * 1000000000 + nanos;
 }
@@ -506,7 +527,9 @@ std::string_view event_type_name(EventType type) {
   return "container";
 }
 
-std::string events_directory(const std::string& store_root) { return store_root + "/events"; }
+std::string events_directory(const std::string& store_root) {
+  return store_root + "/events";
+}
 
 void record_event(const std::string& store_root, Event event) {
   static std::atomic<bool> reported{false};
@@ -517,25 +540,27 @@ void record_event(const std::string& store_root, Event event) {
     append_record(dir, encode_record(event));
   } catch (const std::exception& e) {
     if (!reported.exchange(true)) {
-      fmt::print(stderr, "gocrate: warning: cannot record the {} event in the events journal: {}\n", event.action,
-                 e.what());
+      fmt::print(stderr, "gocrate: warning: cannot record the {} event in the events journal: {}\n",
+                 event.action, e.what());
     }
   }
 }
 
 void record_image_event(const std::string& store_root, std::string action, const std::string& digest,
-                        const std::string& name) {
+                        const std::string& name, std::optional<double> duration_seconds) {
   Event event;
   event.type = EventType::image;
   event.action = std::move(action);
   event.id = digest;
   if (!name.empty()) event.attributes["name"] = name;
+  if (duration_seconds) event.attributes["duration"] = fmt::format("{:.3f}", *duration_seconds);
   record_event(store_root, std::move(event));
 }
 
 FilterArgs parse_event_filters(const std::vector<std::string>& flags) {
-  auto filters = FilterArgs::parse(flags, {"container", "image", "event", "type", "label"},
-                                   {"daemon", "network", "node", "plugin", "scope", "secret", "service", "config"});
+  auto filters =
+      FilterArgs::parse(flags, {"container", "image", "event", "type", "label"},
+                        {"daemon", "network", "node", "plugin", "scope", "secret", "service", "config"});
   for (const auto& type : filters.values("type")) {
     if (!event_type_from_name(type)) fail("invalid filter 'type={}': use container, image or volume", type);
   }
@@ -553,7 +578,8 @@ bool event_matches(const EventQuery& query, const Event& event) {
   for (const auto& v : f.values("event")) {
     if (v == "health_status" || v == "exec_create" || v == "exec_start") fuzzy_event = true;
   }
-  if (!(fuzzy_event ? fuzzy_match(f, "event", event.action) : exact_match(f, "event", event.action))) return false;
+  if (!(fuzzy_event ? fuzzy_match(f, "event", event.action) : exact_match(f, "event", event.action)))
+    return false;
   if (!exact_match(f, "type", event_type_name(event.type))) return false;
   if (f.has("container")) {
     if (event.type != EventType::container) return false;
@@ -582,7 +608,8 @@ void read_events(const std::string& store_root, const EventQuery& query, bool fo
     notify.reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
     if (!notify) fail_errno("cannot watch " + dir);
     // Watched before anything is read, so that no change goes unseen.
-    if (::inotify_add_watch(notify.get(), dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM) < 0)
+    if (::inotify_add_watch(notify.get(), dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM) <
+        0)
       fail_errno("cannot watch " + dir);
   }
 
@@ -591,7 +618,8 @@ void read_events(const std::string& store_root, const EventQuery& query, bool fo
     // No rotation between opening the two files.
     std::optional<UniqueFd> lock_fd = open_if_exists(lock_path(dir));
     if (lock_fd) lock_file(lock_fd->get(), LockMode::shared, lock_path(dir));
-    if (auto fd = open_if_exists(previous_journal_path(dir))) previous.emplace(previous_journal_path(dir), std::move(*fd));
+    if (auto fd = open_if_exists(previous_journal_path(dir)))
+      previous.emplace(previous_journal_path(dir), std::move(*fd));
     if (auto fd = open_if_exists(journal_path(dir))) current.emplace(journal_path(dir), std::move(*fd));
   }
   if (previous) {
@@ -677,7 +705,7 @@ std::string event_json_line(const Event& event) {
 
 std::string format_event_line(const Event& event) {
   time_t seconds = event.time_nano / 1000000000;
-  struct tm tm{};
+  struct tm tm {};
   ::localtime_r(&seconds, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -721,9 +749,10 @@ int64_t parse_event_time(std::string_view text, int64_t now) {
       return s * 1000000000 + nanos;
     }
   }
-  fail("failed to parse value as time or duration: \"{}\" (use RFC 3339 such as 2024-01-31T15:04:05Z, Unix "
-       "seconds, or a duration such as 10m)",
-       text);
+  fail(
+      "failed to parse value as time or duration: \"{}\" (use RFC 3339 such as 2024-01-31T15:04:05Z, Unix "
+      "seconds, or a duration such as 10m)",
+      text);
 }
 
 }  // namespace gocrate

@@ -34,9 +34,10 @@ struct Event {
 // command that did the work fail (a failure is reported on stderr once).
 void record_event(const std::string& store_root, Event event);
 // An image event: Actor.ID the image's digest, Attributes {name: `name`}
-// when a name is given.
+// when a name is given, and {duration: seconds} for work that took time
+// (build, pull, push), which `serve` sums up for its metrics.
 void record_image_event(const std::string& store_root, std::string action, const std::string& digest,
-                        const std::string& name);
+                        const std::string& name, std::optional<double> duration_seconds = {});
 
 // The journal: <store_root>/events/journal, and journal.1, the previous one.
 // A journal is rotated when a record would take it past
@@ -58,8 +59,8 @@ bool event_matches(const EventQuery& query, const Event& event);
 // Calls `emit` for each recorded event the query selects, oldest file first
 // and in the order of the records. With `follow`, then waits (inotify) for
 // new records until `query.until` passes, `emit` returns false or, when
-// called from the main thread, SIGINT or SIGTERM arrives. Damaged records are skipped and counted once per file on
-// stderr ("gocrate: events: skipped N damaged record(s) in FILE").
+// called from the main thread, SIGINT or SIGTERM arrives. Damaged records are skipped and counted once per
+// file on stderr ("gocrate: events: skipped N damaged record(s) in FILE").
 void read_events(const std::string& store_root, const EventQuery& query, bool follow,
                  const std::function<bool(const Event&)>& emit);
 

@@ -256,4 +256,16 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   return result;
 }
 
+namespace {
+const std::chrono::steady_clock::time_point process_start = std::chrono::steady_clock::now();
+}  // namespace
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double seconds_since_process_start() {
+  return seconds_since(process_start);
+}
+
 }  // namespace gocrate

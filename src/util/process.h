@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,5 +38,11 @@ void close_detached(UniqueFd fd);
 
 // Full path of an executable found in PATH, or nullopt.
 std::optional<std::string> find_executable(const std::string& name);
+
+// Seconds since this process began (its static initialisation): how long a
+// command such as build has taken when it records its event.
+double seconds_since_process_start();
+// Seconds since `start`.
+double seconds_since(std::chrono::steady_clock::time_point start);
 
 }  // namespace gocrate

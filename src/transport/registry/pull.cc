@@ -14,6 +14,7 @@
 #include "trust/policy.h"
 #include "trust/registry_policy.h"
 #include "util/error.h"
+#include "util/process.h"
 
 namespace gocrate {
 
@@ -57,6 +58,7 @@ bool is_attachment_manifest(BlobSource& source, const Descriptor& d) {
 }  // namespace
 
 PullResult pull_image(Store& store, std::string_view reference, const PullOptions& options) {
+  auto began = std::chrono::steady_clock::now();
   auto policy = load_policy_in_effect(options.signature_policy);
   RemoteImage remote = open_remote_image(reference, options.registry);
   enforce_registry_policy(remote, policy, "pull");
@@ -138,7 +140,7 @@ PullResult pull_image(Store& store, std::string_view reference, const PullOption
   Descriptor recorded = target;
   recorded.platform.reset();
   store.set_name(name.str(), recorded);
-  record_image_event(store.dir(), "pull", recorded.digest.str(), name.str());
+  record_image_event(store.dir(), "pull", recorded.digest.str(), name.str(), seconds_since(began));
   for (const auto& attachment : signed_by) merge_store_attachment(store, attachment);
   result.image = NamedImage{name.str(), recorded};
   return result;

@@ -9,6 +9,7 @@
 #include "transport/registry/transfer_display.h"
 #include "trust/attachments.h"
 #include "util/error.h"
+#include "util/process.h"
 
 namespace gocrate {
 
@@ -50,6 +51,7 @@ std::vector<std::string> mount_candidates(Store& store, const NamedImage& image,
 
 PushResult push_image(Store& store, const NamedImage& image, std::string_view destination,
                       const PushOptions& options) {
+  auto began = std::chrono::steady_clock::now();
   Reference ref = destination_reference(destination, image);
   auto client = std::make_shared<RegistryClient>(ref.registry(), options.registry);
   TransferDisplay display(options.show_progress && Progress::stderr_is_terminal());
@@ -88,7 +90,7 @@ PushResult push_image(Store& store, const NamedImage& image, std::string_view de
     push_registry_attachment(ref.registry() + "/" + ref.repository(), attachment, options.registry);
   }
   display.finish();
-  record_image_event(store.dir(), "push", root.digest.str(), ref.str());
+  record_image_event(store.dir(), "push", root.digest.str(), ref.str(), seconds_since(began));
 
   result.reference = ref.str();
   result.root = root;
