@@ -10,7 +10,8 @@
 namespace gocrate::cli {
 
 int events_command(Globals& globals, int argc, char** argv) {
-  CLI::App app{"Show what happened to containers and images: past events, then new ones as they happen", "events"};
+  CLI::App app{"Show what happened to containers and images: past events, then new ones as they happen",
+               "events"};
   std::string since, until, format;
   std::vector<std::string> filters;
   add_global_options(app, globals);
@@ -21,7 +22,8 @@ int events_command(Globals& globals, int argc, char** argv) {
   app.add_option("-f,--filter", filters,
                  "Filter: container=, image=, event=, type=container|image|volume, label=KEY[=VALUE]")
       ->allow_extra_args(false);
-  app.add_option("--format", format, "A Go template ({{.Actor.Attributes.name}}), or json (one object a line)");
+  app.add_option("--format", format,
+                 "A Go template ({{.Actor.Attributes.name}}), or json (one object a line)");
   parse_command_line(app, argc, argv);
 
   timespec ts{};

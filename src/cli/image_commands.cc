@@ -437,7 +437,8 @@ int load_command(Globals& globals, int argc, char** argv) {
     if (m.subject) merge_store_attachment(store, read_attachment(archive, artifact, *m.subject, kind));
   }
   for (const auto& image : archive.images()) {
-    for (const auto& name : image.names) record_image_event(store.dir(), "load", image.root.digest.str(), name);
+    for (const auto& name : image.names)
+      record_image_event(store.dir(), "load", image.root.digest.str(), name);
     if (image.names.empty()) record_image_event(store.dir(), "load", image.root.digest.str(), "");
   }
   if (!quiet) {

@@ -173,7 +173,8 @@ void stop_container(const std::string& store_root, const std::string& ref,
     }
     if (!send_supervisor_request(c.dir, fmt::format("stop {}", seconds))) fail_not_running(c);
   } else {
-    record_container_event(store_root, c.state, "kill", {{"signal", std::to_string(stop_signal_of(c.state))}});
+    record_container_event(store_root, c.state, "kill",
+                           {{"signal", std::to_string(stop_signal_of(c.state))}});
     stop_foreground(c, seconds);
   }
   if (!wait_until_released(c.dir, std::chrono::seconds(seconds) + kReleaseTimeout)) {

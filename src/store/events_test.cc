@@ -53,7 +53,8 @@ class EventsTest : public ::testing::Test {
   }
 };
 
-Event container_event(const std::string& action, const std::string& id, const std::string& name, int seq = 0) {
+Event container_event(const std::string& action, const std::string& id, const std::string& name,
+                      int seq = 0) {
   Event e;
   e.action = action;
   e.id = id;
@@ -106,7 +107,9 @@ TEST_F(EventsTest, RecordsAndReadsBack) {
   EXPECT_EQ(events[1].attributes.at("name"), "hello:v2");
 }
 
-TEST_F(EventsTest, ReadingAStoreWithoutJournalFindsNothing) { EXPECT_TRUE(read_all().empty()); }
+TEST_F(EventsTest, ReadingAStoreWithoutJournalFindsNothing) {
+  EXPECT_TRUE(read_all().empty());
+}
 
 TEST_F(EventsTest, ConcurrentWritersNeverTearRecords) {
   ScopedEnv size("GOCRATE_EVENTS_MAX_SIZE", std::to_string(64 << 20));
@@ -135,7 +138,7 @@ TEST_F(EventsTest, ConcurrentWritersNeverTearRecords) {
 TEST_F(EventsTest, RotatesAndKeepsOnePreviousJournal) {
   ScopedEnv size("GOCRATE_EVENTS_MAX_SIZE", "4096");
   for (int i = 0; i < 300; ++i) record_event(root(), container_event("start", "c", "n", i));
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(journal().c_str(), &st), 0);
   EXPECT_LE(st.st_size, 4096);
   ASSERT_EQ(::stat((journal() + ".1").c_str(), &st), 0);
@@ -152,7 +155,8 @@ TEST_F(EventsTest, ConcurrentWritersAcrossRotationsKeepEachWritersOrder) {
   ScopedEnv size("GOCRATE_EVENTS_MAX_SIZE", "65536");
   constexpr int kWriters = 6, kEach = 500;
   in_processes(kWriters, [&](int w) {
-    for (int i = 0; i < kEach; ++i) record_event(root(), container_event("die", "c" + std::to_string(w), "n", i));
+    for (int i = 0; i < kEach; ++i)
+      record_event(root(), container_event("die", "c" + std::to_string(w), "n", i));
   });
   testing::internal::CaptureStderr();
   auto events = read_all();
