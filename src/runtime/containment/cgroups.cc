@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -631,6 +633,31 @@ CgroupStats Cgroup::stats() const {
   }
   if (auto dir = dir_with("pids.current"); !dir.empty()) s.pids = read_number(dir + "/pids.current");
   return s;
+}
+
+UniqueFd Cgroup::watch_oom() const {
+  if (auto dir = dir_with("memory.oom_control"); !dir.empty()) {
+    UniqueFd event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    UniqueFd control(::open((dir + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd registration(::open((dir + "/cgroup.event_control").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!event || !control || !registration) return {};
+    std::string line = fmt::format("{} {}", event.get(), control.get());
+    if (::write(registration.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) return {};
+    return event;
+  }
+  if (auto dir = dir_with("memory.events"); !dir.empty()) {
+    UniqueFd watch(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (!watch || ::inotify_add_watch(watch.get(), (dir + "/memory.events").c_str(), IN_MODIFY) < 0)
+      return {};
+    return watch;
+  }
+  return {};
+}
+
+void Cgroup::drain_oom_watch(int fd) {
+  char buffer[4096];
+  while (::read(fd, buffer, sizeof buffer) > 0) {
+  }
 }
 
 void Cgroup::remove() {

@@ -138,6 +138,12 @@ class Cgroup {
   // In the process that moves itself: writes "0" into each of those files.
   static void join(const std::vector<UniqueFd>& join_files);
   CgroupStats stats() const;
+  // A descriptor that polls readable when the kernel may have killed a
+  // process of the cgroup for memory (v1: an eventfd on memory.oom_control,
+  // v2: inotify on memory.events); stats().oom_kills says how many. Empty
+  // without a memory controller. drain_oom_watch() rearms it.
+  UniqueFd watch_oom() const;
+  static void drain_oom_watch(int fd);
   // Kills what is left inside and removes the directories; waits up to a
   // second for the kernel to let go of exited tasks.
   void remove();

@@ -182,6 +182,7 @@ class Supervisor {
   void reload_config();
   void thaw_if_paused();
   void record(std::string action, std::map<std::string, std::string> attributes = {}) const;
+  void record_new_oom_kills(uint64_t oom_kills);
   int next_timeout(bool waiting, Clock::time_point restart_at) const;
   void save() const { directory_.save(state_); }
 
@@ -198,6 +199,13 @@ class Supervisor {
   int stop_signal_;
 
   std::optional<Container> container_;
+  // The kernel's OOM kills in the container's cgroup, recorded as they come.
+  UniqueFd oom_watch_;
+  uint64_t oom_kills_seen_ = 0;
+  // v1 notifies before its OOM killer has counted the kill: the count is
+  // read again a few times after a notification.
+  std::optional<Clock::time_point> oom_recheck_at_;
+  int oom_rechecks_left_ = 0;
   std::optional<PortForwarder> forwarder_;  // -p: host ports, bound anew for each start
   UniqueFd out_;
   UniqueFd err_;
@@ -262,6 +270,8 @@ void Supervisor::start_container() {
   }
   started_at_ = Clock::now();
   adopt(container_->state());
+  oom_watch_ = Cgroup(state_.cgroup_dirs, state_.cgroup_v2).watch_oom();
+  oom_kills_seen_ = 0;
   if (config_.supervision.health.enabled()) {
     health_.restart();
     next_check_ = started_at_ + config_.supervision.health.interval;
@@ -317,7 +327,9 @@ void Supervisor::supervise_until_done() {
     forwarder_.reset();
     remove_added_cgroups(state_.cgroup_dirs);
     record_exit(status);
-    if (status.oom_killed) record("oom");
+    record_new_oom_kills(status.stats.oom_kills);
+    oom_watch_.reset();
+    oom_recheck_at_.reset();
     record("die", {{"exitCode", std::to_string(status.code)}});
     auto ran_for = since(started_at_);
     const RestartPolicy& policy = config_.supervision.restart;
@@ -381,6 +393,7 @@ int Supervisor::next_timeout(bool waiting, Clock::time_point restart_at) const {
   int timeout = waiting ? timeout_until(restart_at) : -1;
   auto earlier = [&timeout](int t) { timeout = timeout < 0 ? t : std::min(timeout, t); };
   if (kill_at_) earlier(timeout_until(*kill_at_));
+  if (oom_recheck_at_) earlier(timeout_until(*oom_recheck_at_));
   if (probe_) earlier(timeout_until(probe_deadline_));
   if (!probe_ && !waiting && config_.supervision.health.enabled()) earlier(timeout_until(next_check_));
   return timeout;
@@ -389,12 +402,11 @@ int Supervisor::next_timeout(bool waiting, Clock::time_point restart_at) const {
 // One round of the loop: the container's exit, its output, requests,
 // signals, the health check and the timers.
 void Supervisor::poll_once() {
-  constexpr size_t kFixed = 5;
-  pollfd fds[kFixed + 3] = {{container_->pidfd(), POLLIN, 0},
-                            {out_ ? out_.get() : -1, POLLIN, 0},
-                            {err_ ? err_.get() : -1, POLLIN, 0},
-                            {control_.get(), POLLIN, 0},
-                            {signals_.get(), POLLIN, 0}};
+  constexpr size_t kFixed = 6;
+  pollfd fds[kFixed + 3] = {
+      {container_->pidfd(), POLLIN, 0},    {out_ ? out_.get() : -1, POLLIN, 0},
+      {err_ ? err_.get() : -1, POLLIN, 0}, {control_.get(), POLLIN, 0},
+      {signals_.get(), POLLIN, 0},         {oom_watch_ ? oom_watch_.get() : -1, POLLIN, 0}};
   int probe_fds[3];
   short probe_events[3];
   size_t probe_count = probe_ ? probe_->poll_fds(probe_fds, probe_events) : 0;
@@ -406,11 +418,22 @@ void Supervisor::poll_once() {
     if (fds[2].revents) copy_output(err_, LogStream::err);
     if (fds[3].revents & POLLIN) handle_requests();
     if (fds[4].revents & POLLIN) handle_signals();
+    if (fds[5].revents & POLLIN) {
+      Cgroup::drain_oom_watch(oom_watch_.get());
+      oom_recheck_at_ = Clock::now();
+      oom_rechecks_left_ = 5;
+    }
     bool probe_ready = false;
     for (size_t i = 0; i < probe_count; ++i) probe_ready = probe_ready || fds[kFixed + i].revents;
     if (probe_ && probe_ready && probe_->step()) end_health_check(false);
   }
   auto now = Clock::now();
+  if (oom_recheck_at_ && now >= *oom_recheck_at_) {
+    uint64_t seen = oom_kills_seen_;
+    record_new_oom_kills(Cgroup(state_.cgroup_dirs, state_.cgroup_v2).stats().oom_kills);
+    oom_recheck_at_.reset();
+    if (seen == oom_kills_seen_ && --oom_rechecks_left_ > 0) oom_recheck_at_ = now + milliseconds(20);
+  }
   if (kill_at_ && now >= *kill_at_ && container_) {
     record("kill", {{"signal", std::to_string(SIGKILL)}});
     container_->signal(SIGKILL);
@@ -547,6 +570,12 @@ void Supervisor::reload_config() {
 
 void Supervisor::record(std::string action, std::map<std::string, std::string> attributes) const {
   record_container_event(store_root_, state_, std::move(action), attributes);
+}
+
+// One oom event for each kill the kernel counted since the last look, as
+// Docker's daemon records one for each notification.
+void Supervisor::record_new_oom_kills(uint64_t oom_kills) {
+  for (; oom_kills_seen_ < oom_kills; ++oom_kills_seen_) record("oom");
 }
 
 bool Supervisor::wait_before_restart(milliseconds delay) {
