@@ -14,6 +14,7 @@ import http.server
 import io
 import json
 import os
+import re
 import signal
 import shutil
 import socket
@@ -197,6 +198,41 @@ def container_cgroups(container_id):
             if os.path.isdir(path):
                 found.append(path)
     return found
+
+
+def cgroup_file(container_id, name):
+    """The content of cgroup file `name` of the container, in whichever hierarchy has it."""
+    for directory in container_cgroups(container_id):
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            return open(path).read().strip()
+    raise AssertionError(f"no cgroup of {container_id[:12]} has {name}: {container_cgroups(container_id)}")
+
+
+def detach(store, *args):
+    """run -d; returns the id it printed."""
+    out = store("run", "-d", *args).stdout.strip()
+    check(re.fullmatch(r"[0-9a-f]{64}", out), f"run -d printed {out!r}, not an id")
+    return out
+
+
+def inspect(store, ref):
+    return json.loads(store("inspect", ref).stdout)[0]
+
+
+def ps_by_name(store, *flags):
+    """`ps --format json` as {name: row}."""
+    out = store("ps", "--format", "json", *flags).stdout
+    return {c["Names"]: c for c in map(json.loads, out.splitlines())}
+
+
+def remove_containers(store):
+    """Removes every container of `store`, so that no supervisor outlives a test that failed midway."""
+    if not os.path.isdir(os.path.join(store.path, "containers")):
+        return
+    ids = store("ps", "-aq", "--no-trunc", check_rc=False, timeout=60).stdout.split()
+    if ids:
+        store("rm", "-f", *ids, check_rc=False, timeout=120)
 
 
 def free_port():
@@ -597,6 +633,7 @@ def main(namespace):
                 print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
             finally:
                 signal.alarm(0)
+                remove_containers(store)
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     if failed:
         sys.exit(1)

@@ -9,8 +9,8 @@ import re
 import subprocess
 import time
 
-from harness import (Skip, check, container_cgroups, docker_daemon, expect_one_error, free_port, main,
-                     shared_image, wait_for)
+from harness import (Skip, check, cgroup_file, container_cgroups, detach, docker_daemon, expect_one_error, free_port,
+                     inspect, main, ps_by_name, shared_image, wait_for)
 
 MGR_SOURCE = r'''
 // mgr is the program of the management tests: a counter that shows whether
@@ -76,37 +76,8 @@ func main() {
 '''
 
 
-def removes_containers(test):
-    """Runs `test`, then removes every container of its store, whatever happened (a supervisor outlives
-    the test's temporary directory otherwise)."""
-    def wrapper(store, work):
-        try:
-            test(store, work)
-        finally:
-            ids = store("ps", "-aq", "--no-trunc", check_rc=False).stdout.split()
-            if ids:
-                store("rm", "-f", *ids, check_rc=False)
-    wrapper.__name__ = test.__name__
-    return wrapper
-
-
 def image(store, work):
     shared_image(store, work, "mgr", MGR_SOURCE)
-
-
-def detach(store, *args):
-    out = store("run", "-d", *args).stdout.strip()
-    check(re.fullmatch(r"[0-9a-f]{64}", out), f"run -d printed {out!r}, not an id")
-    return out
-
-
-def inspect(store, ref):
-    return json.loads(store("inspect", ref).stdout)[0]
-
-
-def ps(store, *flags):
-    out = store("ps", "--format", "json", *flags).stdout
-    return {c["Names"]: c for c in map(json.loads, out.splitlines())}
 
 
 def counter(path):
@@ -119,15 +90,6 @@ def counter(path):
 def advancing(path):
     first = counter(path)
     wait_for(lambda: counter(path) > first + 2, 10, f"the counter in {path} to advance")
-
-
-def cgroup_file(cid, name):
-    """The content of cgroup file `name` of the container, in whichever hierarchy has it."""
-    for d in container_cgroups(cid):
-        path = os.path.join(d, name)
-        if os.path.exists(path):
-            return open(path).read().strip()
-    raise AssertionError(f"no cgroup of {cid[:12]} has {name}: {container_cgroups(cid)}")
 
 
 def events(store, *filters):
@@ -143,7 +105,6 @@ def docker_with_image(store, work):
     return archive
 
 
-@removes_containers
 def test_top_shows_the_containers_processes(store, work):
     image(store, work)
     cid = detach(store, "--name", "verbsa-top", "mgr", "spawn")
@@ -191,7 +152,6 @@ def test_top_shows_the_containers_processes(store, work):
         print(f"SKIP-PART: no comparison with Docker's top: {e}", flush=True)
 
 
-@removes_containers
 def test_port_prints_dockers_forms(store, work):
     image(store, work)
     tcp, udp = free_port(), free_port()
@@ -227,13 +187,13 @@ def test_port_prints_dockers_forms(store, work):
 RENAMES = ["web-2", "web.2_b", "_web", "-web", "web 2", "web/2", "wéb", "x" * 63]
 
 
-@removes_containers
 def test_rename_running_and_stopped_with_dockers_rules(store, work):
     image(store, work)
     cid = detach(store, "--name", "verbsa-a", "mgr", "wait")
     detach(store, "--name", "verbsa-taken", "mgr", "wait")
     store("rename", "verbsa-a", "verbsa-b")
-    check("verbsa-b" in ps(store) and "verbsa-a" not in ps(store), f"ps after rename: {list(ps(store))}")
+    names = ps_by_name(store)
+    check("verbsa-b" in names and "verbsa-a" not in names, f"ps after rename: {list(names)}")
     check(inspect(store, "verbsa-b")["Name"] == "/verbsa-b", "inspect's Name after rename")
     check(inspect(store, cid[:12])["Id"] == cid, "the id still finds it")
     store.expect_error("inspect", "--type", "container", "verbsa-a", contains="verbsa-a")
@@ -246,7 +206,7 @@ def test_rename_running_and_stopped_with_dockers_rules(store, work):
     store("stop", "-t", "0", "verbsa-b")
     store("rename", "verbsa-b", "verbsa-c")
     store("start", "verbsa-c")
-    check(ps(store)["verbsa-c"]["ID"] == cid, f"the renamed container after start: {ps(store)}")
+    check(ps_by_name(store)["verbsa-c"]["ID"] == cid, f"the renamed container after start: {ps_by_name(store)}")
     store("rename", "verbsa-c", "/verbsa-d")  # Docker's leading slash
     check(inspect(store, cid)["Name"] == "/verbsa-d", "rename with a leading /")
     outcomes = {}
@@ -281,7 +241,6 @@ def test_rename_running_and_stopped_with_dockers_rules(store, work):
         print(f"SKIP-PART: no comparison with Docker's rename: {e}", flush=True)
 
 
-@removes_containers
 def test_pause_freezes_and_unpause_resumes(store, work):
     image(store, work)
     out = os.path.join(work, "out")
@@ -299,11 +258,11 @@ def test_pause_freezes_and_unpause_resumes(store, work):
     check(counter(count) == frozen, f"the counter advanced while paused: {frozen} -> {counter(count)}")
     state = inspect(store, cid)["State"]
     check(state["Status"] == "paused" and state["Paused"] and state["Running"], f"inspect while paused: {state}")
-    row = ps(store, "--filter", "status=paused")
+    row = ps_by_name(store, "--filter", "status=paused")
     check(list(row) == ["verbsa-pause"] and row["verbsa-pause"]["State"] == "paused", f"ps status=paused: {row}")
     status = store("ps", "--format", "{{.Status}}", "--filter", "name=verbsa-pause").stdout
     check(status.strip().endswith("(Paused)"), f"ps Status while paused: {status!r}")
-    check(ps(store, "--filter", "status=running") == {}, "a paused container is not status=running")
+    check(ps_by_name(store, "--filter", "status=running") == {}, "a paused container is not status=running")
     store.expect_error("pause", "verbsa-pause", contains="already paused")
     store.expect_error("exec", "verbsa-pause", "/app/mgr", "check", "/x", contains="paused")
     store("unpause", "verbsa-pause")
@@ -331,7 +290,6 @@ def test_pause_freezes_and_unpause_resumes(store, work):
     check(container_cgroups(cid) == [], f"cgroups left: {container_cgroups(cid)}")
 
 
-@removes_containers
 def test_update_writes_limits_and_keeps_them(store, work):
     image(store, work)
     out = os.path.join(work, "out")
@@ -380,7 +338,6 @@ def test_update_writes_limits_and_keeps_them(store, work):
     check(container_cgroups(cid) == [], f"cgroups left: {container_cgroups(cid)}")
 
 
-@removes_containers
 def test_health_on_failure_restart_kill_and_stop(store, work):
     image(store, work)
     out = os.path.join(work, "out")
@@ -399,7 +356,7 @@ def test_health_on_failure_restart_kill_and_stop(store, work):
     wait_for(lambda: inspect(store, cid)["State"]["Health"]["Status"] == "healthy", 10, "healthy again")
     state = inspect(store, cid)["State"]
     check(state["Running"] and state["Pid"] != pid, f"not restarted: {state}")
-    check(ps(store)["verbsa-heal"]["RestartCount"] >= 1, "ps shows the restart")
+    check(ps_by_name(store)["verbsa-heal"]["RestartCount"] >= 1, "ps shows the restart")
     actions = [(e["Action"], e["Actor"]["Attributes"].get("healthOnFailure"))
                for e in events(store, "--filter", f"container={cid}")]
     check(("health_status: unhealthy", None) in actions and ("restart", "restart") in actions,
@@ -431,7 +388,6 @@ def test_health_on_failure_restart_kill_and_stop(store, work):
     store("rm", "-f", "verbsa-heal", "verbsa-kill", "verbsa-stop")
 
 
-@removes_containers
 def test_oom_event_while_the_container_runs(store, work):
     """The kernel kills a child for memory and the container goes on: the oom event is recorded then, as
     Docker's daemon records it, not only when the container ends."""

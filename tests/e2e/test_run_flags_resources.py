@@ -15,7 +15,8 @@ import re
 import socket
 import time
 
-from harness import Skip, build_program, check, container_cgroups, expect_one_error, main, wait_for
+from harness import (Skip, build_program, check, cgroup_file, container_cgroups, detach, expect_one_error, inspect,
+                     main, wait_for)
 
 PROBE_SOURCE = r'''
 // probe does what the flag tests need from inside a container.
@@ -104,25 +105,6 @@ ID = re.compile(r"[0-9a-f]{64}")
 
 def probe(store, work):
     build_program(store, work, "probe", PROBE_SOURCE, "--port", "8080")
-
-
-def detach(store, *args):
-    out = store("run", "-d", *args).stdout.strip()
-    check(ID.fullmatch(out), f"run -d printed {out!r}, not an id")
-    return out
-
-
-def inspect(store, ref):
-    return json.loads(store("inspect", ref).stdout)[0]
-
-
-def cgroup_file(container_id, name):
-    """The content of `name` in whichever of the container's cgroup directories has it."""
-    for directory in container_cgroups(container_id):
-        path = os.path.join(directory, name)
-        if os.path.exists(path):
-            return open(path).read().strip()
-    raise AssertionError(f"no {name} in the cgroups of {container_id}: {container_cgroups(container_id)}")
 
 
 def has_cgroup_file(container_id, name):

@@ -11,7 +11,7 @@ import json
 import os
 import re
 
-from harness import build_program, check, expect_one_error, free_port, main, wait_for
+from harness import build_program, check, detach, expect_one_error, free_port, main, wait_for
 
 PROGRAM = r'''
 // tool sleeps until stopped, exits with a code, or prints its environment.
@@ -55,12 +55,6 @@ ID = re.compile(r"[0-9a-f]{64}")
 
 def tool(store, work, name="tool", *flags):
     build_program(store, work, name, PROGRAM, *flags)
-
-
-def detach(store, *args):
-    out = store("run", "-d", *args).stdout.strip()
-    check(ID.fullmatch(out), f"run -d printed {out!r}, not an id")
-    return out
 
 
 def lines(result):

@@ -20,8 +20,8 @@ from datetime import datetime
 
 import urllib.request
 
-from harness import (GOCRATE, HELLO_DIR, Skip, build_program, check, container_cgroups, expect_one_error, free_port,
-                     main, run, wait_for)
+from harness import (GOCRATE, HELLO_DIR, Skip, build_program, check, container_cgroups, detach, expect_one_error,
+                     free_port, inspect, main, ps_by_name, run, wait_for)
 
 SVC_SOURCE = r'''
 // svc is the program of the supervision tests: a server whose health can be
@@ -201,24 +201,9 @@ NO_CAPS = "0000000000000000"
 
 # ---- helpers -------------------------------------------------------------------
 
-def detach(store, *args):
-    """run -d; returns the id it printed."""
-    out = store("run", "-d", *args).stdout.strip()
-    check(re.fullmatch(r"[0-9a-f]{64}", out), f"run -d printed {out!r}, not an id")
-    return out
-
-
-def inspect(store, ref):
-    return json.loads(store("inspect", ref).stdout)[0]
-
-
-def ps(store, *flags):
-    out = store("ps", "--format", "json", *flags).stdout
-    return {c["Names"]: c for c in map(json.loads, out.splitlines())}
-
 
 def status_of(store, name):
-    return ps(store, "-a").get(name, {}).get("Status")
+    return ps_by_name(store, "-a").get(name, {}).get("Status")
 
 
 def wait_status(store, name, wanted, timeout=20):
@@ -226,8 +211,8 @@ def wait_status(store, name, wanted, timeout=20):
 
 
 def wait_health(store, name, wanted, timeout=20):
-    wait_for(lambda: ps(store, "-a").get(name, {}).get("Health") == wanted, timeout,
-             f"{name} to be {wanted}: {ps(store, '-a').get(name)}")
+    wait_for(lambda: ps_by_name(store, "-a").get(name, {}).get("Health") == wanted, timeout,
+             f"{name} to be {wanted}: {ps_by_name(store, '-a').get(name)}")
 
 
 def wait_log(store, name, text, timeout=20):
@@ -301,8 +286,8 @@ def test_run_d_returns_an_id_at_once_and_hello_answers_inside(store, work):
         except OSError:
             return None
     wait_for(lambda: answer() == b"Hello, World!", 10, "hello to answer on the published port")
-    check(ps(store)["web"]["Ports"] == f"127.0.0.1:{port}->8080/tcp", ps(store)["web"])
-    check(ps(store)["web"]["ID"] == cid and ps(store)["web"]["Status"] == "running", ps(store))
+    check(ps_by_name(store)["web"]["Ports"] == f"127.0.0.1:{port}->8080/tcp", ps_by_name(store)["web"])
+    check(ps_by_name(store)["web"]["ID"] == cid and ps_by_name(store)["web"]["Status"] == "running", ps_by_name(store))
     # An HTTP GET made inside the container's network namespace gets hello's answer.
     wait_health(store, "web", "healthy")
     log = inspect(store, "web")["State"]["Health"]["Log"]
@@ -318,7 +303,7 @@ def test_run_d_returns_an_id_at_once_and_hello_answers_inside(store, work):
     # A second container cannot take the port; nothing of it is kept.
     expect_one_error(store("run", "-d", "--name", "web2", "-p", f"127.0.0.1:{port}:8080", "hello", check_rc=False),
                      str(port), "in use", code=125)
-    check("web2" not in ps(store, "-a"), "a container whose port was taken is kept")
+    check("web2" not in ps_by_name(store, "-a"), "a container whose port was taken is kept")
     store("rm", "-f", "web")
     check(store_leftovers(store) == [], store_leftovers(store))
     check(container_cgroups(cid) == [], container_cgroups(cid))
@@ -329,14 +314,14 @@ def test_published_ports_survive_restarts(store, work):
     build_program(store, work, "svc", SVC_SOURCE)
     detach(store, "--name", "flaky", "-p", "127.0.0.1::8080", "--restart", "always", "svc", "serve", "8080")
     wait_log(store, "flaky", "serving")
-    host_port = int(ps(store)["flaky"]["Ports"].split(":")[1].split("-")[0])
+    host_port = int(ps_by_name(store)["flaky"]["Ports"].split(":")[1].split("-")[0])
     url = f"http://127.0.0.1:{host_port}/"
     check(urllib.request.urlopen(url, timeout=5).read() == b"Hello, World!", "first run")
     store("kill", "-s", "HUP", "flaky")  # a Go program exits on SIGHUP; always restarts it
     wait_for(lambda: inspect(store, "flaky")["RestartCount"] == 1 and status_of(store, "flaky") == "running", 20,
              "the restart")
     wait_for(lambda: store("logs", "flaky").stdout.count("serving") == 2, 10, "the second run to serve")
-    check(ps(store)["flaky"]["Ports"] == f"127.0.0.1:{host_port}->8080/tcp", "the picked port changed")
+    check(ps_by_name(store)["flaky"]["Ports"] == f"127.0.0.1:{host_port}->8080/tcp", "the picked port changed")
     check(urllib.request.urlopen(url, timeout=5).read() == b"Hello, World!", "after the restart")
     store("rm", "-f", "flaky")
 
@@ -434,7 +419,7 @@ def test_commands_reach_foreground_containers(store, work):
                           stdout=subprocess.PIPE, text=True)
     try:
         check(fg.stdout.readline() == "ready\n", "foreground svc")
-        check(status_of(store, "fg") == "running", ps(store, "-a"))
+        check(status_of(store, "fg") == "running", ps_by_name(store, "-a"))
         v = json.loads(store("exec", "fg", "/app/svc", "status").stdout)
         check(v["NoNewPrivs"] == "1" and v["Seccomp"] == "2" and v["CapEff"] == NO_CAPS, v)
         store("kill", "-s", "USR1", "fg")
@@ -498,7 +483,7 @@ def test_on_failure_restarts_exactly_n_times_with_backoff(store, work):
         check(delay * 0.95 <= gap < delay + 0.5, f"restart gaps {gaps}, expected about 0.1, 0.2, 0.4 s")
     state = inspect(store, "crashy")
     check(state["HostConfig"]["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}, state["HostConfig"])
-    check(ps(store, "-a")["crashy"]["RestartCount"] == 3, ps(store, "-a")["crashy"])
+    check(ps_by_name(store, "-a")["crashy"]["RestartCount"] == 3, ps_by_name(store, "-a")["crashy"])
     check(" 3 " in [line for line in store("ps", "-a").stdout.splitlines() if "crashy" in line][0], "RESTARTS column")
 
     detach(store, "--name", "fine", "--restart", "on-failure", "svc", "exit", "0")
@@ -563,12 +548,12 @@ def test_always_and_unless_stopped(store, work):
         wait_status(store, name, "dead (supervisor gone)")
     started = store("start", "--boot").stdout.split()
     check(sorted(started) == ["a-lost", "a-stopped", "always", "killed", "u-lost"], started)
-    running = {name for name, c in ps(store).items() if c["Status"] == "running" and name != "always"}
+    running = {name for name, c in ps_by_name(store).items() if c["Status"] == "running" and name != "always"}
     check(running == {"a-lost", "a-stopped", "killed", "u-lost"}, running)
     check(status_of(store, "always") in ("running", "restarting (0)"), "always crashes and restarts")
     store("start", "u-stopped")
     expect_one_error(store("start", "u-stopped", check_rc=False), "u-stopped", "already running")
-    store("rm", "-f", *ps(store, "-a").keys())
+    store("rm", "-f", *ps_by_name(store, "-a").keys())
     check(store_leftovers(store) == [], store_leftovers(store))
 
 
@@ -598,7 +583,7 @@ def test_health_cmd_and_http_flip_with_the_app(store, work):
            "--health-retries", "1", "--health-start-period", "1s", "svc", "sleep")
     store("exec", "slow", "/app/svc", "break")
     time.sleep(0.6)
-    check(ps(store)["slow"]["Health"] == "starting", ps(store)["slow"])
+    check(ps_by_name(store)["slow"]["Health"] == "starting", ps_by_name(store)["slow"])
     wait_health(store, "slow", "unhealthy")
     # A check that takes longer than --health-timeout fails.
     detach(store, "--name", "timeout", "--health-cmd", "/app/svc sleep", "--health-interval", "100ms",
@@ -694,7 +679,7 @@ def test_a_killed_supervisor_is_reported_and_rm_cleans_up(store, work):
     store("run", "--rm", "svc", "exit", "0")
     check(container_cgroups(cid) == [], container_cgroups(cid))
     check(status_of(store, "orphan") == "dead (supervisor gone)" and status_of(store, "bystander") == "running",
-          ps(store, "-a"))
+          ps_by_name(store, "-a"))
     store("rm", "orphan")
     store("rm", "-f", "bystander")
     check(store_leftovers(store) == [], store_leftovers(store))
@@ -726,7 +711,7 @@ def test_100_detached_at_once_all_run_and_clean_up(store, work):
         check(p.returncode == 0, f"run -d failed: {err}")
         ids.append(out.strip())
     check(len(set(ids)) == 100, "ids are not unique")
-    listed = ps(store)
+    listed = ps_by_name(store)
     check(len(listed) == 100 and all(c["Status"] == "running" for c in listed.values()), listed)
     pids = [c["Pid"] for c in listed.values()] + [inspect(store, i)["State"]["SupervisorPid"] for i in ids[:10]]
     wait_for(lambda: all("ready" in store("logs", f"c{i}").stdout for i in range(0, 100, 9)), 30, "programs start")
@@ -760,12 +745,12 @@ def test_ps_inspect_and_stats_from_fresh_calls(store, work):
     wait_log(store, "watched", "serving")
     detach(store, "--name", "gone", "svc", "exit", "4")
     wait_status(store, "gone", "exited (4)")
-    check(set(ps(store)) == {"watched"}, "ps shows running ones only")
-    check(set(ps(store, "-a")) == {"watched", "gone"}, "ps -a shows all")
+    check(set(ps_by_name(store)) == {"watched"}, "ps shows running ones only")
+    check(set(ps_by_name(store, "-a")) == {"watched", "gone"}, "ps -a shows all")
     check(store("ps", "-q").stdout == cid[:12] + "\n", "ps -q")
     table = store("ps", "-a").stdout.splitlines()
     check(table[0].split()[:3] == ["CONTAINER", "ID", "IMAGE"] and len(table) == 3, table)
-    c = ps(store)["watched"]
+    c = ps_by_name(store)["watched"]
     check(c["Image"] == "svc" and c["Command"] == "/app/svc serve 8080" and c["OOMKilled"] is False, c)
     v = inspect(store, cid[:8])
     check(v["Id"] == cid and v["Name"] == "/watched" and v["State"]["Running"] is True, v["State"])
@@ -786,8 +771,8 @@ def test_ps_inspect_and_stats_from_fresh_calls(store, work):
     # OOMKilled shows in ps and inspect.
     detach(store, "--name", "oom", "-m", "16m", "svc", "alloc", "100")
     wait_for(lambda: status_of(store, "oom", ) not in ("running", None), 30, "the OOM kill")
-    check(ps(store, "-a")["oom"]["OOMKilled"] is True and inspect(store, "oom")["State"]["OOMKilled"] is True,
-          ps(store, "-a")["oom"])
+    check(ps_by_name(store, "-a")["oom"]["OOMKilled"] is True and inspect(store, "oom")["State"]["OOMKilled"] is True,
+          ps_by_name(store, "-a")["oom"])
     store("rm", "-f", "watched", "gone", "oom")
 
 
@@ -799,9 +784,9 @@ def test_rm_and_auto_remove(store, work):
     detach(store, "--rm", "--name", "temporary", "svc", "sleep")
     wait_log(store, "temporary", "ready")
     store("stop", "temporary")
-    wait_for(lambda: "temporary" not in ps(store, "-a"), 10, "an --rm container to go")
+    wait_for(lambda: "temporary" not in ps_by_name(store, "-a"), 10, "an --rm container to go")
     detach(store, "--rm", "--name", "temporary2", "svc", "exit", "5")
-    wait_for(lambda: "temporary2" not in ps(store, "-a"), 10, "an --rm container to go when it exits")
+    wait_for(lambda: "temporary2" not in ps_by_name(store, "-a"), 10, "an --rm container to go when it exits")
     # A stopped container keeps its files until rm; start runs it again with the same upper layer.
     detach(store, "--name", "keeper", "svc", "sleep")
     store("exec", "keeper", "/app/svc", "break")
@@ -819,7 +804,7 @@ def test_bad_input_gets_one_clear_line_and_leaves_nothing(store, work):
         args = command + ["ghost"] + (["/app/svc"] if command == ["exec"] else [])
         expect_one_error(store(*args, check_rc=False), "ghost", "gocrate ps -a")
     detach(store, "--name", "taken", "svc", "sleep")
-    taken = ps(store)["taken"]["ID"][:12]
+    taken = ps_by_name(store)["taken"]["ID"][:12]
     expect_one_error(store("run", "-d", "--name", "taken", "svc", check_rc=False), "\"taken\"", "in use", taken,
                      code=125)
     for flags, texts in [
@@ -850,13 +835,13 @@ def test_bad_input_gets_one_clear_line_and_leaves_nothing(store, work):
     expect_one_error(store("run", "-d", "--name", "broken", "--entrypoint", "/nope", "svc", check_rc=False),
                      "/nope", code=127)
     expect_one_error(store("run", "-d", "-u", "nobody-here", "svc", check_rc=False), "nobody-here", code=125)
-    check("broken" not in ps(store, "-a"), "a container that never started is kept")
+    check("broken" not in ps_by_name(store, "-a"), "a container that never started is kept")
     store("stop", "taken")
     for command in [["stop"], ["kill"], ["exec"]]:
         args = command + ["taken"] + (["/app/svc"] if command == ["exec"] else [])
         expect_one_error(store(*args, check_rc=False), "taken", "not running")
     # A prefix that matches more than one container.
-    ids = [ps(store, "-a")["taken"]["ID"]]
+    ids = [ps_by_name(store, "-a")["taken"]["ID"]]
     for i in range(20):
         ids.append(detach(store, "svc", "exit", "0"))
     common = next((a[:1] for a in ids for b in ids if a != b and a[0] == b[0]), None)
