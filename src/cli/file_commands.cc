@@ -59,7 +59,9 @@ int cp_command(Globals& globals, int argc, char** argv) {
   std::string source, dest;
   CpOptions options;
   add_global_options(app, globals);
-  app.add_flag("-a,--archive", options.archive, "Keep owners (uid:gid) as they are");
+  app.add_flag(
+      "-a,--archive", options.archive,
+      "Into a container: owned by its user (without -a, owners stay as on the host); out: no effect");
   app.add_flag("-L,--follow-link", options.follow_link, "Follow a symlink named as SRC");
   app.add_option("SRC", source, "CONTAINER:PATH, a host path, or - (a tar stream on standard input)")
       ->required();
@@ -243,15 +245,17 @@ int system_df(Globals& globals, int argc, char** argv) {
 }
 
 int system_prune(Globals& globals, int argc, char** argv) {
-  CLI::App app{"Remove stopped containers, unused images, build cache and, with --volumes, unused volumes",
-               "system prune"};
+  CLI::App app{
+      "Remove stopped containers, unused images, build cache and, with --volumes, unused anonymous volumes",
+      "system prune"};
   SystemPruneOptions options;
   bool force = false;
   std::vector<std::string> filters;
   add_global_options(app, globals);
   app.add_flag("-a,--all", options.all,
                "Remove every image no container uses, not only those without a name");
-  app.add_flag("--volumes", options.volumes, "Remove volumes no container uses too");
+  app.add_flag("--volumes", options.volumes,
+               "Remove anonymous volumes (made without a name) no container uses too; named ones stay");
   app.add_option("--filter", filters, "until=DURATION|TIME: only what was created before")
       ->allow_extra_args(false);
   app.add_flag("-f,--force", force, "Do not ask for confirmation");
@@ -265,7 +269,7 @@ int system_prune(Globals& globals, int argc, char** argv) {
           "system prune asks for confirmation and standard input is not a terminal: add -f to remove without "
           "asking");
     std::string warning = "WARNING! This will remove:\n  - all stopped containers\n";
-    if (options.volumes) warning += "  - all volumes not used by at least one container\n";
+    if (options.volumes) warning += "  - all anonymous volumes not used by at least one container\n";
     warning += options.all ? "  - all images without at least one container associated to them\n"
                            : "  - all dangling images\n";
     warning += "  - all build cache\n  - unpacked layers no image needs\n";

@@ -84,9 +84,13 @@ int create(Globals& globals, int argc, char** argv) {
         "store",
         options[0]);
   }
-  if (name.empty()) name = new_volume_name();
+  auto volume_labels = parse_labels(labels);
+  if (name.empty()) {
+    name = new_volume_name();
+    volume_labels[std::string(kAnonymousVolumeLabel)] = "";
+  }
   check_volume_name(name, "volume create");
-  VolumeInfo v = VolumeStore(open_store(globals).dir()).create(name, parse_labels(labels));
+  VolumeInfo v = VolumeStore(open_store(globals).dir()).create(name, volume_labels);
   fmt::print("{}\n", v.name);
   return 0;
 }

@@ -41,21 +41,65 @@ std::vector<std::string> sorted_names(int dir_fd, const std::string& what) {
   return names;
 }
 
+// overlayfs' own pointers into the lower layers: a directory renamed on a
+// mount with redirect_dir, or a file whose data stayed below (metacopy).
+// Neither can be read from the upper layer alone: refused, naming the file.
+void refuse_overlay_pointers(int parent_fd, const std::string& name, const struct stat& st,
+                             const std::string& shown) {
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) return;
+  UniqueFd fd(::openat(parent_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return;  // removed meanwhile
+  std::string proc = fmt::format("/proc/self/fd/{}", fd.get());
+  for (const char* attribute : {"trusted.overlay.redirect", "trusted.overlay.metacopy"}) {
+    if (::getxattr(proc.c_str(), attribute, nullptr, 0) >= 0)
+      fail(
+          "{} has overlayfs' {} attribute ({}): its content is in a lower layer, which diff and commit do "
+          "not "
+          "follow; copy the files out with cp instead",
+          shown, attribute,
+          S_ISDIR(st.st_mode) ? "a directory renamed on a mount with redirect_dir" : "a metadata-only copy");
+  }
+}
+
 // Calls `visit` for every entry below `dir_fd`, depth first, names sorted;
-// `path` is absolute ("/etc/passwd"). Never follows a symlink.
+// `path` is absolute ("/etc/passwd"). Never follows a symlink; entries
+// removed meanwhile are left out. No recursion: the depth is bounded by
+// what can be opened, not by the stack.
 using Visit = std::function<void(int parent_fd, const std::string& name, const std::string& path,
                                  const struct stat& st)>;
 void walk(int dir_fd, const std::string& path, const std::string& what, const Visit& visit) {
-  for (const auto& name : sorted_names(dir_fd, what + path)) {
-    std::string child = path == "/" ? "/" + name : path + "/" + name;
+  struct Level {
+    UniqueFd dir;
+    std::string path;
+    std::vector<std::string> names;
+    size_t next = 0;
+  };
+  std::vector<Level> levels;
+  UniqueFd top(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+  if (!top) fail_errno(fmt::format("cannot read the directory {}{}", what, path));
+  std::vector<std::string> top_names = sorted_names(top.get(), what + path);
+  levels.push_back(Level{std::move(top), path, std::move(top_names), 0});
+  while (!levels.empty()) {
+    Level& level = levels.back();
+    if (level.next == level.names.size()) {
+      levels.pop_back();
+      continue;
+    }
+    const std::string name = level.names[level.next++];
+    std::string child = level.path == "/" ? "/" + name : level.path + "/" + name;
     struct stat st;
-    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    if (::fstatat(level.dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
       fail_errno(fmt::format("cannot read {}{}", what, child));
-    visit(dir_fd, name, child, st);
+    }
+    refuse_overlay_pointers(level.dir.get(), name, st, what + child);
+    visit(level.dir.get(), name, child, st);
     if (!S_ISDIR(st.st_mode)) continue;
-    UniqueFd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd sub(::openat(level.dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub && errno == ENOENT) continue;
     if (!sub) fail_errno(fmt::format("cannot open {}{}", what, child));
-    walk(sub.get(), child, what, visit);
+    std::vector<std::string> names = sorted_names(sub.get(), what + child);
+    levels.push_back(Level{std::move(sub), child, std::move(names), 0});
   }
 }
 
@@ -197,8 +241,11 @@ class ChangeLister {
         continue;
       }
       struct stat st;
-      if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+      if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) continue;  // removed meanwhile
         fail_errno(fmt::format("cannot read {}{}", upper_dir_, child));
+      }
+      refuse_overlay_pointers(dir_fd, name, st, upper_dir_ + child);
       std::optional<struct stat> below = in_lower ? lower_.stat(child) : std::nullopt;
       if (is_whiteout(st)) {
         if (below) out.push_back({'D', child});
@@ -209,6 +256,7 @@ class ChangeLister {
       if (listed) out.push_back({below ? 'C' : 'A', child});
       if (!S_ISDIR(st.st_mode)) continue;
       UniqueFd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!sub && errno == ENOENT) continue;
       if (!sub) fail_errno(fmt::format("cannot open {}{}", upper_dir_, child));
       bool lower_dir = below && S_ISDIR(below->st_mode);
       directory(sub.get(), child, lower_dir, lower_dir && is_opaque(dir_fd, name));
@@ -297,16 +345,28 @@ void write_upper_layer(const std::string& upper_dir, TarWriter& tar) {
            return;
          }
          if (!S_ISREG(st.st_mode)) return;  // sockets: tar has no such entry
-         UniqueFd file(::openat(parent, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+         // Never blocking on a FIFO swapped in meanwhile; what is read is
+         // what this descriptor is.
+         UniqueFd file(::openat(parent, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+         if (!file && errno == ENOENT) return;  // removed meanwhile
          if (!file) fail_errno(fmt::format("cannot open {}", what));
+         struct stat opened;
+         if (::fstat(file.get(), &opened) != 0) fail_errno(fmt::format("cannot read {}", what));
+         if (!S_ISREG(opened.st_mode))
+           fail("{} was replaced by {} while it was read: commit again once it is no longer written", what,
+                file_type_name(opened.st_mode));
+         h.mode = opened.st_mode & 07777;
+         h.uid = opened.st_uid;
+         h.gid = opened.st_gid;
+         h.mtime = opened.st_mtim.tv_sec;
          char capability[256];
          ssize_t n = ::fgetxattr(file.get(), "security.capability", capability, sizeof capability);
          if (n > 0) h.xattrs["security.capability"] = std::string(capability, static_cast<size_t>(n));
          h.type = TarHeader::Type::file;
-         h.size = st.st_size;
+         h.size = opened.st_size;
          tar.begin(h);
          char buffer[128 * 1024];
-         int64_t left = st.st_size;
+         int64_t left = opened.st_size;
          while (left > 0) {
            ssize_t got =
                ::read(file.get(), buffer, static_cast<size_t>(std::min<int64_t>(left, sizeof buffer)));

@@ -7,9 +7,13 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
 #include "layer/tar.h"
 #include "util/byte_reader.h"
 #include "util/error.h"
+#include "util/error_for_tests.h"
 #include "util/fs.h"
 
 namespace gocrate {
@@ -152,6 +156,74 @@ TEST_F(UpperLayerTest, LayerHasOciWhiteoutsAndIsTheSameEveryTime) {
       EXPECT_EQ(h.link_target, "data/fresh");
     }
   }
+}
+
+std::string layer_of(const std::string& upper) {
+  std::string out;
+  TarWriter tar([&](std::string_view d) { out.append(d); });
+  write_upper_layer(upper, tar);
+  tar.finish();
+  return out;
+}
+
+TEST_F(UpperLayerTest, RedirectsAndMetacopiesAreRefusedNamingTheFile) {
+  copy_up("/data");
+  make_directories(upper_ + "/data/renamed");
+  ASSERT_EQ(::setxattr((upper_ + "/data/renamed").c_str(), "trusted.overlay.redirect", "/data/was", 9, 0), 0);
+  std::string error = error_of([&] { changes(); });
+  EXPECT_NE(error.find(upper_ + "/data/renamed"), std::string::npos) << error;
+  EXPECT_NE(error.find("trusted.overlay.redirect"), std::string::npos) << error;
+  error = error_of([&] { layer_of(upper_); });
+  EXPECT_NE(error.find(upper_ + "/data/renamed"), std::string::npos) << error;
+  remove_tree(upper_ + "/data/renamed");
+
+  write_file_replace(upper_ + "/data/old", "");
+  ASSERT_EQ(::setxattr((upper_ + "/data/old").c_str(), "trusted.overlay.metacopy", "", 0, 0), 0);
+  error = error_of([&] { changes(); });
+  EXPECT_NE(error.find("trusted.overlay.metacopy"), std::string::npos) << error;
+  error = error_of([&] { layer_of(upper_); });
+  EXPECT_NE(error.find(upper_ + "/data/old"), std::string::npos) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+}
+
+TEST_F(UpperLayerTest, AFifoSwappedInNeverBlocksTheLayer) {
+  // A file of the upper layer and a FIFO outside it trade places over and
+  // over while the layer is written; each time, the FIFO is opened for
+  // writing and closed again, which releases a reader stuck on it (it then
+  // reads nothing). Each layer must be written whole, or refused because a
+  // FIFO took the file's place.
+  write_file_replace(upper_ + "/x", "content");
+  std::string fifo = work_.path() + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  std::atomic<bool> done = false;
+  std::thread swapper([&] {
+    bool fifo_inside = false;
+    while (!done) {
+      if (::renameat2(AT_FDCWD, (upper_ + "/x").c_str(), AT_FDCWD, fifo.c_str(), RENAME_EXCHANGE) != 0) break;
+      fifo_inside = !fifo_inside;
+      UniqueFd writer(
+          ::open((fifo_inside ? upper_ + "/x" : fifo).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    }
+  });
+  for (int i = 0; i < 3000; ++i) {
+    try {
+      layer_of(upper_);
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("was replaced by a FIFO"), std::string::npos) << e.what();
+    }
+  }
+  done = true;
+  swapper.join();
+}
+
+TEST_F(UpperLayerTest, ADeepTreeIsCommitted) {
+  UniqueFd dir = open_or_fail(upper_, O_RDONLY | O_DIRECTORY);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(::mkdirat(dir.get(), "d", 0755), 0);
+    dir = openat_or_fail(dir.get(), "d", O_RDONLY | O_DIRECTORY);
+  }
+  EXPECT_EQ(entry_names(layer_of(upper_)).size(), 1000u);
+  EXPECT_EQ(changes().size(), 3u * 1000 + 2 * (1000 * 1001 / 2));  // "A /d/d...\n" for every level
 }
 
 }  // namespace

@@ -153,11 +153,19 @@ CommitResult commit_container(const std::string& store_root, const ContainerView
                               const CommitOptions& options) {
   const ContainerState& s = c.state;
   ContainerLayers layers = container_layers(store_root, s);
-  if (layers.upper_dir.empty())
+  // A container made but never started has changed nothing: its layer is
+  // empty, as Docker commits it.
+  bool never_started = s.status == ContainerStatus::created && s.started.empty() && !c.running();
+  if (layers.upper_dir.empty() && !never_started) {
+    if (s.auto_remove)
+      fail(
+          "container {} runs with --rm, which keeps its changes in memory: there is no upper layer to commit",
+          s.name);
     fail(
-        "container {} keeps its changes in memory (--rm) or in a private copy: there is no upper layer to "
-        "commit",
+        "container {} keeps its changes in a private copy of its image (this store does not use overlay): "
+        "there is no upper layer to commit",
         s.name);
+  }
   RunConfig run = layers.image.config.config;
   // Docker commits the container's own command: its entrypoint stays, the
   // rest becomes Cmd.
@@ -182,7 +190,7 @@ CommitResult commit_container(const std::string& store_root, const ContainerView
     if (options.pause && c.running() && !s.cgroup_dirs.empty()) freeze.emplace(s);
     BlobWriter blob = store.begin_blob();
     LayerWriter writer(options.compression, [&](std::string_view data) { blob.write(data); });
-    write_upper_layer(layers.upper_dir, writer.tar());
+    if (!layers.upper_dir.empty()) write_upper_layer(layers.upper_dir, writer.tar());
     digests = writer.finish();
     std::string type = digests.media_type;
     if (docker && type == media_type::oci_layer_gzip) type = media_type::docker_layer_gzip;

@@ -85,13 +85,69 @@ std::vector<std::string> sorted_names(int dir_fd, const std::string& what) {
   return names;
 }
 
+// Walks a tree without recursion, so that its depth is bounded by what can
+// be opened, not by the stack.
 class Archiver {
  public:
-  Archiver(TarWriter& tar, std::string what) : tar_(tar), what_(std::move(what)) {}
+  Archiver(TarWriter& tar, const TreePath& at) : tar_(tar), at_(at), buffer_(128 * 1024) {}
 
-  // `fd` is an O_PATH descriptor of the entry (a symlink itself when not
-  // followed); `parent_fd` and `name` open it again for reading.
-  void entry(int fd, const struct stat& st, const std::string& tar_name, const std::string& shown_path) {
+  // `fd` is an O_PATH descriptor of the top entry (a symlink itself when not
+  // followed).
+  void run(int fd, const struct stat& st, const std::string& tar_name, const std::string& shown_path) {
+    struct Level {
+      UniqueFd dir;
+      dev_t dev;
+      std::vector<std::string> names;
+      size_t next = 0;
+      std::string tar_name, shown_path;
+    };
+    std::vector<Level> levels;
+    auto enter = [&](int entry_fd, const struct stat& dir_st, const std::string& name,
+                     const std::string& shown) {
+      UniqueFd dir(::openat(entry_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!dir) {
+        if (errno == ENOENT) return;  // removed meanwhile
+        fail_errno(fmt::format("cannot read the directory {}", shown));
+      }
+      std::vector<std::string> names = sorted_names(dir.get(), shown);
+      levels.push_back(Level{std::move(dir), dir_st.st_dev, std::move(names), 0, name, shown});
+    };
+    if (!entry(fd, st, tar_name, shown_path)) return;
+    enter(fd, st, tar_name, shown_path);
+    while (!levels.empty()) {
+      Level& level = levels.back();
+      if (level.next == level.names.size()) {
+        levels.pop_back();
+        continue;
+      }
+      const std::string name = level.names[level.next++];
+      std::string shown = level.shown_path == "/" ? "/" + name : level.shown_path + "/" + name;
+      UniqueFd child(::openat(level.dir.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      struct stat cst;
+      if (!child || ::fstat(child.get(), &cst) != 0) {
+        if (errno == ENOENT) continue;  // removed meanwhile
+        fail_errno(fmt::format("cannot read {}", shown));
+      }
+      std::string child_name = level.tar_name.empty()  ? name
+                               : level.tar_name == "." ? "./" + name
+                                                       : level.tar_name + "/" + name;
+      if (!entry(child.get(), cst, child_name, shown)) continue;
+      // Another file system mounted in a container (its /proc, /sys, /dev,
+      // a tmpfs) is an empty directory in the copy, as it is in the
+      // container's image; the user's volumes and binds are copied.
+      if (at_.container && cst.st_dev != level.dev && !is_user_mount(shown)) continue;
+      enter(child.get(), cst, child_name, shown);
+    }
+  }
+
+ private:
+  bool is_user_mount(const std::string& path) const {
+    return std::find(at_.user_mounts.begin(), at_.user_mounts.end(), path) != at_.user_mounts.end();
+  }
+
+  // Writes one entry; true for a directory to walk into. Entries that
+  // vanish meanwhile are left out.
+  bool entry(int fd, const struct stat& st, const std::string& tar_name, const std::string& shown_path) {
     TarHeader h;
     h.path = tar_name;
     h.mode = st.st_mode & 07777;
@@ -101,30 +157,18 @@ class Archiver {
     if (S_ISDIR(st.st_mode)) {
       h.type = TarHeader::Type::directory;
       if (!tar_name.empty()) tar_.add(h);
-      UniqueFd dir(::openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (!dir) fail_errno(fmt::format("cannot read the directory {}", shown_path));
-      for (const auto& name : sorted_names(dir.get(), shown_path)) {
-        UniqueFd child(::openat(dir.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-        struct stat cst;
-        if (!child || ::fstat(child.get(), &cst) != 0) {
-          if (errno == ENOENT) continue;  // removed meanwhile
-          fail_errno(fmt::format("cannot read {}/{}", shown_path, name));
-        }
-        std::string child_name = tar_name.empty()  ? name
-                                 : tar_name == "." ? "./" + name
-                                                   : tar_name + "/" + name;
-        entry(child.get(), cst, child_name, shown_path == "/" ? "/" + name : shown_path + "/" + name);
-      }
-      return;
+      return true;
     }
     if (S_ISLNK(st.st_mode)) {
-      char target[4096];
-      ssize_t n = ::readlinkat(fd, "", target, sizeof target);
+      std::string target(4096, '\0');
+      ssize_t n = ::readlinkat(fd, "", target.data(), target.size());
+      if (n < 0 && errno == ENOENT) return false;
       if (n < 0) fail_errno(fmt::format("cannot read the symlink {}", shown_path));
+      target.resize(static_cast<size_t>(n));
       h.type = TarHeader::Type::symlink;
-      h.link_target.assign(target, static_cast<size_t>(n));
+      h.link_target = std::move(target);
       tar_.add(h);
-      return;
+      return false;
     }
     if (st.st_nlink > 1) {
       auto [it, first] = linked_.try_emplace({st.st_dev, st.st_ino}, tar_name);
@@ -132,7 +176,7 @@ class Archiver {
         h.type = TarHeader::Type::hardlink;
         h.link_target = it->second;
         tar_.add(h);
-        return;
+        return false;
       }
     }
     if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
@@ -142,12 +186,13 @@ class Archiver {
       h.dev_major = major(st.st_rdev);
       h.dev_minor = minor(st.st_rdev);
       tar_.add(h);
-      return;
+      return false;
     }
-    if (!S_ISREG(st.st_mode)) return;  // a socket: tar has no such entry
+    if (!S_ISREG(st.st_mode)) return false;  // a socket: tar has no such entry
     // Reopening an O_PATH descriptor through /proc/self/fd opens that very
     // file, wherever a name now leads.
-    UniqueFd file(::open(fmt::format("/proc/self/fd/{}", fd).c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd file(::open(fmt::format("/proc/self/fd/{}", fd).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!file && errno == ENOENT) return false;
     if (!file) fail_errno(fmt::format("cannot open {}", shown_path));
     char capability[256];
     ssize_t n = ::fgetxattr(file.get(), "security.capability", capability, sizeof capability);
@@ -155,27 +200,28 @@ class Archiver {
     h.type = TarHeader::Type::file;
     h.size = st.st_size;
     tar_.begin(h);
-    char buffer[128 * 1024];
     int64_t left = st.st_size;
     while (left > 0) {
-      ssize_t got = ::read(file.get(), buffer, static_cast<size_t>(std::min<int64_t>(left, sizeof buffer)));
+      size_t want = static_cast<size_t>(std::min<int64_t>(left, static_cast<int64_t>(buffer_.size())));
+      ssize_t got = ::read(file.get(), buffer_.data(), want);
       if (got < 0 && errno == EINTR) continue;
       if (got < 0) fail_errno(fmt::format("cannot read {}", shown_path));
       if (got == 0) {
         // Shrunk while read: what was promised is padded with zeros.
-        std::string zeros(static_cast<size_t>(std::min<int64_t>(left, sizeof buffer)), '\0');
-        tar_.write(zeros);
-        left -= static_cast<int64_t>(zeros.size());
+        std::fill_n(buffer_.data(), want, '\0');
+        tar_.write(std::string_view(buffer_.data(), want));
+        left -= static_cast<int64_t>(want);
         continue;
       }
-      tar_.write(std::string_view(buffer, static_cast<size_t>(got)));
+      tar_.write(std::string_view(buffer_.data(), static_cast<size_t>(got)));
       left -= got;
     }
+    return false;
   }
 
- private:
   TarWriter& tar_;
-  std::string what_;
+  const TreePath& at_;
+  std::vector<char> buffer_;
   std::map<std::pair<dev_t, ino_t>, std::string> linked_;
 };
 
@@ -293,19 +339,44 @@ class ArchiveExtractor {
     return false;
   }
 
-  void set_owner(const TarHeader& h, int parent, const std::string& name) {
-    uid_t uid = options_.owner ? options_.owner->first : h.uid;
-    gid_t gid = options_.owner ? options_.owner->second : h.gid;
-    if (::fchownat(parent, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0 && ::geteuid() == 0)
-      refuse_errno(h, "set the owner of");
+  uid_t uid_of(const TarHeader& h) const { return options_.owner ? options_.owner->first : h.uid; }
+  gid_t gid_of(const TarHeader& h) const { return options_.owner ? options_.owner->second : h.gid; }
+
+  // What was just made at `name`, opened without following it (O_PATH, or
+  // as `flags` say). It must still be of the type made: a container may
+  // swap in something else (a symlink to a host file) at any moment, so
+  // owner, mode and times are set through this descriptor only, never
+  // through the name.
+  UniqueFd open_made(const TarHeader& h, int parent, const std::string& name, mode_t type,
+                     int flags = O_PATH) {
+    UniqueFd fd(::openat(parent, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) refuse_errno(h, "open what was made for");
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) refuse_errno(h, "read what was made for");
+    if ((st.st_mode & S_IFMT) != type)
+      fail("{} in {} was replaced while {} was extracted there: copy again once nothing else writes there",
+           h.path, shown(into_), what_);
+    return fd;
   }
 
-  void set_mode_and_time(const TarHeader& h, int parent, const std::string& name, bool time) {
-    if (::fchmodat(parent, name.c_str(), h.mode & 07777, 0) != 0) refuse_errno(h, "set the mode of");
-    if (time) {
-      timespec times[2] = {{h.mtime, 0}, {h.mtime, 0}};
-      ::utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
-    }
+  // Owner, then mode (chown clears setuid bits), of an opened file or directory.
+  void set_owner_and_mode(const TarHeader& h, int fd) {
+    if (::fchown(fd, uid_of(h), gid_of(h)) != 0 && ::geteuid() == 0) refuse_errno(h, "set the owner of");
+    if (::fchmod(fd, h.mode & 07777) != 0) refuse_errno(h, "set the mode of");
+  }
+
+  // The same for an O_PATH descriptor (a device, a FIFO or a symlink, none
+  // of which may be opened for real): chmod through /proc/self/fd reaches
+  // that very inode; a symlink's mode is never set (that would be its
+  // target's).
+  void set_path_metadata(const TarHeader& h, int fd, bool symlink) {
+    if (::fchownat(fd, "", uid_of(h), gid_of(h), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 &&
+        ::geteuid() == 0)
+      refuse_errno(h, "set the owner of");
+    if (!symlink && ::chmod(fmt::format("/proc/self/fd/{}", fd).c_str(), h.mode & 07777) != 0)
+      refuse_errno(h, "set the mode of");
+    timespec times[2] = {{h.mtime, 0}, {h.mtime, 0}};
+    ::utimensat(fd, "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
   }
 
   void extract(const TarHeader& h) {
@@ -317,8 +388,8 @@ class ArchiveExtractor {
       case TarHeader::Type::directory: {
         if (!clear_way(h, parent.get(), name, true) && ::mkdirat(parent.get(), name.c_str(), 0700) != 0)
           refuse_errno(h, "create");
-        set_owner(h, parent.get(), name);
-        set_mode_and_time(h, parent.get(), name, false);
+        UniqueFd dir = open_made(h, parent.get(), name, S_IFDIR, O_RDONLY | O_DIRECTORY);
+        set_owner_and_mode(h, dir.get());
         directory_times_.emplace_back(parts, h.mtime);
         return;
       }
@@ -333,22 +404,21 @@ class ArchiveExtractor {
           if (n == 0) break;
           write_all(file.get(), std::string_view(buffer, n), h.path);
         }
+        set_owner_and_mode(h, file.get());
+        // After the owner: chown drops a file's capabilities.
         for (const auto& [key, value] : h.xattrs) {
           if (key == "security.capability" || key.starts_with("user."))
             ::fsetxattr(file.get(), key.c_str(), value.data(), value.size(), 0);
         }
-        file.reset();
-        set_owner(h, parent.get(), name);
-        set_mode_and_time(h, parent.get(), name, true);
+        timespec times[2] = {{h.mtime, 0}, {h.mtime, 0}};
+        ::futimens(file.get(), times);
         return;
       }
       case TarHeader::Type::symlink: {
         if (h.link_target.empty()) refuse(h, "is a symlink to nothing");
         clear_way(h, parent.get(), name, false);
         if (::symlinkat(h.link_target.c_str(), parent.get(), name.c_str()) != 0) refuse_errno(h, "create");
-        set_owner(h, parent.get(), name);
-        timespec times[2] = {{h.mtime, 0}, {h.mtime, 0}};
-        ::utimensat(parent.get(), name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+        set_path_metadata(h, open_made(h, parent.get(), name, S_IFLNK).get(), true);
         return;
       }
       case TarHeader::Type::hardlink: {
@@ -373,8 +443,7 @@ class ArchiveExtractor {
         if (::mknodat(parent.get(), name.c_str(), type | (h.mode & 07777),
                       makedev(h.dev_major, h.dev_minor)) != 0)
           refuse_errno(h, "create");
-        set_owner(h, parent.get(), name);
-        set_mode_and_time(h, parent.get(), name, true);
+        set_path_metadata(h, open_made(h, parent.get(), name, type).get(), false);
         return;
       }
     }
@@ -397,13 +466,17 @@ void pipe_archive(const std::function<void(TarWriter&)>& produce,
   UniqueFd reader(fds[0]);
   UniqueFd writer(fds[1]);
   std::exception_ptr produced_error;
+  bool passing_on_failed = false;  // the reader gave up first
   std::thread producer([&] {
     try {
       TarWriter tar([&](std::string_view data) {
         while (!data.empty()) {
           ssize_t n = ::send(writer.get(), data.data(), data.size(), MSG_NOSIGNAL);
           if (n < 0 && errno == EINTR) continue;
-          if (n < 0) fail_errno("cannot pass the archive on");
+          if (n < 0) {
+            passing_on_failed = true;
+            fail_errno("cannot pass the archive on");
+          }
           data.remove_prefix(static_cast<size_t>(n));
         }
       });
@@ -423,7 +496,9 @@ void pipe_archive(const std::function<void(TarWriter&)>& produce,
   }
   ::shutdown(reader.get(), SHUT_RDWR);
   producer.join();
-  if (produced_error) std::rethrow_exception(produced_error);
+  // The error that came first: the producer's own, unless it only found
+  // the consumer gone (then the consumer's says why).
+  if (produced_error && !(passing_on_failed && consumed_error)) std::rethrow_exception(produced_error);
   if (consumed_error) std::rethrow_exception(consumed_error);
 }
 
@@ -457,7 +532,7 @@ void archive_tree_path(const TreePath& at, bool follow_link, const std::string& 
   if (!fd) fail_resolve(at, errno);
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) fail_errno(fmt::format("cannot read {}", shown(at)));
-  Archiver(tar, at.what).entry(fd.get(), st, top, clean_path(at.path));
+  Archiver(tar, at).run(fd.get(), st, top, clean_path(at.path));
 }
 
 void extract_archive(ByteReader& tar, const std::string& tar_what, const TreePath& into,
@@ -465,8 +540,8 @@ void extract_archive(ByteReader& tar, const std::string& tar_what, const TreePat
   ArchiveExtractor(tar, tar_what, into, options).run();
 }
 
-void copy_tree_path(const TreePath& from, const TreePath& to, bool follow_link, bool archive,
-                    std::pair<uid_t, gid_t> owner) {
+void copy_tree_path(const TreePath& from, const TreePath& to, bool follow_link,
+                    std::optional<std::pair<uid_t, gid_t>> owner) {
   PathInfo source = stat_tree_path(from, follow_link);
   if (!source.exists) fail("{} does not exist", shown(from));
   PathInfo dest = stat_tree_path(to, true);
@@ -490,17 +565,34 @@ void copy_tree_path(const TreePath& from, const TreePath& to, bool follow_link, 
       fail("the directory {} does not exist: create it first", shown(into));
   }
   ExtractOptions options;
-  if (!archive) options.owner = owner;
-  pipe_archive([&](TarWriter& tar) { archive_tree_path(from, follow_link, top, tar); },
-               [&](ByteReader& in) { extract_archive(in, "the copy of " + shown(from), into, options); });
+  options.owner = owner;
+  // A copy onto the host that fails takes away what it made.
+  std::optional<std::string> made;
+  if (!to.container && top != ".") {
+    TreePath target = into;
+    std::string dir = clean_path(into.path);
+    target.path = (dir == "/" ? "" : dir) + "/" + top;
+    if (!stat_tree_path(target, false).exists) made = target.path;
+  }
+  try {
+    pipe_archive([&](TarWriter& tar) { archive_tree_path(from, follow_link, top, tar); },
+                 [&](ByteReader& in) { extract_archive(in, "the copy of " + shown(from), into, options); });
+  } catch (...) {
+    try {
+      if (made) remove_tree(*made);
+    } catch (const Error&) {
+      // The copy's own error says more.
+    }
+    throw;
+  }
 }
 
-void copy_archive_into(ByteReader& tar, const TreePath& to, bool archive, std::pair<uid_t, gid_t> owner) {
+void copy_archive_into(ByteReader& tar, const TreePath& to, std::optional<std::pair<uid_t, gid_t>> owner) {
   PathInfo dest = stat_tree_path(to, true);
   if (!dest.exists || !dest.is_dir)
     fail("{} must be an existing directory to extract a tar stream into", shown(to));
   ExtractOptions options;
-  if (!archive) options.owner = owner;
+  options.owner = owner;
   extract_archive(tar, "the tar stream on standard input", to, options);
 }
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "layer/tar.h"
 #include "util/byte_reader.h"
@@ -20,6 +21,10 @@ struct TreePath {
   std::string path;  // absolute in the tree; a trailing "/" or "/." kept as given
   bool container = false;
   std::string what;  // "container web", "the host": for errors
+  // A running container's volumes and binds (absolute in the tree): below
+  // the top entry, the copy goes into these mount points; every other
+  // mount (its /proc, /sys, /dev, a tmpfs) is copied as an empty directory.
+  std::vector<std::string> user_mounts;
 };
 
 // What a path is, Docker's way: every component but the last resolved in the
@@ -53,13 +58,15 @@ void extract_archive(ByteReader& tar, const std::string& tar_what, const TreePat
 // `docker cp` between two trees: the copy of `from` lands at `to` by
 // Docker's rules (a directory destination receives the source by its name,
 // or its contents for SRC/.; a missing destination becomes the copy; a
-// directory never replaces a file). Owners are `owner` unless `archive`
-// keeps the source's.
-void copy_tree_path(const TreePath& from, const TreePath& to, bool follow_link, bool archive,
-                    std::pair<uid_t, gid_t> owner);
+// directory never replaces a file). Every entry is owned by `owner`, or as
+// the source's when there is none. A copy onto the host that fails removes
+// what it made.
+void copy_tree_path(const TreePath& from, const TreePath& to, bool follow_link,
+                    std::optional<std::pair<uid_t, gid_t>> owner);
 
-// Extracts a tar stream (cp - CONTAINER:DEST) into the directory `to`.
-void copy_archive_into(ByteReader& tar, const TreePath& to, bool archive, std::pair<uid_t, gid_t> owner);
+// Extracts a tar stream (cp - CONTAINER:DEST) into the directory `to`,
+// owned by `owner` or, without one, as the stream says.
+void copy_archive_into(ByteReader& tar, const TreePath& to, std::optional<std::pair<uid_t, gid_t>> owner);
 
 // Writes what `from` names as a tar stream (cp CONTAINER:SRC -).
 void copy_tree_path_to_archive(const TreePath& from, bool follow_link, TarWriter& tar);

@@ -7,6 +7,7 @@
 
 #include "runtime/container_copy.h"
 #include "runtime/container_rootfs.h"
+#include "runtime/containment/users.h"
 #include "store/events.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -90,6 +91,9 @@ void copy_files(const std::string& store_root, const std::string& source, const 
   ContainerView container = find_container(directory, ref);
   ContainerRootfs rootfs = ContainerRootfs::open(store_root, container, ContainerRootfs::View::live);
   UniqueFd host_root = open_or_fail("/", O_PATH | O_DIRECTORY);
+  std::vector<std::string> user_mounts;
+  for (const auto& m : container.state.mounts)
+    if (m.type == "bind" || m.type == "volume") user_mounts.push_back(clean_container_path(m.destination));
   auto side = [&](const CpLocation& l) {
     TreePath p;
     if (l.container.empty()) {
@@ -101,13 +105,22 @@ void copy_files(const std::string& store_root, const std::string& source, const 
       p.path = l.path;
       p.container = true;
       p.what = rootfs.what();
+      p.user_mounts = user_mounts;
     }
     return p;
   };
+  // Owners as Docker 20.10 gives them. Into a container: as the archive
+  // says (the host files' owners), and with -a the container's user when
+  // it has one. Out to the host: the caller's, -a or not.
+  std::optional<std::pair<uid_t, gid_t>> into_container;
+  if (options.archive && !container.state.user.empty()) {
+    ContainerUser user = resolve_user(rootfs.fd(), container.state.user, rootfs.what());
+    into_container = std::pair{user.uid, user.gid};
+  }
 
   if (from.stream) {
     FdReader in(stdin_fd, "standard input");
-    copy_archive_into(in, side(to), options.archive, {0, 0});
+    copy_archive_into(in, side(to), into_container);
     container_event(store_root, container, "extract-to-dir", to.path);
     return;
   }
@@ -117,9 +130,9 @@ void copy_files(const std::string& store_root, const std::string& source, const 
     container_event(store_root, container, "archive-path", from.path);
     return;
   }
-  std::pair<uid_t, gid_t> owner =
-      to.container.empty() ? std::pair{::geteuid(), ::getegid()} : std::pair{0u, 0u};
-  copy_tree_path(side(from), side(to), options.follow_link, options.archive, owner);
+  std::optional<std::pair<uid_t, gid_t>> owner =
+      to.container.empty() ? std::optional{std::pair{::geteuid(), ::getegid()}} : into_container;
+  copy_tree_path(side(from), side(to), options.follow_link, owner);
   container_event(store_root, container, from.container.empty() ? "extract-to-dir" : "archive-path",
                   from.container.empty() ? to.path : from.path);
 }
@@ -128,12 +141,17 @@ std::vector<FileChange> container_diff(const std::string& store_root, const std:
   ContainerView c = find_container(ContainerDirectory(store_root), ref);
   ContainerLayers layers = container_layers(store_root, c.state);
   // A container made but never started has changed nothing yet.
-  if (layers.upper_dir.empty() && !c.state.auto_remove && !c.running()) return {};
+  if (layers.upper_dir.empty() && c.state.status == ContainerStatus::created && c.state.started.empty() &&
+      !c.running())
+    return {};
+  if (layers.upper_dir.empty() && c.state.auto_remove)
+    fail("container {} runs with --rm, which keeps its changes in memory: diff reads an upper layer on disk",
+         c.state.name);
   if (layers.upper_dir.empty())
     fail(
-        "container {} keeps its changes in memory (--rm) or in a private copy (no overlay here): diff reads "
-        "an "
-        "upper layer on disk",
+        "container {} keeps its changes in a private copy of its image (this store does not use overlay): "
+        "diff "
+        "reads an upper layer on disk",
         c.state.name);
   return upper_layer_changes(layers.upper_dir, layers.lower_dirs);
 }

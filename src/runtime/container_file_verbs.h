@@ -19,7 +19,10 @@ struct CpLocation {
 CpLocation parse_cp_location(const std::string& arg);
 
 struct CpOptions {
-  bool archive = false;      // -a: keep owners (else root in a container, the caller on the host)
+  // -a: into a container, owned by its user (when it has one) instead of
+  // as on the host; out of one, -a changes nothing (the caller owns the
+  // copy), as with Docker 20.10.
+  bool archive = false;
   bool follow_link = false;  // -L: follow a symlink named as the source
 };
 

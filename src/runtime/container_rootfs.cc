@@ -1,6 +1,7 @@
 #include "runtime/container_rootfs.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 
 #include "image/media_types.h"
 #include "runtime/containment/mounts.h"
+#include "runtime/terminal/exec.h"
 #include "store/store.h"
 #include "unpack/layer_cache.h"
 #include "unpack/rootfs_copy.h"
@@ -66,8 +68,14 @@ ContainerRootfs ContainerRootfs::open(const std::string& store_root, const Conta
   rootfs.what_ = "container " + c.state.name;
   const ContainerState& s = c.state;
   if (view == View::live && c.running() && s.pid > 0) {
+    // The pidfd, taken first and checked alive after, proves that the root
+    // opened is the container's, not that of a process that got its pid.
+    UniqueFd pidfd = open_container_pidfd(s);
     rootfs.root_.reset(::open(fmt::format("/proc/{}/root", s.pid).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!rootfs.root_) fail_errno(fmt::format("cannot open the root of container {}", s.name));
+    pollfd exited{pidfd.get(), POLLIN, 0};
+    if (::poll(&exited, 1, 0) != 0)
+      fail("container {} stopped while its files were opened: copy again", s.name);
     return rootfs;
   }
   if (view == View::live && c.active())

@@ -358,53 +358,60 @@ SystemPruneReport system_prune(const std::string& store_root, const SystemPruneO
     report.containers.push_back(c.state.id);
     report.reclaimed += size;
   }
-  std::vector<ContainerView> remaining = all_containers(directory);
 
   if (options.volumes) {
+    // Only anonymous volumes, as Docker 23 and later prune them: a volume
+    // someone named is kept until it is removed by name.
     VolumeStore volumes(store_root);
     std::map<std::string, uint64_t> sizes;
     for (const auto& v : volumes.list()) sizes[v.name] = tree_size(v.mountpoint);
     auto users = [&](const std::string& name) { return volume_users(all_containers(directory), name); };
-    report.volumes = volumes.prune(users);
+    auto named = [](const VolumeInfo& v) { return !v.labels.contains(std::string(kAnonymousVolumeLabel)); };
+    report.volumes = volumes.prune(users, named);
     for (const auto& name : report.volumes) report.reclaimed += sizes[name];
   }
 
   Store store(store_root);
-  std::set<Digest> used = image_digests_of(remaining, false);
-  std::set<Digest> before;
-  for (const auto& d : store.read_index().manifests) before.insert(d.digest);
-  for (const auto& root : image_roots(store)) {
-    if (uses_any(root, used) || !created_before(root.created)) continue;
-    if (root.name.empty()) {
-      store.update_index([&](Index& index) {
-        std::erase_if(index.manifests, [&](const Descriptor& d) {
-          return d.digest == root.descriptor.digest &&
-                 !d.annotations.contains(std::string(annotation::ref_name));
-        });
-      });
-    } else if (options.all && !is_signature_tag(root.name)) {
-      store.remove_name(root.name);
-      report.untagged.push_back(root.name);
-      record_event(store_root,
-                   Event{EventType::image, "untag", root.descriptor.digest.str(), {{"name", root.name}}});
-    }
-  }
-  std::set<Digest> after;
-  for (const auto& d : store.read_index().manifests) after.insert(d.digest);
-  for (const auto& d : before) {
-    if (after.contains(d)) continue;
-    report.deleted.push_back(d.str());
-    record_event(store_root, Event{EventType::image, "delete", d.str(), {}});
-  }
-
-  std::vector<Descriptor> in_use;
-  for (const auto& d : used) {
-    auto text = read_file_if_exists(store.blob_path(d));
-    if (text) in_use.push_back(Descriptor{sniff_media_type(*text), d, static_cast<int64_t>(text->size())});
-  }
   int layers_removed = 0;
   uint64_t layer_bytes = 0;
-  PruneReport pruned = store.prune(true, in_use, [&](const std::set<Digest>& live) {
+  // What is in use is found, and images untagged, only once prune holds
+  // the store: a container being made holds its lease until its state
+  // names its image, so it is listed here or its image is left alone.
+  auto in_use_roots = [&] {
+    std::set<Digest> used = image_digests_of(all_containers(directory), false);
+    std::set<Digest> before;
+    for (const auto& d : store.read_index().manifests) before.insert(d.digest);
+    for (const auto& root : image_roots(store)) {
+      if (uses_any(root, used) || !created_before(root.created)) continue;
+      if (root.name.empty()) {
+        store.update_index([&](Index& index) {
+          std::erase_if(index.manifests, [&](const Descriptor& d) {
+            return d.digest == root.descriptor.digest &&
+                   !d.annotations.contains(std::string(annotation::ref_name));
+          });
+        });
+      } else if (options.all && !is_signature_tag(root.name)) {
+        store.remove_name(root.name);
+        report.untagged.push_back(root.name);
+        record_event(store_root,
+                     Event{EventType::image, "untag", root.descriptor.digest.str(), {{"name", root.name}}});
+      }
+    }
+    std::set<Digest> after;
+    for (const auto& d : store.read_index().manifests) after.insert(d.digest);
+    for (const auto& d : before) {
+      if (after.contains(d)) continue;
+      report.deleted.push_back(d.str());
+      record_event(store_root, Event{EventType::image, "delete", d.str(), {}});
+    }
+    std::vector<Descriptor> in_use;
+    for (const auto& d : used) {
+      auto text = read_file_if_exists(store.blob_path(d));
+      if (text) in_use.push_back(Descriptor{sniff_media_type(*text), d, static_cast<int64_t>(text->size())});
+    }
+    return in_use;
+  };
+  PruneReport pruned = store.prune_locked(true, in_use_roots, [&](const std::set<Digest>& live) {
     for (const auto& hex : entries_of(store_root + "/layers/sha256")) {
       auto d = Digest::try_parse("sha256:" + hex);
       if (d && !live.contains(*d)) layer_bytes += tree_size(store_root + "/layers/sha256/" + hex);

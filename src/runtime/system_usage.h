@@ -51,7 +51,7 @@ time_t parse_until(const std::string& value, time_t now);
 
 struct SystemPruneOptions {
   bool all = false;             // every image no container uses, not only those without a name
-  bool volumes = false;         // and every volume no container uses
+  bool volumes = false;         // and every anonymous volume no container uses (never a named one)
   std::optional<time_t> until;  // only containers and images created before
 };
 struct SystemPruneReport {
@@ -64,8 +64,10 @@ struct SystemPruneReport {
   uint64_t reclaimed = 0;
 };
 // Removes stopped containers, images as asked, build cache, unpacked layers
-// no image needs and, with `volumes`, unused volumes. Never what a container
-// that still exists uses: its image, its layers, its volumes.
+// no image needs and, with `volumes`, unused anonymous volumes. Never what a
+// container that still exists uses: its image, its layers, its volumes; what
+// is in use is decided while the store is held exclusively, so a container
+// being made keeps its image.
 SystemPruneReport system_prune(const std::string& store_root, const SystemPruneOptions& options);
 
 }  // namespace gocrate

@@ -4,10 +4,28 @@
 
 #include "image/config.h"
 #include "runtime/container_commit.h"
+#include "store/store.h"
+#include "store/volumes.h"
 #include "util/error_for_tests.h"
+#include "util/fs.h"
 
 namespace gocrate {
 namespace {
+
+TEST(SystemPrune, RemovesOnlyAnonymousVolumes) {
+  TempDir dir;
+  std::string root = dir.path() + "/store";
+  Store store(root);
+  VolumeStore volumes(root);
+  volumes.create("named");
+  volumes.create("made-without-a-name", {{std::string(kAnonymousVolumeLabel), ""}});
+  SystemPruneOptions options;
+  options.volumes = true;
+  SystemPruneReport report = system_prune(root, options);
+  EXPECT_EQ(report.volumes, std::vector<std::string>{"made-without-a-name"});
+  EXPECT_TRUE(volumes.find("named"));
+  EXPECT_FALSE(volumes.find("made-without-a-name"));
+}
 
 TEST(ParseUntil, DurationsAndTimes) {
   time_t now = 1'700'000'000;

@@ -189,9 +189,16 @@ void for_each_entry(const std::string& dir, Visit visit) {
 
 PruneReport Store::prune(bool wait, const std::vector<Descriptor>& extra_roots,
                          const std::function<void(const std::set<Digest>& live)>& also) {
+  return prune_locked(
+      wait, [&] { return extra_roots; }, also);
+}
+
+PruneReport Store::prune_locked(bool wait, const std::function<std::vector<Descriptor>()>& roots,
+                                const std::function<void(const std::set<Digest>& live)>& also) {
   PruneReport report;
   auto exclusive = FileLock::acquire(dir_ + "/.gocrate/gc.lock", FileLock::Mode::exclusive, wait);
   if (!exclusive) return report;
+  std::vector<Descriptor> extra_roots = roots ? roots() : std::vector<Descriptor>{};
   std::set<Digest> live;
   for (const auto& d : read_index().manifests) mark(*this, d, live);
   for (const auto& d : extra_roots) mark(*this, d, live);

@@ -65,6 +65,13 @@ class Store : public OciLayout {
   // blobs that stay, to clean up what depends on blobs (unpacked layers).
   PruneReport prune(bool wait = true, const std::vector<Descriptor>& extra_roots = {},
                     const std::function<void(const std::set<Digest>& live)>& also = {});
+  // As prune(), with the extra roots asked of `roots` once the store is held
+  // exclusively: no writer is then between leasing an image and recording
+  // what uses it (run holds its lease until its container's state names the
+  // image), so what `roots` finds in use, and any names it removes meanwhile,
+  // cannot race a container being made.
+  PruneReport prune_locked(bool wait, const std::function<std::vector<Descriptor>()>& roots,
+                           const std::function<void(const std::set<Digest>& live)>& also = {});
 
   // The build cache: small JSON values under cache/<kind>/<key>.
   std::optional<std::string> cache_get(std::string_view kind, std::string_view key) const;

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
+#include <thread>
 
 #include "image/media_types.h"
 #include "util/error.h"
@@ -141,6 +143,28 @@ TEST_F(StoreTest, PruneKeepsWhatIsNamedAndWaitsForLeases) {
   EXPECT_TRUE(store.has_blob(m.digest));
   close(ready[0]);
   close(ready[1]);
+}
+
+TEST_F(StoreTest, PruneAsksWhatIsInUseOnlyWhileItHoldsTheStore) {
+  Store store(root());
+  Descriptor used = store.write_blob("the image of a container being made", "x");
+  // A container being made: it holds the lease until its state names the
+  // image, which is what `roots` reads.
+  std::optional<FileLock> lease = store.lease();
+  std::vector<Descriptor> recorded;
+  bool held = false;
+  std::thread prune([&] {
+    Store s(root());
+    s.prune_locked(true, [&] {
+      held = !FileLock::acquire(root() + "/.gocrate/gc.lock", FileLock::Mode::shared, false);
+      return recorded;
+    });
+  });
+  recorded.push_back(used);
+  lease.reset();
+  prune.join();
+  EXPECT_TRUE(held) << "what is in use was asked before prune held the store";
+  EXPECT_TRUE(store.has_blob(used.digest));
 }
 
 TEST_F(StoreTest, RefusesForeignDirectories) {

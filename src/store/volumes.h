@@ -66,4 +66,8 @@ void check_volume_name(std::string_view name, std::string_view what);
 // A new random volume name (64 hex digits), as Docker gives an unnamed one.
 std::string new_volume_name();
 
+// The label Docker puts on a volume made without a name (by `volume create`
+// with no NAME); `system prune --volumes` removes only volumes with it.
+inline constexpr std::string_view kAnonymousVolumeLabel = "com.docker.volume.anonymous";
+
 }  // namespace gocrate
