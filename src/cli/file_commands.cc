@@ -26,16 +26,9 @@ namespace {
 
 using nlohmann::json;
 
-// Docker's units.HumanSize: four significant digits, SI units.
+// Docker's units.HumanSize: four significant digits.
 std::string df_size(uint64_t bytes) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-  double size = static_cast<double>(bytes);
-  int unit = 0;
-  while (size >= 1000 && unit < 6) {
-    size /= 1000;
-    ++unit;
-  }
-  return fmt::format("{:.4g}{}", size, units[unit]);
+  return docker_human_size(bytes, 4);
 }
 
 std::string reclaimable_text(const UsageRow& row) {

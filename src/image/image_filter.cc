@@ -49,7 +49,7 @@ bool ImageFilter::matches(const ImageFacts& image) const {
          args_.labels_match(image.labels);
 }
 
-std::string docker_human_size(uint64_t bytes) {
+std::string docker_human_size(uint64_t bytes, int digits) {
   const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
   double size = static_cast<double>(bytes);
   int unit = 0;
@@ -57,8 +57,8 @@ std::string docker_human_size(uint64_t bytes) {
     size /= 1000;
     ++unit;
   }
-  // %.3g, as Go's: at most three significant digits, no trailing zeros.
-  return fmt::format("{:.3g}{}", size, units[unit]);
+  // %.Ng, as Go's: at most N significant digits, no trailing zeros.
+  return fmt::format("{:.{}g}{}", size, digits, units[unit]);
 }
 
 }  // namespace gocrate

@@ -40,7 +40,8 @@ class ImageFilter {
 // Docker's familiar name: "alpine:3" for docker.io/library/alpine:3.
 std::string familiar_name(const std::string& name);
 
-// Docker's units.HumanSize: "7.5MB", "123kB", "1.23GB" (SI, 3 digits).
-std::string docker_human_size(uint64_t bytes);
+// Docker's units.HumanSizeWithPrecision: "7.5MB", "123kB", "1.23GB" (SI,
+// `digits` significant digits: 3 in `images`, 4 in `system df`).
+std::string docker_human_size(uint64_t bytes, int digits = 3);
 
 }  // namespace gocrate

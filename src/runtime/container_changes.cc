@@ -23,24 +23,6 @@ namespace gocrate {
 
 namespace {
 
-std::vector<std::string> sorted_names(int dir_fd, const std::string& what) {
-  int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail_errno(fmt::format("cannot read the directory {}", what));
-  DIR* dir = ::fdopendir(fd);
-  if (!dir) {
-    ::close(fd);
-    fail_errno(fmt::format("cannot read the directory {}", what));
-  }
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(dir)) {
-    std::string_view name = e->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 // overlayfs' own pointers into the lower layers: a directory renamed on a
 // mount with redirect_dir, or a file whose data stayed below (metacopy).
 // Neither can be read from the upper layer alone: refused, naming the file.
@@ -77,7 +59,7 @@ void walk(int dir_fd, const std::string& path, const std::string& what, const Vi
   std::vector<Level> levels;
   UniqueFd top(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
   if (!top) fail_errno(fmt::format("cannot read the directory {}{}", what, path));
-  std::vector<std::string> top_names = sorted_names(top.get(), what + path);
+  std::vector<std::string> top_names = sorted_directory_names(top.get(), what + path);
   levels.push_back(Level{std::move(top), path, std::move(top_names), 0});
   while (!levels.empty()) {
     Level& level = levels.back();
@@ -98,7 +80,7 @@ void walk(int dir_fd, const std::string& path, const std::string& what, const Vi
     UniqueFd sub(::openat(level.dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!sub && errno == ENOENT) continue;
     if (!sub) fail_errno(fmt::format("cannot open {}{}", what, child));
-    std::vector<std::string> names = sorted_names(sub.get(), what + child);
+    std::vector<std::string> names = sorted_directory_names(sub.get(), what + child);
     levels.push_back(Level{std::move(sub), child, std::move(names), 0});
   }
 }
@@ -165,7 +147,7 @@ class LowerView {
       if (!S_ISDIR(st.st_mode)) break;
       UniqueFd dir(open_in_root(layers_[i].get(), path, O_RDONLY | O_DIRECTORY, RootedResolve::strict));
       if (!dir) break;
-      for (const auto& name : sorted_names(dir.get(), path)) {
+      for (const auto& name : sorted_directory_names(dir.get(), path)) {
         if (hidden.contains(name) || names.contains(name)) continue;
         struct stat child;
         if (::fstatat(dir.get(), name.c_str(), &child, AT_SYMLINK_NOFOLLOW) != 0) continue;
@@ -229,7 +211,7 @@ class ChangeLister {
   void directory(int dir_fd, const std::string& path, bool in_lower, bool opaque) {
     std::set<std::string> gone;
     if (in_lower && opaque) gone = lower_.list(path);
-    std::vector<std::string> upper = sorted_names(dir_fd, upper_dir_ + path);
+    std::vector<std::string> upper = sorted_directory_names(dir_fd, upper_dir_ + path);
     for (const auto& n : upper) gone.erase(n);
     std::vector<std::string> names = upper;
     names.insert(names.end(), gone.begin(), gone.end());

@@ -67,24 +67,6 @@ int resolve(const TreePath& at, bool follow_last, int flags = O_PATH) {
   return open_in_root(at.root_fd, p, flags | (follow ? 0 : O_NOFOLLOW));
 }
 
-std::vector<std::string> sorted_names(int dir_fd, const std::string& what) {
-  int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail_errno(fmt::format("cannot read the directory {}", what));
-  DIR* dir = ::fdopendir(fd);
-  if (!dir) {
-    ::close(fd);
-    fail_errno(fmt::format("cannot read the directory {}", what));
-  }
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(dir)) {
-    std::string_view name = e->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 // Walks a tree without recursion, so that its depth is bounded by what can
 // be opened, not by the stack.
 class Archiver {
@@ -109,7 +91,7 @@ class Archiver {
         if (errno == ENOENT) return;  // removed meanwhile
         fail_errno(fmt::format("cannot read the directory {}", shown));
       }
-      std::vector<std::string> names = sorted_names(dir.get(), shown);
+      std::vector<std::string> names = sorted_directory_names(dir.get(), shown);
       levels.push_back(Level{std::move(dir), dir_st.st_dev, std::move(names), 0, name, shown});
     };
     if (!entry(fd, st, tar_name, shown_path)) return;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <random>
@@ -443,6 +444,24 @@ MappedFile::MappedFile(MappedFile&& other) noexcept
 
 MappedFile::~MappedFile() {
   if (address_) ::munmap(address_, size_);
+}
+
+std::vector<std::string> sorted_directory_names(int dir_fd, const std::string& what) {
+  int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail_errno(fmt::format("cannot read the directory {}", what));
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    fail_errno(fmt::format("cannot read the directory {}", what));
+  }
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(dir)) {
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 }  // namespace gocrate

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace gocrate {
 
@@ -141,6 +142,10 @@ class TempDir {
   std::string lock_path_;  // empty unless held
   UniqueFd lock_;
 };
+
+// The names in the directory open as `dir_fd`, sorted, without "." and
+// "..". `what` names the directory in the error.
+std::vector<std::string> sorted_directory_names(int dir_fd, const std::string& what);
 
 // A read-only view of a whole file, mapped into memory.
 class MappedFile {
