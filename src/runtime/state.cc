@@ -94,6 +94,15 @@ bool is_container_id(std::string_view name) {
   return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
+// Docker's [a-zA-Z0-9][a-zA-Z0-9_.-]*: nothing that could leave by-name/.
+bool is_container_name(std::string_view name) {
+  if (name.empty() || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string_view status_name(ContainerStatus status) {
@@ -273,10 +282,12 @@ void ContainerDirectory::save(const ContainerState& state) const {
 std::optional<ContainerState> ContainerDirectory::find(const std::string& id_or_name) const {
   std::string id = id_or_name;
   if (!is_container_id(id)) {
+    if (!is_container_name(id)) return std::nullopt;
     char target[128] = {};
     ssize_t n = ::readlink((dir_ + "/by-name/" + id_or_name).c_str(), target, sizeof target - 1);
     if (n <= 0) return std::nullopt;
     id.assign(target, n);
+    if (!is_container_id(id)) return std::nullopt;
   }
   std::string path = dir_of(id) + "/state.json";
   auto text = read_file_if_exists(path);

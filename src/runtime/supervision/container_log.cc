@@ -22,6 +22,15 @@ constexpr uint64_t kMinimumMaxSize = 4096;
 constexpr int kMaximumFiles = 100;
 constexpr size_t kIovecBatch = 192;  // entries of 3 pieces each per writev
 
+// A log the supervisor wrote: never a link or a FIFO put in its place, which
+// would send the reader elsewhere or block it.
+UniqueFd open_log_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  struct stat st {};
+  if (fd && (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))) fd.reset();
+  return fd;
+}
+
 std::string_view stream_name(LogStream stream) {
   return stream == LogStream::out ? "stdout" : "stderr";
 }
@@ -368,12 +377,12 @@ void ContainerLogReader::read_from(int fd, const std::function<void(const LogEnt
 
 void ContainerLogReader::read_all(const std::function<void(const LogEntry&)>& on_entry) {
   for (int n = kMaximumFiles; n >= 1; --n) {
-    UniqueFd rotated(::open(rotated_path(path_, n).c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd rotated = open_log_file(rotated_path(path_, n));
     if (!rotated) continue;
     read_from(rotated.get(), on_entry);
     pending_.clear();
   }
-  current_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  current_ = open_log_file(path_);
   offset_ = 0;
   if (!current_) return;
   struct stat st;
@@ -394,7 +403,7 @@ void ContainerLogReader::reopen_if_rotated(const std::function<void(const LogEnt
   }
   if (current_) read_from(current_.get(), on_entry);  // what came before the rotation
   pending_.clear();
-  current_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  current_ = open_log_file(path_);
   offset_ = 0;
   struct stat st;
   inode_ = current_ && ::fstat(current_.get(), &st) == 0 ? st.st_ino : 0;

@@ -1,6 +1,8 @@
 #include "runtime/supervision/container_log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -140,6 +142,21 @@ TEST(ContainerLog, KeepsACharacterCutBetweenReadsWhole) {
     if (e.stream == LogStream::out) out += std::string(e.text) + (e.partial ? "" : "\n");
   });
   EXPECT_EQ(out, "caf\xc3\xa9 \xe2\x82\xac\n");
+}
+
+// A container.log that is a FIFO or a link to one (or to /dev/zero) is not
+// read: the reader would block or never end.
+TEST(ContainerLog, ReaderRefusesFifosAndLinks) {
+  TempDir dir;
+  std::string log = container_log_path(dir.path());
+  ASSERT_EQ(::mkfifo(log.c_str(), 0600), 0);
+  ContainerLogReader fifo_reader(dir.path());
+  EXPECT_TRUE(read_all(fifo_reader).empty());
+  ::unlink(log.c_str());
+  ASSERT_EQ(::symlink("/dev/zero", log.c_str()), 0);
+  ContainerLogReader link_reader(dir.path());
+  EXPECT_TRUE(read_all(link_reader).empty());
+  link_reader.read_new([](const LogEntry&) { FAIL() << "read through a link"; });
 }
 
 TEST(ContainerLog, NoneKeepsNothing) {
