@@ -21,7 +21,8 @@ void EventFeed::start() {
       read_events(store_root_, {}, true, [this](const Event& event) {
         {
           std::lock_guard lock(mutex_);
-          EventTally& tally = counts_[{std::string(event_type_name(event.type)), event.action}];
+          EventTally& tally =
+              counts_[{std::string(event_type_name(event.type)), counted_action(event.action)}];
           ++tally.count;
           if (auto d = event.attributes.find("duration"); d != event.attributes.end()) {
             char* end = nullptr;

@@ -63,6 +63,16 @@ std::string escape_label_value(std::string_view value) {
   return out;
 }
 
+std::string counted_action(std::string_view action) {
+  size_t colon = action.find(':');
+  if (colon == std::string_view::npos) return std::string(action);
+  std::string_view name = action.substr(0, colon);
+  if (name != "health_status") return std::string(name);
+  std::string_view status = action.substr(colon + 1);
+  while (!status.empty() && status.front() == ' ') status.remove_prefix(1);
+  return fmt::format("{}: {}", name, status);
+}
+
 std::string prometheus_text(const std::vector<ContainerSample>& containers,
                             const std::vector<ImageSample>& images, const EventCounts& events,
                             int64_t now_ms) {
@@ -157,11 +167,26 @@ std::string prometheus_text(const std::vector<ContainerSample>& containers,
     image_size.add(labels, image.size);
     image_signatures.add(labels, uint64_t(image.signatures.size()));
   }
+  std::map<std::pair<std::string, std::string>, EventTally> by_labels;
   for (const auto& [key, tally] : events) {
-    event_count.add(label("action", key.second) + "," + label("type", key.first), tally.count);
+    std::string action = counted_action(key.second);
+    std::string labels;
+    if (size_t colon = action.find(": "); colon != std::string::npos) {
+      labels = label("action", action.substr(0, colon)) + "," + label("status", action.substr(colon + 2));
+    } else {
+      labels = label("action", action);
+    }
+    EventTally& sum = by_labels[{labels, key.first}];
+    sum.count += tally.count;
+    sum.timed += tally.timed;
+    sum.seconds += tally.seconds;
+  }
+  for (const auto& [key, tally] : by_labels) {
+    const auto& [labels, type] = key;
+    event_count.add(labels + "," + label("type", type), tally.count);
     if (tally.timed == 0) continue;
-    durations.add_suffixed("_sum", label("action", key.second), tally.seconds);
-    durations.add_suffixed("_count", label("action", key.second), tally.timed);
+    durations.add_suffixed("_sum", labels, tally.seconds);
+    durations.add_suffixed("_count", labels, tally.timed);
   }
 
   std::string out;

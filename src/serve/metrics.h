@@ -19,8 +19,14 @@ struct EventTally {
   uint64_t timed = 0;
   double seconds = 0;
 };
-// Counted since `serve` began reading the journal, its whole history included.
+// Counted since `serve` began reading the journal, its whole history
+// included, by type and counted_action.
 using EventCounts = std::map<std::pair<std::string, std::string>, EventTally>;
+
+// An action as it is counted: "exec_start: sh -c ..." is "exec_start" (a
+// command would make a series of its own, and show in the metrics);
+// "health_status: healthy" keeps its status, which /metrics labels status=.
+std::string counted_action(std::string_view action);
 
 // The Prometheus text exposition (format 0.0.4) of `containers` and
 // `images`: cAdvisor's metric names and labels (id="/gocrate/<id>", name,

@@ -109,6 +109,27 @@ TEST(Metrics, ImagesAndEventCounts) {
   EXPECT_EQ(text.find("container_cpu_usage_seconds_total"), std::string::npos);
 }
 
+// A command an exec ran is no label: it would leak into the metrics and make
+// a series for every command. Health keeps its status in a label of its own.
+TEST(Metrics, EventActionsAreCutAtTheirColon) {
+  EXPECT_EQ(counted_action("exec_start: cat /run/secrets/token"), "exec_start");
+  EXPECT_EQ(counted_action("health_status: healthy"), "health_status: healthy");
+  EXPECT_EQ(counted_action("start"), "start");
+  EventCounts events{{{"container", "exec_start: cat /run/secrets/token"}, {2, 0, 0}},
+                     {{"container", "exec_start: sh -c id"}, {1, 0, 0}},
+                     {{"container", "health_status: unhealthy"}, {4, 0, 0}}};
+  std::string text = prometheus_text({}, {}, events, 0);
+  EXPECT_EQ(text.find("secrets"), std::string::npos) << text;
+  EXPECT_EQ(text.find("sh -c"), std::string::npos) << text;
+  EXPECT_NE(text.find("gocrate_events_total{action=\"exec_start\",type=\"container\"} 3\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("gocrate_events_total{action=\"health_status\",status=\"unhealthy\",type=\"container\"} 4\n"),
+      std::string::npos)
+      << text;
+}
+
 TEST(Metrics, EscapesLabelValues) {
   EXPECT_EQ(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   ContainerSample c = running_container();

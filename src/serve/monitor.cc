@@ -226,13 +226,19 @@ std::vector<LogLine> Monitor::log_tail(const ContainerView& c, size_t lines) con
   std::deque<LogLine> kept;
   if (!c.state.supervised || lines == 0) return {};
   size_t complete = 0;
+  size_t bytes = 0;
+  // A line's own fields count too: many tiny pieces (progress bars ending in
+  // \r) would otherwise make a large answer of a few bytes of text.
+  auto cost = [](const LogLine& l) { return l.text.size() + l.time.size() + 64; };
   ContainerLogReader reader(c.dir);
   reader.read_all([&](const LogEntry& e) {
     kept.push_back({std::string(e.time), e.stream == LogStream::out ? "stdout" : "stderr",
                     std::string(e.text), e.partial});
     if (!e.partial) ++complete;
-    while (complete > lines && !kept.empty()) {
+    bytes += cost(kept.back());
+    while ((complete > lines || bytes > kLogTailBytes) && !kept.empty()) {
       if (!kept.front().partial) --complete;
+      bytes -= cost(kept.front());
       kept.pop_front();
     }
   });

@@ -76,6 +76,8 @@ struct ImageSample {
   std::vector<SignatureSummary> signatures;
 };
 
+inline constexpr size_t kLogTailBytes = 64 << 10;
+
 // One line of a container's log.
 struct LogLine {
   std::string time;
@@ -94,7 +96,8 @@ class Monitor {
   // One container by id, id prefix or name (an Error when there is none).
   ContainerSample container(const std::string& ref) const;
   std::vector<ImageSample> images();
-  // The last `lines` lines of a detached container's log; empty when it has none.
+  // The last `lines` lines of a detached container's log, at most about
+  // kLogTailBytes of them; empty when it has none.
   std::vector<LogLine> log_tail(const ContainerView& c, size_t lines) const;
 
  private:

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/supervision/container_log.h"
+#include "util/fs.h"
+
 namespace gocrate {
 namespace {
 
@@ -52,6 +55,29 @@ TEST(MemoryStat, FindsWholeKeysOnly) {
   EXPECT_EQ(stat_value("total_rss 5\nrss 7\n", "rss"), 7u);
   EXPECT_EQ(stat_value("rss_huge 5\n", "rss"), std::nullopt);
   EXPECT_EQ(stat_value("a 1", "a"), 1u);
+}
+
+// A log of progress lines that never end (\r, no \n) is many partial
+// pieces: the tail keeps at most kLogTailBytes of them, not the whole log.
+TEST(LogTail, KeepsAtMostItsBytesOfPartialLines) {
+  TempDir dir;
+  {
+    ContainerLogWriter writer(dir.path(), LogOptions::parse({}, "json-file"));
+    std::string progress(100, '#');
+    for (int i = 0; i < 20000; ++i) writer.write(LogStream::out, progress + "\r");
+    writer.write(LogStream::out, "done\n");
+  }
+  ContainerView view;
+  view.dir = dir.path();
+  view.state.supervised = true;
+  Monitor monitor(dir.path());
+  auto lines = monitor.log_tail(view, 200);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back().text, "done");
+  size_t text = 0;
+  for (const auto& l : lines) text += l.text.size();
+  EXPECT_LE(text, kLogTailBytes);
+  EXPECT_LE(log_json(lines).dump().size(), 2 * kLogTailBytes);
 }
 
 }  // namespace

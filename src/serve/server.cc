@@ -2,13 +2,21 @@
 
 #include <openssl/crypto.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <chrono>
+#include <functional>
+#include <future>
 #include <thread>
 
 #include "runtime/supervision/container_log.h"
@@ -23,14 +31,21 @@
 namespace gocrate {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using nlohmann::json;
 
 namespace {
 
-constexpr size_t kMaxConnections = 128;
-constexpr auto kIdleTimeout = std::chrono::seconds(60);
+// Each connection has a thread: these bound the threads, and the deadlines
+// bound how long a client that sends or reads slowly keeps one.
+constexpr size_t kMaxConnections = 64;
+constexpr size_t kMaxStreams = 16;
+constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr auto kHeaderTimeout = std::chrono::seconds(10);
+constexpr auto kWriteTimeout = std::chrono::seconds(10);
+constexpr size_t kConnectionStack = 512 << 10;
 constexpr auto kStreamTick = std::chrono::milliseconds(500);
 constexpr size_t kLogTail = 200;
 
@@ -74,6 +89,91 @@ Reply error_reply(http::status status, const std::string& message) {
   return json_reply({{"message", message}}, status);
 }
 
+// A detached thread with a small stack: there may be kMaxConnections of them.
+bool spawn_detached(std::function<void()> body) {
+  auto task = std::make_unique<std::function<void()>>(std::move(body));
+  pthread_attr_t attr;
+  if (::pthread_attr_init(&attr) != 0) return false;
+  ::pthread_attr_setstacksize(&attr, kConnectionStack);
+  ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t thread;
+  auto start = [](void* p) -> void* {
+    std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(p));
+    (*f)();
+    return nullptr;
+  };
+  int rc = ::pthread_create(&thread, &attr, start, task.get());
+  ::pthread_attr_destroy(&attr);
+  if (rc != 0) return false;
+  task.release();
+  return true;
+}
+
+std::string busy_response(std::string_view why) {
+  std::string body = dump({{"message", why}}) + "\n";
+  return fmt::format(
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+      "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+      body.size(), body);
+}
+
+// Answers 503 without waiting for the client: the accept loop calls it.
+void refuse_busy(tcp::socket& socket) {
+  static const std::string response = busy_response(
+      fmt::format("the server has {} connections open, its most: try again shortly", kMaxConnections));
+  int fd = socket.native_handle();
+  char drain[4096];
+  // Taking what the client sent makes the close an orderly one, not a reset.
+  while (::recv(fd, drain, sizeof drain, MSG_DONTWAIT) > 0) {
+  }
+  ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+}
+
+// A connection's socket whose reads and writes end at a deadline (the socket
+// is closed then). The operations run on the server's I/O thread while the
+// connection's thread waits for them.
+class Connection {
+ public:
+  explicit Connection(tcp::socket socket) : stream_(std::move(socket)) {}
+
+  int native_handle() { return stream_.socket().native_handle(); }
+
+  // Whether a request starts within `timeout`.
+  bool wait_readable(std::chrono::milliseconds timeout) {
+    pollfd ready{native_handle(), POLLIN, 0};
+    return ::poll(&ready, 1, static_cast<int>(timeout.count())) > 0;
+  }
+
+  boost::system::error_code read_header(beast::flat_buffer& buffer,
+                                        http::request_parser<http::empty_body>& parser) {
+    stream_.expires_after(kHeaderTimeout);
+    return wait([&](auto handler) { http::async_read(stream_, buffer, parser, std::move(handler)); });
+  }
+
+  template <typename Message>
+  boost::system::error_code write_message(Message& message) {
+    stream_.expires_after(kWriteTimeout);
+    return wait([&](auto handler) { http::async_write(stream_, message, std::move(handler)); });
+  }
+
+  boost::system::error_code write(std::string_view data) {
+    stream_.expires_after(kWriteTimeout);
+    return wait([&](auto handler) { asio::async_write(stream_, asio::buffer(data), std::move(handler)); });
+  }
+
+ private:
+  template <typename Start>
+  boost::system::error_code wait(Start start) {
+    std::promise<boost::system::error_code> done;
+    auto result = done.get_future();
+    start([&done](boost::system::error_code ec, size_t) { done.set_value(ec); });
+    return result.get();
+  }
+
+  beast::tcp_stream stream_;
+};
+
 }  // namespace
 
 ListenAddress parse_listen_address(std::string_view text) {
@@ -115,6 +215,16 @@ std::string read_token_file(const std::string& path) {
   return token;
 }
 
+bool is_local_host_header(std::string_view host, uint16_t port) {
+  std::string lower;
+  for (char c : host) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view name : {"127.0.0.1", "[::1]", "localhost"}) {
+    if (lower == fmt::format("{}:{}", name, port)) return true;
+    if (port == 80 && lower == name) return true;
+  }
+  return false;
+}
+
 bool same_token(std::string_view given, std::string_view expected) {
   if (given.size() != expected.size()) return false;
   return CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
@@ -125,16 +235,19 @@ struct Server::State {
   std::string token;
   asio::io_context io;
   tcp::acceptor acceptor{io};
+  uint16_t port = 0;
   Monitor monitor;
   EventFeed events;
   std::atomic<size_t> connections{0};
+  std::atomic<size_t> streams{0};
 
   explicit State(const ServeOptions& o) : options(o), monitor(o.store_root), events(o.store_root) {}
 
-  void serve_connection(tcp::socket socket);
+  void serve_connection(Connection& connection);
   bool authorized(const http::request<http::empty_body>& request) const;
+  bool host_allowed(const http::request<http::empty_body>& request) const;
   Reply answer(const std::string& target);
-  void stream(tcp::socket& socket, const std::string& target);
+  void stream(Connection& connection, const std::string& target);
 };
 
 Server::Server(const ServeOptions& options) : state_(std::make_unique<State>(options)) {
@@ -145,7 +258,17 @@ Server::Server(const ServeOptions& options) : state_(std::make_unique<State>(opt
         "anyone who reaches the address would see every container",
         options.listen);
   }
-  if (!options.token_file.empty()) state_->token = read_token_file(options.token_file);
+  if (!options.token_file.empty()) {
+    state_->token = read_token_file(options.token_file);
+    struct stat st {};
+    if (::stat(options.token_file.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH))) {
+      fmt::print(
+          stderr,
+          "gocrate serve: warning: --token-file {} is readable by other users (mode {:03o}): run chmod "
+          "600 {}\n",
+          options.token_file, st.st_mode & 0777, options.token_file);
+    }
+  }
   tcp::endpoint endpoint(asio::ip::make_address(address.host), address.port);
   boost::system::error_code ec;
   auto& acceptor = state_->acceptor;
@@ -157,6 +280,7 @@ Server::Server(const ServeOptions& options) : state_(std::make_unique<State>(opt
     fail("cannot listen on {}: the address is in use; stop what listens there or give another --listen",
          options.listen);
   if (ec) fail("cannot listen on {}: {}", options.listen, ec.message());
+  state_->port = acceptor.local_endpoint().port();
 }
 
 Server::~Server() = default;
@@ -170,6 +294,11 @@ std::string Server::url() const {
 
 void Server::run() {
   state_->events.start();
+  // Runs the reads and writes of every connection, each with its deadline.
+  std::thread([this] {
+    auto work = asio::make_work_guard(state_->io);
+    state_->io.run();
+  }).detach();
   for (;;) {
     boost::system::error_code ec;
     tcp::socket socket(state_->io);
@@ -179,20 +308,21 @@ void Server::run() {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       continue;
     }
-    if (state_->connections.load() >= kMaxConnections) continue;  // closed: the client may retry
-    ++state_->connections;
-    try {
-      std::thread([this, s = std::move(socket)]() mutable {
-        try {
-          state_->serve_connection(std::move(s));
-        } catch (const std::exception&) {
-          // A connection that broke: nothing to tell anyone.
-        }
-        --state_->connections;
-      }).detach();
-    } catch (const std::system_error&) {
-      --state_->connections;  // no thread to spare now: the connection is closed
+    if (state_->connections.load() >= kMaxConnections) {
+      refuse_busy(socket);
+      continue;
     }
+    ++state_->connections;
+    auto connection = std::make_shared<Connection>(std::move(socket));
+    bool started = spawn_detached([this, connection] {
+      try {
+        state_->serve_connection(*connection);
+      } catch (const std::exception&) {
+        // A connection that broke: nothing to tell anyone.
+      }
+      --state_->connections;
+    });
+    if (!started) --state_->connections;  // no thread to spare now: the connection is closed
   }
 }
 
@@ -204,18 +334,24 @@ bool Server::State::authorized(const http::request<http::empty_body>& request) c
   return same_token(trim(value.substr(7)), token);
 }
 
-void Server::State::serve_connection(tcp::socket socket) {
-  boost::beast::flat_buffer buffer;
-  for (;;) {
-    if (buffer.size() == 0) {
-      pollfd ready{socket.native_handle(), POLLIN, 0};
-      if (::poll(&ready, 1, static_cast<int>(std::chrono::milliseconds(kIdleTimeout).count())) <= 0) return;
-    }
+// Without a token, a web page from elsewhere whose name was made to point at
+// 127.0.0.1 (DNS rebinding) would read everything: its requests carry its
+// own name in Host.
+bool Server::State::host_allowed(const http::request<http::empty_body>& request) const {
+  if (!token.empty()) return true;
+  auto header = request[http::field::host];
+  return is_local_host_header(std::string_view(header.data(), header.size()), port);
+}
+
+void Server::State::serve_connection(Connection& connection) {
+  beast::flat_buffer buffer;
+  for (bool first = true;; first = false) {
+    if (!first && buffer.size() == 0 && !connection.wait_readable(kIdleTimeout)) return;
     http::request_parser<http::empty_body> parser;
     parser.header_limit(16 * 1024);
-    boost::system::error_code ec;
-    http::read(socket, buffer, parser, ec);
-    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset)
+    boost::system::error_code ec = connection.read_header(buffer, parser);
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == beast::error::timeout || ec == asio::error::operation_aborted)
       return;
     http::response<http::string_body> response;
     response.version(11);
@@ -226,7 +362,7 @@ void Server::State::serve_connection(tcp::socket socket) {
       response.body() = dump({{"message", ec.message()}}) + "\n";
       response.keep_alive(false);
       response.prepare_payload();
-      http::write(socket, response, ec);
+      connection.write_message(response);
       return;
     }
     auto& request = parser.get();
@@ -234,16 +370,27 @@ void Server::State::serve_connection(tcp::socket socket) {
     std::string path = path_of(target);
     Reply reply;
     const WebAsset* asset = web_asset(path);
+    bool keep_alive = request.keep_alive();
     if (request.method() != http::verb::get && request.method() != http::verb::head) {
       reply = error_reply(http::status::method_not_allowed, "only GET and HEAD are served");
+    } else if (!host_allowed(request)) {
+      reply =
+          error_reply(http::status::misdirected_request,
+                      fmt::format("without --token-file only Host 127.0.0.1:{0}, [::1]:{0} or localhost:{0} "
+                                  "is answered",
+                                  port));
+      keep_alive = false;
     } else if (asset) {
       // The page's own code holds no data: it asks /api/... with the token.
       reply = {http::status::ok, std::string(asset->content_type), std::string(asset->content), "no-cache"};
     } else if (!authorized(request)) {
       reply = error_reply(http::status::unauthorized,
                           "send the token of --token-file as \"Authorization: Bearer TOKEN\"");
+    } else if (path == "/api/stream" && request.method() == http::verb::head) {
+      reply = {http::status::ok, "text/event-stream", ""};
+      keep_alive = false;
     } else if (path == "/api/stream") {
-      stream(socket, target);
+      stream(connection, target);
       return;
     } else {
       try {
@@ -260,12 +407,12 @@ void Server::State::serve_connection(tcp::socket socket) {
     response.set(http::field::server, "gocrate/" GOCRATE_VERSION);
     if (reply.status == http::status::unauthorized) response.set(http::field::www_authenticate, "Bearer");
     if (reply.status == http::status::method_not_allowed) response.set(http::field::allow, "GET, HEAD");
-    response.keep_alive(request.keep_alive());
+    response.keep_alive(keep_alive);
     size_t length = reply.body.size();
     if (request.method() != http::verb::head) response.body() = std::move(reply.body);
     response.content_length(length);
-    http::write(socket, response, ec);
-    if (ec || !request.keep_alive()) return;
+    ec = connection.write_message(response);
+    if (ec || !keep_alive) return;
   }
 }
 
@@ -312,18 +459,24 @@ Reply Server::State::answer(const std::string& target) {
 // page draws its charts from them), "images" when the store's names change,
 // "event" for each new journal record, and with ?logs=CONTAINER "log" for
 // the lines that container writes.
-void Server::State::stream(tcp::socket& socket, const std::string& target) {
-  boost::system::error_code ec;
+void Server::State::stream(Connection& connection, const std::string& target) {
+  struct Counted {
+    std::atomic<size_t>& count;
+    ~Counted() { --count; }
+  } counted{streams};
+  if (++streams > kMaxStreams) {
+    connection.write(busy_response(fmt::format(
+        "{} streams are open, the most the server sends: close one or try again later", kMaxStreams)));
+    return;
+  }
   auto send = [&](std::string_view event, const json& data) {
     std::string message = fmt::format("event: {}\ndata: {}\n\n", event, dump(data));
-    asio::write(socket, asio::buffer(message), ec);
-    return !ec;
+    return !connection.write(message);
   };
   std::string head =
       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
       "Connection: close\r\nX-Accel-Buffering: no\r\n\r\nretry: 1000\n\n";
-  asio::write(socket, asio::buffer(head), ec);
-  if (ec) return;
+  if (connection.write(head)) return;
 
   std::optional<ContainerView> log_container;
   std::unique_ptr<ContainerLogReader> log_reader;

@@ -26,6 +26,11 @@ bool is_loopback(std::string_view host);
 // The token of --token-file: its first line, without surrounding spaces;
 // an error when it is missing or empty.
 std::string read_token_file(const std::string& path);
+// Whether a request's Host header names this machine's loopback at `port`
+// (127.0.0.1, [::1] or localhost; the port may be left out for 80): what a
+// server without a token answers, so that no other site's page reaches it
+// through a name made to point at 127.0.0.1.
+bool is_local_host_header(std::string_view host, uint16_t port);
 // Compares in time that depends only on the lengths.
 bool same_token(std::string_view given, std::string_view expected);
 
@@ -43,8 +48,8 @@ class Server {
   ~Server();
   // "http://127.0.0.1:9323", the port as bound.
   std::string url() const;
-  // Answers requests, each connection on a thread of its own, until the
-  // process ends.
+  // Answers requests, each connection on a thread of its own (at most 64,
+  // 16 of them streams; more are answered 503), until the process ends.
   [[noreturn]] void run();
 
  private:

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 
 from harness import (GOCRATE, Failure, Skip, check, expect_one_error, free_port, main, png_pixels, require,
                      shared_image, wait_for)
@@ -87,10 +88,25 @@ class Serve:
         return json.loads(body)
 
     def stop(self):
+        """Ends serve; returns what it wrote on stderr."""
         self.process.terminate()
         self.process.wait(30)
+        err = self.process.stderr.read()
         self.process.stdout.close()
         self.process.stderr.close()
+        return err
+
+    def port(self):
+        return int(self.url.rsplit(":", 1)[1])
+
+    def raw(self, request, timeout=10):
+        """Sends `request` as it is; returns the reply's first bytes (b"" when it was closed without one)."""
+        with socket.create_connection(("127.0.0.1", self.port()), timeout=timeout) as s:
+            s.sendall(request)
+            try:
+                return s.recv(4096)
+            except ConnectionResetError:
+                return b""
 
 
 def metric_lines(text, name, container):
@@ -192,7 +208,9 @@ def test_a_token_guards_anything_but_loopback(store, work):
     token_file = os.path.join(work, "token")
     with open(token_file, "w") as f:
         f.write("s3cret-token\n")
+    os.chmod(token_file, 0o644)
     serve = Serve(store, "--listen", f"0.0.0.0:{port}", "--token-file", token_file)
+    stderr = ""
     try:
         serve.url = f"http://127.0.0.1:{port}"
         for token in (None, "wrong-token", "s3cret-toke", "s3cret-token-"):
@@ -207,27 +225,180 @@ def test_a_token_guards_anything_but_loopback(store, work):
         # The page itself holds no data; it asks for the token before it reads any.
         status, _, page = serve.get("/")
         check(status == 200 and "token-form" in page, f"/ answered {status}")
+        # With a token, any Host is answered: the token is what guards it.
+        reply = serve.raw(b"GET /metrics HTTP/1.1\r\nHost: rebound.example\r\n"
+                          b"Authorization: Bearer s3cret-token\r\nConnection: close\r\n\r\n")
+        check(reply.startswith(b"HTTP/1.1 200"), reply[:200])
     finally:
-        serve.stop()
+        stderr = serve.stop()
+    check(f"--token-file {token_file} is readable by other users" in stderr, f"no warning on a 0644 token file: {stderr}")
     # A token is allowed on loopback too, and then required there as well.
+    os.chmod(token_file, 0o600)
     serve = Serve(store, "--listen", "127.0.0.1:0", "--token-file", token_file)
     try:
         check(serve.get("/metrics")[0] == 401, "loopback with --token-file still wants the token")
     finally:
+        stderr = serve.stop()
+    check("readable" not in stderr, f"a warning on a 0600 token file: {stderr}")
+
+
+def test_without_a_token_only_loopback_names_are_answered(store, work):
+    """DNS rebinding: a page of another site whose name now points at 127.0.0.1 sends its own name as Host."""
+    serve = Serve(store, "--listen", "127.0.0.1:0")
+    try:
+        port = serve.port()
+        for host in ("rebound.example", f"rebound.example:{port}", "127.0.0.1", f"127.0.0.1:{port + 1}",
+                     f"localhost.rebound.example:{port}"):
+            for path in ("/metrics", "/api/containers", "/"):
+                reply = serve.raw(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                check(reply.startswith(b"HTTP/1.1 421"), f"Host {host} {path}: {reply[:100]!r}")
+                body = reply.split(b"\r\n\r\n", 1)[1]
+                check(body.count(b"\n") == 1 and b"127.0.0.1" in body, body)
+        reply = serve.raw(b"GET /metrics HTTP/1.1\r\n\r\n")
+        check(reply.startswith(b"HTTP/1.1 421") or reply.startswith(b"HTTP/1.1 400"), f"no Host: {reply[:100]!r}")
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}"):
+            reply = serve.raw(f"GET /metrics HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            check(reply.startswith(b"HTTP/1.1 200"), f"Host {host}: {reply[:100]!r}")
+    finally:
         serve.stop()
 
 
-def test_an_address_in_use_or_malformed_is_one_line(store, work):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen(1)
-        address = f"127.0.0.1:{taken.getsockname()[1]}"
-        expect_one_error(store("serve", "--listen", address, check_rc=False), address, "in use")
-    expect_one_error(store("serve", "--listen", "nowhere", check_rc=False), "invalid --listen nowhere")
-    token_file = os.path.join(work, "empty")
-    open(token_file, "w").close()
-    expect_one_error(store("serve", "--listen", "0.0.0.0:0", "--token-file", token_file, check_rc=False),
-                     token_file, "empty")
+def sse_events(sock, until, timeout):
+    """Reads server-sent events from `sock` until one named `until` (returns the names) or `timeout` passes."""
+    sock.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+        names = re.findall(rb"^event: (\S+)$", data, re.M)
+        if until.encode() in names:
+            return [n.decode() for n in names], data
+    return [n.decode() for n in re.findall(rb"^event: (\S+)$", data, re.M)], data
+
+
+def test_a_stream_of_logs_reads_only_containers_of_the_store(store, work):
+    """?logs=../../evil/link once led out of containers/by-name/ to a container.log of anyone's choosing:
+    a FIFO there hung the thread, /dev/zero filled the memory."""
+    image(store, work)
+    store("create", "--name", "serve-victim", "servetest", "sleep")
+    try:
+        victim = store("inspect", "--format", "{{.Id}}", "serve-victim").stdout.strip()
+        state = json.load(open(os.path.join(store.path, "containers", victim, "state.json")))
+        state["supervised"] = True
+        state["name"] = "evil"
+        evil = os.path.join(store.path, "evil")
+        os.makedirs(os.path.join(evil, "c"))
+        with open(os.path.join(evil, "c", "state.json"), "w") as f:
+            json.dump(state, f)
+        os.mkfifo(os.path.join(evil, "c", "container.log"))
+        os.symlink("../evil/c", os.path.join(evil, "link"))
+        serve = Serve(store, "--listen", "127.0.0.1:0")
+        try:
+            for ref in ("../../evil/link", "..%2F..%2Fevil%2Flink", "by-name/serve-victim"):
+                with socket.create_connection(("127.0.0.1", serve.port()), timeout=10) as s:
+                    s.sendall(f"GET /api/stream?logs={ref} HTTP/1.1\r\nHost: 127.0.0.1:{serve.port()}\r\n\r\n"
+                              .encode())
+                    names, data = sse_events(s, "events", 10)
+                check(names[:2] == ["error", "events"] and b"no container" in data,
+                      f"?logs={ref}: {names} {data[:300]!r}")
+            status, _, body = serve.get("/api/containers/serve-victim/logs")
+            check(status == 200, f"the store's own container: {status} {body}")
+        finally:
+            serve.stop()
+    finally:
+        store("rm", "-f", "serve-victim", check_rc=False)
+
+
+def append_journal_records(store, count, pad):
+    """Appends `count` container events to the store's journal in its own format (store/events.cc)."""
+    directory = os.path.join(store.path, "events")
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "journal"), "ab") as f:
+        for i in range(count):
+            body = json.dumps({"Type": "container", "Action": "start", "ID": f"flood{i}",
+                               "Attributes": {"pad": "x" * pad}}, separators=(",", ":"))
+            payload = f"{time.time_ns()} {body}".encode()
+            f.write(b"\x1e%08x %s\n" % (zlib.crc32(payload), payload))
+
+
+def closed_by_server(sock, timeout=0.2):
+    """Whether the server closed `sock`: what it sent is read, then the end (or a reset) must come
+    within `timeout` seconds."""
+    end = time.monotonic() + timeout
+    try:
+        while time.monotonic() < end:
+            sock.settimeout(max(0.01, end - time.monotonic()))
+            if not sock.recv(65536):
+                return True
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+    return False
+
+
+def test_slow_and_idle_clients_cannot_take_the_server_down(store, work):
+    """Slowloris: many sockets that send half a header, a stream that is never read, more streams than
+    allowed: the server answers others at once (503 while full), and drops the slow ones at their deadline."""
+    serve = Serve(store, "--listen", "127.0.0.1:0")
+    port = serve.port()
+    get = f"GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    held = []
+    try:
+        # A stream whose reader never reads, sent more events than the sockets hold: its writes wait,
+        # and end at their deadline.
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", port))
+        stalled.sendall(get)
+        stalled_at = time.monotonic()
+        # 16 MB, past what the sockets buffer (tcp_wmem's 4 MiB at most), in batches smaller than the
+        # 500 events serve keeps, so that the stream is sent each one.
+        for _ in range(10):
+            append_journal_records(store, 400, 4000)
+            time.sleep(0.3)
+
+        for _ in range(130):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(f"GET /api/containers HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode())
+            held.append(s)
+        started = time.monotonic()
+        reply = serve.raw(f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode(), timeout=5)
+        check(reply.startswith(b"HTTP/1.1 503") and b"Retry-After" in reply,
+              f"a request while the server is full: {reply[:200]!r}")
+        check(time.monotonic() - started < 5, "the 503 took long")
+        # Their header deadline (10 s) passes: the half-sent requests are closed, others answered again.
+        wait_for(lambda: all(closed_by_server(s) for s in held), 30, "the half-sent requests closed")
+        status, _, _ = serve.get("/metrics", timeout=5)
+        check(status == 200, f"/metrics after the slow clients: {status}")
+
+        # The write deadline is 10 s: well past it, what the stalled stream holds ends with the close.
+        time.sleep(max(0.0, 25 - (time.monotonic() - stalled_at)))
+        check(closed_by_server(stalled, 10), "the stream nobody read is still sent to")
+        stalled.close()
+
+        # At most 16 streams at once; HEAD of one is answered, not streamed.
+        for _ in range(16):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(get)
+            check(s.recv(15).startswith(b"HTTP/1.1 200"), "a stream was refused below the limit")
+            held.append(s)
+        reply = serve.raw(get)
+        check(reply.startswith(b"HTTP/1.1 503"), f"the 17th stream: {reply[:200]!r}")
+        request = urllib.request.Request(serve.url + "/api/stream", method="HEAD")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            check(response.status == 200 and response.headers["Content-Type"] == "text/event-stream",
+                  response.status)
+    finally:
+        for s in held:
+            s.close()
+        serve.stop()
 
 
 # ---- the web view ---------------------------------------------------------------
