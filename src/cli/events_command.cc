@@ -10,14 +10,16 @@
 namespace gocrate::cli {
 
 int events_command(Globals& globals, int argc, char** argv) {
-  CLI::App app{"Show what happened to containers and images: past events, then new ones as they happen",
-               "events"};
+  CLI::App app{
+      "Show what happens to containers and images: new events as they happen, or past ones with --since or "
+      "--until",
+      "events"};
   std::string since, until, format;
   std::vector<std::string> filters;
   add_global_options(app, globals);
   app.add_option("--since", since,
-                 "Show events from this time: RFC 3339 (2024-01-31T15:04:05Z), Unix seconds, or a duration "
-                 "before now (10m)");
+                 "Show events from this time (without it and --until, only new ones): RFC 3339 "
+                 "(2024-01-31T15:04:05Z), Unix seconds, or a duration before now (10m)");
   app.add_option("--until", until, "Show events up to this time (same forms), then end instead of waiting");
   app.add_option("-f,--filter", filters,
                  "Filter: container=, image=, event=, type=container|image|volume, label=KEY[=VALUE]")
@@ -32,6 +34,9 @@ int events_command(Globals& globals, int argc, char** argv) {
   EventQuery query;
   if (!since.empty()) query.since = parse_event_time(since, now);
   if (!until.empty()) query.until = parse_event_time(until, now);
+  // As Docker: without either, only what happens from now on; --until alone
+  // shows the past up to it.
+  if (since.empty() && until.empty()) query.since = now;
   query.filters = parse_event_filters(filters);
   std::optional<GoTemplate> row_template;
   if (!format.empty() && format != "json") row_template = GoTemplate::parse(format);

@@ -131,13 +131,36 @@ std::optional<Event> decode_record(std::string_view record) {
   return event;
 }
 
+// A file of the journal: never a link or a FIFO put in its place, which
+// would send records elsewhere or make a reader or writer wait forever.
+std::optional<UniqueFd> open_journal_file(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+  if (fd < 0) {
+    if (errno == ENOENT && !(flags & O_CREAT)) return std::nullopt;
+    if (errno == ELOOP || errno == ENXIO)
+      fail("{} is not a regular file: remove it (gocrate makes a new one)", path);
+    fail_errno("cannot open " + path);
+  }
+  UniqueFd owned(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail_errno("cannot stat " + path);
+  if (!S_ISREG(st.st_mode)) fail("{} is not a regular file: remove it (gocrate makes a new one)", path);
+  // Records carry labels and exec commands: only root reads them.
+  if ((flags & O_CREAT) && (st.st_mode & 077) && st.st_uid == ::geteuid()) ::fchmod(fd, 0600);
+  return owned;
+}
+
+std::optional<UniqueFd> open_if_exists(const std::string& path) {
+  return open_journal_file(path, O_RDONLY);
+}
+
 void append_record(const std::string& dir, const std::string& record) {
   int64_t max_size = max_journal_size();
   std::string journal = journal_path(dir);
-  UniqueFd lock = open_or_fail(lock_path(dir), O_RDWR | O_CREAT);
+  UniqueFd lock = std::move(*open_journal_file(lock_path(dir), O_RDWR | O_CREAT));
   for (int attempt = 0;; ++attempt) {
     lock_file(lock.get(), LockMode::shared, lock_path(dir));
-    UniqueFd fd = open_or_fail(journal, O_WRONLY | O_APPEND | O_CREAT);
+    UniqueFd fd = std::move(*open_journal_file(journal, O_WRONLY | O_APPEND | O_CREAT));
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) fail_errno("cannot stat " + journal);
     // A record larger than the cap still goes into an empty journal.
@@ -334,21 +357,55 @@ class JournalReader {
   size_t damaged_ = 0;
 };
 
-std::optional<UniqueFd> open_if_exists(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::nullopt;
-    fail_errno("cannot open " + path);
-  }
-  return UniqueFd(fd);
-}
-
 bool same_file(int fd, const std::string& path) {
   struct stat a {
   }, b{};
   if (::fstat(fd, &a) != 0 || ::stat(path.c_str(), &b) != 0) return false;
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
+
+bool same_open_file(int a, int b) {
+  struct stat x {
+  }, y{};
+  if (::fstat(a, &x) != 0 || ::fstat(b, &y) != 0) return false;
+  return x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+// Counts the journal's rotations from the watch on its directory:
+// rename(2) queues its event before it returns, so under the shared lock
+// (no rotation then) the count is exact, unless the queue overflowed.
+class RotationCount {
+ public:
+  explicit RotationCount(int fd) : fd_(fd) {}
+  void drain() {
+    alignas(inotify_event) char buffer[4096];
+    for (;;) {
+      ssize_t n = ::read(fd_, buffer, sizeof buffer);
+      if (n <= 0) return;
+      for (ssize_t at = 0; at < n;) {
+        const auto* e = reinterpret_cast<const inotify_event*>(buffer + at);
+        if (e->mask & IN_Q_OVERFLOW)
+          unknown_ = true;
+        else if ((e->mask & IN_MOVED_TO) && e->len > 0 && std::strcmp(e->name, "journal.1") == 0)
+          ++count_;
+        at += ssize_t(sizeof(inotify_event) + e->len);
+      }
+    }
+  }
+  // From now on: what was queued so far happened before.
+  void restart() {
+    drain();
+    count_ = 0;
+    unknown_ = false;
+  }
+  int count() const { return count_; }
+  bool unknown() const { return unknown_; }
+
+ private:
+  int fd_;
+  int count_ = 0;
+  bool unknown_ = false;
+};
 
 // Blocks SIGINT and SIGTERM for the object's lifetime and delivers them
 // through a descriptor, so that following ends by returning.
@@ -444,16 +501,45 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-long local_offset_seconds(int64_t at_nano) {
-  time_t seconds = at_nano / 1000000000;
+bool leap_year(int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+unsigned days_in_month(int64_t y, int64_t m) {
+  static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && leap_year(y) ? 29 : days[m - 1];
+}
+
+// The local zone's offset from UTC at that wall-clock time (its own daylight
+// saving time, not today's), as Go's time.ParseInLocation takes it.
+long local_offset_seconds(int64_t year, int64_t month, int64_t day, int64_t hour, int64_t minute,
+                          int64_t second) {
   struct tm tm {};
-  ::localtime_r(&seconds, &tm);
+  tm.tm_year = int(year - 1900);
+  tm.tm_mon = int(month - 1);
+  tm.tm_mday = int(day);
+  tm.tm_hour = int(hour);
+  tm.tm_min = int(minute);
+  tm.tm_sec = int(second);
+  tm.tm_isdst = -1;
+  errno = 0;
+  if (::mktime(&tm) == time_t(-1) && errno != 0) return 0;
   return tm.tm_gmtoff;
+}
+
+// Seconds and nanoseconds as ns since the epoch, held at the ends of int64's
+// range (the years 1677 and 2262): a time past them is before or after
+// every event all the same.
+int64_t clamped_nanos(int64_t seconds, int64_t nanos) {
+  int64_t out = 0;
+  if (__builtin_mul_overflow(seconds, int64_t{1000000000}, &out) || __builtin_add_overflow(out, nanos, &out))
+    return seconds < 0 ? INT64_MIN : INT64_MAX;
+  return out;
 }
 
 // RFC 3339 and its shorter forms as Docker's GetTimestamp reads them:
 // DATE[Thh[:mm[:ss[.frac]]]][Z|±hh:mm].
-std::optional<int64_t> parse_rfc3339(std::string_view text, int64_t now) {
+std::optional<int64_t> parse_rfc3339(std::string_view text) {
   size_t i = 0;
   auto number = [&](size_t digits, int64_t& out) {
     if (i + digits > text.size()) return false;
@@ -476,7 +562,7 @@ std::optional<int64_t> parse_rfc3339(std::string_view text, int64_t now) {
   int64_t year, month, day, hour = 0, minute = 0, second = 0, nanos = 0;
   if (!number(4, year) || !expect('-') || !number(2, month) || !expect('-') || !number(2, day))
     return std::nullopt;
-  if (month < 1 || month > 12 || day < 1 || day > 31) return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return std::nullopt;
   if (expect('T')) {
     if (!number(2, hour)) return std::nullopt;
     if (expect(':')) {
@@ -509,8 +595,8 @@ std::optional<int64_t> parse_rfc3339(std::string_view text, int64_t now) {
   if (i != text.size()) return std::nullopt;
   int64_t seconds =
       days_from_civil(year, unsigned(month), unsigned(day)) * 86400 + hour * 3600 + minute * 60 + second;
-  seconds -= offset ? *offset : local_offset_seconds(now);
-  return seconds * 1000000000 + nanos;
+  seconds -= offset ? *offset : local_offset_seconds(year, month, day, hour, minute, second);
+  return clamped_nanos(seconds, nanos);
 }
 
 }  // namespace
@@ -614,14 +700,23 @@ void read_events(const std::string& store_root, const EventQuery& query, bool fo
   }
 
   std::optional<JournalReader> previous, current;
-  {
-    // No rotation between opening the two files.
+  std::optional<RotationCount> rotations;
+  if (follow) rotations.emplace(notify.get());
+  auto lock_journal = [&] {
     std::optional<UniqueFd> lock_fd = open_if_exists(lock_path(dir));
     if (lock_fd) lock_file(lock_fd->get(), LockMode::shared, lock_path(dir));
+    return lock_fd;
+  };
+  {
+    // No rotation between opening the two files.
+    auto lock = lock_journal();
     if (auto fd = open_if_exists(previous_journal_path(dir)))
       previous.emplace(previous_journal_path(dir), std::move(*fd));
     if (auto fd = open_if_exists(journal_path(dir))) current.emplace(journal_path(dir), std::move(*fd));
+    if (rotations) rotations->restart();
   }
+  // Whether the journal was open when the rotations began to be counted.
+  bool counted_from_journal = current.has_value();
   if (previous) {
     bool go_on = previous->read_more(query, prefilter, emit);
     previous->finish();
@@ -634,6 +729,8 @@ void read_events(const std::string& store_root, const EventQuery& query, bool fo
     if (!go_on) return;
   }
   if (!follow) return;
+  // The last file read to its end: journal.1 is either it or one not read yet.
+  std::optional<JournalReader> finished = std::move(previous);
 
   for (;;) {
     int64_t now = now_nano();
@@ -649,11 +746,10 @@ void read_events(const std::string& store_root, const EventQuery& query, bool fo
     if (n < 0) fail_errno("cannot wait for events");
     if (signals && fds[1].revents) return;
     if (n == 0) continue;
-    char drain[4096];
-    while (::read(notify.get(), drain, sizeof drain) > 0) {
-    }
-    // Rotated: the file read so far is complete (its writers are done), the
-    // new one is read from its start.
+    rotations->drain();
+    // Rotated: the file read so far is complete (its writers are done).
+    // journal.1 is then that file, or, when it rotated again before this
+    // look, the one after it, read in full before the new journal.
     for (;;) {
       if (current) {
         if (!current->read_more(query, prefilter, emit)) return;
@@ -661,11 +757,45 @@ void read_events(const std::string& store_root, const EventQuery& query, bool fo
         if (!current->read_more(query, prefilter, emit)) return;
         current->finish();
         current->report_damage();
+        finished = std::move(current);
         current.reset();
       }
-      auto fd = open_if_exists(journal_path(dir));
-      if (!fd) break;
-      current.emplace(journal_path(dir), std::move(*fd));
+      std::optional<JournalReader> skipped;
+      std::optional<UniqueFd> next;
+      bool lost = false;
+      {
+        auto lock = lock_journal();
+        rotations->drain();
+        if (auto fd = open_if_exists(previous_journal_path(dir))) {
+          if (!finished || !same_open_file(fd->get(), finished->fd())) {
+            // Each rotation since `finished` was opened (or found
+            // complete) put a file in journal.1; only the last is there.
+            int behind = rotations->count() - (counted_from_journal ? 1 : 0);
+            lost = rotations->unknown() || behind > 1;
+            skipped.emplace(previous_journal_path(dir), std::move(*fd));
+          }
+        }
+        next = open_if_exists(journal_path(dir));
+        rotations->restart();
+        counted_from_journal = next.has_value();
+      }
+      if (lost) {
+        fmt::print(
+            stderr,
+            "gocrate: events: the journal rotated faster than it was read: records written before those "
+            "of {} may be missing (raise GOCRATE_EVENTS_MAX_SIZE)\n",
+            previous_journal_path(dir));
+        std::fflush(stderr);
+      }
+      if (skipped) {
+        bool go_on = skipped->read_more(query, prefilter, emit);
+        skipped->finish();
+        skipped->report_damage();
+        if (!go_on) return;
+        finished = std::move(skipped);
+      }
+      if (!next) break;
+      current.emplace(journal_path(dir), std::move(*next));
     }
     if (current) current->report_damage();
   }
@@ -729,9 +859,13 @@ std::string format_event_line(const Event& event) {
 int64_t parse_event_time(std::string_view text, int64_t now) {
   if (text == "now") return now;
   if (text != "0") {
-    if (auto d = parse_go_duration(text)) return now - *d;
+    if (auto d = parse_go_duration(text)) {
+      int64_t at = 0;
+      if (__builtin_sub_overflow(now, *d, &at)) return *d > 0 ? INT64_MIN : INT64_MAX;
+      return at;
+    }
   }
-  if (auto t = parse_rfc3339(text, now)) return *t;
+  if (auto t = parse_rfc3339(text)) return *t;
   if (text.find('-') == std::string_view::npos) {
     std::string_view seconds = text.substr(0, text.find('.'));
     int64_t s = 0;
@@ -740,13 +874,15 @@ int64_t parse_event_time(std::string_view text, int64_t now) {
       int64_t nanos = 0;
       if (seconds.size() < text.size()) {
         std::string_view frac = text.substr(seconds.size() + 1);
-        bool ok = !frac.empty() && frac.size() <= 9;
+        bool ok = !frac.empty();
         for (char c : frac) ok = ok && std::isdigit(static_cast<unsigned char>(c));
         if (!ok) fail("failed to parse value as time or duration: \"{}\"", text);
+        // Digits past nanoseconds are dropped, as Docker does.
+        frac = frac.substr(0, 9);
         for (char c : frac) nanos = nanos * 10 + (c - '0');
         for (size_t k = frac.size(); k < 9; ++k) nanos *= 10;
       }
-      return s * 1000000000 + nanos;
+      return clamped_nanos(s, nanos);
     }
   }
   fail(

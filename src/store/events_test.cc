@@ -6,8 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
 #include <thread>
 
 #include "util/error.h"
@@ -316,6 +318,41 @@ TEST(EventTime, ReadsZonelessTimesInTheLocalZone) {
   EXPECT_EQ(parse_event_time("2023-11-14T23:13:20", now), 1700000000 * s);
 }
 
+TEST(EventTime, TakesTheZonesOffsetAtThatDate) {
+  ScopedEnv tz("TZ", "Europe/Paris");
+  const int64_t s = 1000000000;
+  const int64_t now = int64_t(1700000000) * s;  // November: UTC+1, but July is UTC+2
+  EXPECT_EQ(parse_event_time("2023-07-14T12:00:00", now), 1689328800 * s);
+}
+
+TEST(EventTime, RefusesDatesThatDoNotExist) {
+  const int64_t now = int64_t(1700000000) * 1000000000;
+  for (const char* bad : {"2024-02-31", "2023-02-29", "2023-04-31", "2023-11-00"}) {
+    EXPECT_THROW(parse_event_time(bad, now), Error) << bad;
+  }
+  EXPECT_NO_THROW(parse_event_time("2024-02-29", now));
+}
+
+// Times past int64 nanoseconds (the year 2262) are after every event, not a
+// wrapped-around time in the past.
+TEST(EventTime, HoldsTimesPastTheRangeAtItsEnds) {
+  ScopedEnv tz("TZ", "UTC");
+  const int64_t now = int64_t(1700000000) * 1000000000;
+  EXPECT_EQ(parse_event_time("10000000000", now), INT64_MAX);
+  EXPECT_EQ(parse_event_time("9999-12-31", now), INT64_MAX);
+  EXPECT_EQ(parse_event_time("9999-12-31T23:59:59.999999999Z", now), INT64_MAX);
+  EXPECT_EQ(parse_event_time("-2500000h", now), INT64_MAX);
+  EXPECT_EQ(parse_event_time("1000-01-01", now), INT64_MIN);
+  EXPECT_GT(parse_event_time("2261-12-31", now), now);
+}
+
+TEST(EventTime, DropsDigitsPastNanoseconds) {
+  const int64_t s = 1000000000;
+  const int64_t now = int64_t(1700000000) * s;
+  EXPECT_EQ(parse_event_time("1700000000.1234567891", now), 1700000000 * s + 123456789);
+  EXPECT_EQ(parse_event_time("2023-11-14T22:13:20.1234567891Z", now), 1700000000 * s + 123456789);
+}
+
 TEST(EventOutput, PrintsDockersLineAndJson) {
   ScopedEnv tz("TZ", "UTC");
   Event e = container_event("start", "4f5a", "web");
@@ -361,6 +398,148 @@ TEST_F(EventsTest, FollowingSeesNewRecordsAcrossARotation) {
   EXPECT_TRUE(path_exists(journal() + ".1"));
   ASSERT_EQ(seen.size(), 100u);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(seen[i], i);
+}
+
+// Reads in a thread until `want` records of id "r" came or `seconds` passed;
+// `on_first` runs inside the first call, the follower waiting for it.
+std::vector<int> follow_records(const std::string& root, size_t want, const std::function<void()>& on_first,
+                                int seconds = 60) {
+  EventQuery query;
+  query.until = now_nano() + int64_t(seconds) * 1000000000;  // bounds the test, not a figure it checks
+  std::vector<int> seen;
+  bool first = true;
+  read_events(root, query, true, [&](const Event& e) {
+    if (first) {
+      first = false;
+      on_first();
+    }
+    if (e.id == "r") seen.push_back(std::stoi(e.attributes.at("seq")));
+    return seen.size() < want;
+  });
+  return seen;
+}
+
+ino_t inode_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// Writes records "r" from `seq` on until the journal rotated `rotations`
+// times, then two more; returns the next seq.
+int write_through_rotations(const std::string& root, const std::string& journal, int seq, int rotations) {
+  for (int done = 0; done < rotations;) {
+    ino_t before = inode_of(journal);
+    record_event(root, container_event("start", "r", "n", seq++));
+    if (inode_of(journal) != before) ++done;
+  }
+  for (int i = 0; i < 2; ++i) record_event(root, container_event("start", "r", "n", seq++));
+  return seq;
+}
+
+// The follower is held in its first record while the journal rotates twice:
+// journal.1 is then not the file it read, but the one after it, which it
+// must read before the new journal.
+TEST_F(EventsTest, FollowingReadsTheFileBetweenTwoRotations) {
+  ScopedEnv size("GOCRATE_EVENTS_MAX_SIZE", "2000");
+  record_event(root(), container_event("create", "first", "n"));
+  int written = 0;
+  ::testing::internal::CaptureStderr();
+  auto seen = follow_records(
+      root(), 1000000, [&] { written = write_through_rotations(root(), journal(), 0, 2); }, 2);
+  std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(seen.size(), size_t(written)) << err;
+  for (int i = 0; i < written; ++i) EXPECT_EQ(seen[i], i);
+  EXPECT_EQ(err.find("rotated faster"), std::string::npos) << err;
+}
+
+// Three rotations while it is held: a whole file is gone, and it says so
+// once, still reading what there is.
+TEST_F(EventsTest, FollowingSaysWhenAFileWasLost) {
+  ScopedEnv size("GOCRATE_EVENTS_MAX_SIZE", "2000");
+  record_event(root(), container_event("create", "first", "n"));
+  int written = 0;
+  ::testing::internal::CaptureStderr();
+  auto seen = follow_records(
+      root(), 1000000, [&] { written = write_through_rotations(root(), journal(), 0, 3); }, 2);
+  std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), written - 1);
+  EXPECT_LT(seen.size(), size_t(written));
+  size_t first = err.find("rotated faster than it was read");
+  EXPECT_NE(first, std::string::npos) << err;
+  EXPECT_EQ(err.find("rotated faster", first + 1), std::string::npos) << err;
+}
+
+// Four writers and a follower that stops now and then (2 ms every 50
+// records, a file's worth of lag at times), across many rotations: every
+// record is seen, each writer's in order.
+TEST_F(EventsTest, FollowingFourWritersAcrossRotationsMissesNothing) {
+  ScopedEnv size("GOCRATE_EVENTS_MAX_SIZE", "16384");
+  constexpr int kWriters = 4, kEach = 1000;
+  record_event(root(), container_event("create", "first", "n"));
+  std::vector<std::thread> writers;
+  EventQuery query;
+  query.until = now_nano() + int64_t(60) * 1000000000;  // bounds the test
+  std::vector<std::vector<int>> seen(kWriters);
+  size_t total = 0;
+  bool started = false;
+  read_events(root(), query, true, [&](const Event& e) {
+    if (!started) {
+      started = true;
+      for (int w = 0; w < kWriters; ++w) {
+        writers.emplace_back([this, w] {
+          for (int i = 0; i < kEach; ++i) {
+            record_event(root(), container_event("start", "w" + std::to_string(w), "n", i));
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+          }
+        });
+      }
+    }
+    if (e.id.size() == 2 && e.id[0] == 'w') {
+      seen[e.id[1] - '0'].push_back(std::stoi(e.attributes.at("seq")));
+      if (++total % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return total < size_t(kWriters * kEach);
+  });
+  for (auto& t : writers) t.join();
+  EXPECT_TRUE(path_exists(journal() + ".1"));
+  for (int w = 0; w < kWriters; ++w) {
+    ASSERT_EQ(seen[w].size(), size_t(kEach)) << "writer " << w;
+    for (int i = 0; i < kEach; ++i) ASSERT_EQ(seen[w][i], i) << "writer " << w;
+  }
+}
+
+// Records carry labels and exec commands: the journal is root's alone. A
+// FIFO or a link in its place is an error, not a reader or writer that
+// waits forever.
+TEST_F(EventsTest, JournalIsPrivateAndOnlyARegularFile) {
+  record_event(root(), container_event("create", "a", "n"));
+  struct stat st {};
+  ASSERT_EQ(::stat(journal().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((events_directory(root()) + "/lock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  ::unlink(journal().c_str());
+  ASSERT_EQ(::mkfifo(journal().c_str(), 0600), 0);
+  std::string error;
+  try {
+    read_all();
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find(journal() + " is not a regular file"), std::string::npos) << error;
+  record_event(root(), container_event("create", "b", "n"));  // a warning, and no wait
+
+  ::unlink(journal().c_str());
+  ASSERT_EQ(::symlink("/dev/zero", journal().c_str()), 0);
+  error.clear();
+  try {
+    read_all();
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find(journal() + " is not a regular file"), std::string::npos) << error;
 }
 
 TEST_F(EventsTest, FollowingEndsAtUntil) {

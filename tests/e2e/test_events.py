@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from harness import GOCRATE, Failure, build_program, check, main
+from harness import GOCRATE, Failure, build_program, check, expect_one_error, main, wait_for
 
 EV_SOURCE = r'''
 // ev exits with the code it is given, or waits for a signal ("wait").
@@ -211,16 +211,32 @@ def test_since_across_a_journal_rotation(store, work):
     check(notices == [f"gocrate: events: skipped 1 damaged record(s) in {journal}"], result.stderr)
 
 
+def watching(process):
+    """Whether `process` has its inotify descriptor, made after it took the time it shows events from."""
+    fd_dir = f"/proc/{process.pid}/fd"
+    try:
+        return any(os.readlink(os.path.join(fd_dir, fd)) == "anon_inode:inotify" for fd in os.listdir(fd_dir))
+    except FileNotFoundError:
+        return False
+
+
 def test_follow_sees_a_container_started_after_it_began(store, work):
     build_program(store, work, "ev", EV_SOURCE)
+    start = now_ns()
     store("tag", "ev", "ev:marker")
+    # With --since, past events come first.
+    replay = popen(store, "events", "--since", since_arg(start), "--format", "json", "--filter", "image=ev")
+    try:
+        first = LineReader(replay).line()
+        check((first["Action"], first["Actor"]["Attributes"]["name"]) == ("tag", "ev:marker"), first)
+    finally:
+        replay.kill()
+        replay.wait()
+    # Without --since or --until, as Docker: only new events, none of the past (the build, the marker).
     follower = popen(store, "events", "--format", "json", "--filter", "image=ev")
     lines = LineReader(follower)
     try:
-        # Past events (the build, then the marker) come once the journal is watched.
-        past = [lines.line() for _ in range(2)]
-        check([(e["Action"], e["Actor"]["Attributes"]["name"]) for e in past]
-              == [("build", "ev:latest"), ("tag", "ev:marker")], past)
+        wait_for(lambda: watching(follower), 30, "events to watch the journal")
         store("run", "-d", "--name", "followed", "ev", "wait")
         seen = []
         while "start" not in seen:
@@ -247,6 +263,39 @@ def test_follow_sees_a_container_started_after_it_began(store, work):
     result = store("events", "--since", "1h", "--until", "-1s", "--filter", "container=followed",
                    "--format", "{{.Action}}", timeout=30)
     check(result.stdout.split() == ["create", "start", "kill", "die", "stop", "destroy"], result.stdout)
+
+
+def test_journal_is_private_and_never_waited_on(store, work):
+    """Records carry labels and exec commands; a FIFO or a link put in the journal's place is an error at once."""
+    build_program(store, work, "ev", EV_SOURCE)
+    directory = os.path.join(store.path, "events")
+    for name in ("journal", "lock"):
+        mode = os.stat(os.path.join(directory, name)).st_mode & 0o777
+        check(mode == 0o600, f"{name} has mode {mode:o}")
+    journal = os.path.join(directory, "journal")
+    os.rename(journal, journal + ".kept")
+    os.mkfifo(journal)
+    for args in (("--since", "0", "--until", "0s"), ("--until", "0s"), ()):
+        result = store("events", *args, check_rc=False, timeout=20)
+        expect_one_error(result, journal, "not a regular file")
+    os.unlink(journal)
+    os.symlink("/dev/zero", journal)
+    expect_one_error(store("events", "--since", "0", "--until", "0s", check_rc=False, timeout=20), journal,
+                     "not a regular file")
+    os.unlink(journal)
+    os.rename(journal + ".kept", journal)
+
+
+def test_times_out_of_range_or_not_real(store, work):
+    build_program(store, work, "ev", EV_SOURCE)
+    for bad in ("2024-02-31", "2023-02-29T10:00:00Z", "12a"):
+        store.expect_error("events", "--since", bad, "--until", "0s", contains=bad)
+    # Past the year 2262 is after every event: nothing, not everything.
+    check(len(events(store, "--since", "0")) > 0, "no events to select from")
+    for late in ("10000000000", "9999-12-31", "-2500000h"):
+        result = store("events", "--since", late, "--until", "0s")
+        check(result.stdout == "", f"--since {late}: {result.stdout[:300]}")
+    check(len(events(store, "--since", "1700000000.1234567891")) > 0, "more than 9 digits of fraction")
 
 
 def test_exec_and_kill_events(store, work):
