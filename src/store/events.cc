@@ -801,8 +801,12 @@ void read_events(const std::string& store_root, const EventQuery& query, bool fo
   }
 }
 
-nlohmann::json event_to_docker_json(const Event& event) {
-  nlohmann::json out = nlohmann::json::object();
+namespace {
+
+// Docker's events.Message; ordered_json keeps Docker's order of the keys.
+template <typename Json>
+Json docker_event(const Event& event) {
+  Json out = Json::object();
   if (event.type == EventType::container || event.type == EventType::image) {
     out["status"] = event.action;
     out["id"] = event.id;
@@ -817,20 +821,15 @@ nlohmann::json event_to_docker_json(const Event& event) {
   return out;
 }
 
+}  // namespace
+
+nlohmann::json event_to_docker_json(const Event& event) {
+  return docker_event<nlohmann::json>(event);
+}
+
 std::string event_json_line(const Event& event) {
-  nlohmann::ordered_json out = nlohmann::ordered_json::object();
-  if (event.type == EventType::container || event.type == EventType::image) {
-    out["status"] = event.action;
-    out["id"] = event.id;
-    if (event.type == EventType::container) out["from"] = attribute(event, "image");
-  }
-  out["Type"] = event_type_name(event.type);
-  out["Action"] = event.action;
-  out["Actor"] = {{"ID", event.id}, {"Attributes", event.attributes}};
-  out["scope"] = "local";
-  out["time"] = event.time_nano / 1000000000;
-  out["timeNano"] = event.time_nano;
-  return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return docker_event<nlohmann::ordered_json>(event).dump(-1, ' ', false,
+                                                          nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string format_event_line(const Event& event) {
