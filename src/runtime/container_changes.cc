@@ -47,6 +47,10 @@ void refuse_overlay_pointers(int parent_fd, const std::string& name, const struc
 // `path` is absolute ("/etc/passwd"). Never follows a symlink; entries
 // removed meanwhile are left out. No recursion: the depth is bounded by
 // what can be opened, not by the stack.
+std::string child_path(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
 using Visit = std::function<void(int parent_fd, const std::string& name, const std::string& path,
                                  const struct stat& st)>;
 void walk(int dir_fd, const std::string& path, const std::string& what, const Visit& visit) {
@@ -68,7 +72,7 @@ void walk(int dir_fd, const std::string& path, const std::string& what, const Vi
       continue;
     }
     const std::string name = level.names[level.next++];
-    std::string child = level.path == "/" ? "/" + name : level.path + "/" + name;
+    std::string child = child_path(level.path, name);
     struct stat st;
     if (::fstatat(level.dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) continue;
@@ -196,10 +200,6 @@ bool stat_different(const struct stat& a, const struct stat& b) {
   bool same_time = a.st_mtim.tv_sec == b.st_mtim.tv_sec && (a.st_mtim.tv_nsec == b.st_mtim.tv_nsec ||
                                                             a.st_mtim.tv_nsec == 0 || b.st_mtim.tv_nsec == 0);
   return !same_time || a.st_size != b.st_size;
-}
-
-std::string child_path(const std::string& dir, const std::string& name) {
-  return dir == "/" ? "/" + name : dir + "/" + name;
 }
 
 class ChangeLister {
